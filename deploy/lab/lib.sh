@@ -1,0 +1,106 @@
+# Shared settings and helpers for the lab scripts (sourced, never run).
+# Every path and version lives here so that tools, up, down and status agree.
+
+set -euo pipefail
+
+LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PROJECT_DIR="$(cd "$LAB_DIR/../.." && pwd)"
+
+# Built tools survive clones: they are keyed by component and version.
+LAB_CACHE="${PODFERRY_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/podferry-lab}"
+# Runtime state (etcd data, node roots, logs, pids) of the running lab.
+LAB_STATE="${PODFERRY_LAB_STATE:-/var/lib/podferry-lab}"
+LAB_RUN="/run/podferry-lab"
+LAB_KUBECONFIG="$LAB_STATE/kubeconfig"
+
+K8S_VERSION="v1.37.2"
+ETCD_VERSION="v3.6.16"
+CONTAINERD_VERSION="v2.3.7"
+TEMPORAL_CLI_VERSION="v1.5.1"
+NODE_VERSION="24"
+CRIU_VERSION="4.2"
+
+K8S_BIN="$LAB_CACHE/kubernetes-$K8S_VERSION"
+ETCD_BIN="$LAB_CACHE/etcd-$ETCD_VERSION"
+CONTAINERD_BIN="$LAB_CACHE/containerd-$CONTAINERD_VERSION"
+TEMPORAL_BIN="$LAB_CACHE/temporal-$TEMPORAL_CLI_VERSION"
+NODE_DIR="$LAB_CACHE/node-$NODE_VERSION"
+CRIU_BIN="$LAB_CACHE/criu-$CRIU_VERSION"
+SAMPLE_BIN="$LAB_CACHE/sample-images"
+
+# The lab network: a host bridge, one network namespace per node, pod CIDRs routed through the host.
+LAB_BRIDGE="pflab0"
+HOST_IP="10.231.0.1"
+REGISTRY="$HOST_IP:5000"
+TEMPORAL_ADDRESS="127.0.0.1:7233"
+TEMPORAL_UI_PORT="8233"
+CLUSTERS=(lab-a lab-b)
+
+# Per-cluster facts, indexed by cluster name.
+declare -A NODE_IP=([lab-a]=10.231.0.11 [lab-b]=10.231.0.12)
+declare -A POD_CIDR=([lab-a]=10.232.1.0/24 [lab-b]=10.232.2.0/24)
+declare -A POD_GATEWAY=([lab-a]=10.232.1.1 [lab-b]=10.232.2.1)
+declare -A SERVICE_CIDR=([lab-a]=10.233.1.0/24 [lab-b]=10.233.2.0/24)
+declare -A APISERVER_PORT=([lab-a]=6443 [lab-b]=6444)
+declare -A ETCD_CLIENT_PORT=([lab-a]=23791 [lab-b]=23792)
+declare -A ETCD_PEER_PORT=([lab-a]=23801 [lab-b]=23802)
+declare -A CM_PORT=([lab-a]=10357 [lab-b]=10367)
+declare -A SCHED_PORT=([lab-a]=10359 [lab-b]=10369)
+
+node_name() { echo "$1-node"; }
+netns_name() { echo "podferry-$1"; }
+cluster_state() { echo "$LAB_STATE/$1"; }
+cluster_run() { echo "$LAB_RUN/$1"; }
+
+log() { printf '\033[1m[lab]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[31m[lab] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+require_root() {
+  [[ $(id -u) -eq 0 ]] || die "the lab needs root (it creates network namespaces, cgroups and mounts); run it with sudo"
+}
+
+# Prints how long a step took, for the figures in notes and README.
+timed() {
+  local label=$1; shift
+  local start=$SECONDS
+  "$@"
+  log "$label done in $((SECONDS - start)) s"
+}
+
+# --- Daemons: one pid file and one log per component, so down and status find them all.
+pid_file() { echo "$LAB_RUN/pids/$1.pid"; }
+log_file() { echo "$LAB_STATE/logs/$1.log"; }
+
+is_running() {
+  local pid
+  pid=$(cat "$(pid_file "$1")" 2>/dev/null) && kill -0 "$pid" 2>/dev/null
+}
+
+# start_daemon <name> <netns or ""> <command...>: runs it in its own session, in the node's netns if given.
+start_daemon() {
+  local name=$1 netns=$2; shift 2
+  mkdir -p "$LAB_RUN/pids" "$LAB_STATE/logs"
+  [[ -n $netns ]] && set -- nsenter "--net=/run/netns/$netns" -- "$@"
+  setsid "$@" >>"$(log_file "$name")" 2>&1 </dev/null &
+  echo $! >"$(pid_file "$name")"
+}
+
+# wait_for <name> <seconds> <check command...>: fails with the component's log tail if it dies or times out.
+wait_for() {
+  local name=$1 seconds=$2; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if ! is_running "$name"; then component_failed "$name" "exited during start-up"; fi
+    if ((SECONDS >= deadline)); then component_failed "$name" "not ready after ${seconds}s"; fi
+    sleep 0.3
+  done
+}
+
+component_failed() {
+  local name=$1 why=$2
+  printf '\033[31m[lab] %s %s\033[0m; last lines of %s:\n' "$name" "$why" "$(log_file "$name")" >&2
+  tail -n 25 "$(log_file "$name")" >&2 || true
+  exit 1
+}
+
+lab_kubectl() { "$K8S_BIN/kubectl" --kubeconfig "$LAB_KUBECONFIG" "$@"; }

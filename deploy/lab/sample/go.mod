@@ -1,0 +1,3 @@
+module podferry.lab/sample
+
+go 1.26

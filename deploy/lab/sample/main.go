@@ -1,0 +1,149 @@
+// podferry-sample is the lab's stateful workload: one binary, three roles, one per container.
+// Each role keeps its state only in memory, so a restore that loses state is visible from outside:
+//
+//	counter  ticks every 10 ms; GET / returns the count and the wall-clock time of the last tick
+//	kv       an in-memory key/value store; PUT/GET /kv/<key>
+//	ballast  fills BALLAST_MIB of memory with random bytes; GET / returns their SHA-256
+//
+// A restarted (not restored) container comes back with count 0, no keys and a new checksum.
+package main
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		log.Fatal("usage: podferry-sample counter|kv|ballast")
+	}
+	port := envOr("PORT", map[string]string{"counter": "8080", "kv": "8081", "ballast": "8082"}[os.Args[1]])
+	var handler http.Handler
+	switch os.Args[1] {
+	case "counter":
+		handler = newCounter()
+	case "kv":
+		handler = newStore()
+	case "ballast":
+		handler = newBallast(envInt("BALLAST_MIB", 16))
+	default:
+		log.Fatalf("unknown role %q: use counter, kv or ballast", os.Args[1])
+	}
+	log.Printf("%s listening on :%s", os.Args[1], port)
+	log.Fatal(http.ListenAndServe(":"+port, handler))
+}
+
+type counter struct {
+	mu       sync.Mutex
+	count    uint64
+	lastTick time.Time
+	started  time.Time
+}
+
+func newCounter() *counter {
+	c := &counter{started: time.Now()}
+	go func() {
+		for range time.Tick(10 * time.Millisecond) {
+			c.mu.Lock()
+			c.count++
+			c.lastTick = time.Now()
+			c.mu.Unlock()
+		}
+	}()
+	return c
+}
+
+func (c *counter) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	writeJSON(w, map[string]any{
+		"count":     c.count,
+		"lastTick":  c.lastTick.UTC().Format(time.RFC3339Nano),
+		"startedAt": c.started.UTC().Format(time.RFC3339Nano),
+		"now":       time.Now().UTC().Format(time.RFC3339Nano),
+	})
+}
+
+type store struct {
+	mu   sync.Mutex
+	data map[string]string
+}
+
+func newStore() *store { return &store{data: map[string]string{}} }
+
+func (s *store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	key, ok := strings.CutPrefix(r.URL.Path, "/kv/")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case r.URL.Path == "/" || r.URL.Path == "/kv/":
+		writeJSON(w, s.data)
+	case ok && r.Method == http.MethodPut:
+		value, _ := io.ReadAll(r.Body)
+		s.data[key] = string(value)
+		w.WriteHeader(http.StatusNoContent)
+	case ok && r.Method == http.MethodGet:
+		value, found := s.data[key]
+		if !found {
+			http.Error(w, fmt.Sprintf("no key %q", key), http.StatusNotFound)
+			return
+		}
+		io.WriteString(w, value)
+	default:
+		http.Error(w, "use GET /, PUT /kv/<key> or GET /kv/<key>", http.StatusBadRequest)
+	}
+}
+
+type ballast struct {
+	memory   []byte
+	checksum string
+}
+
+func newBallast(mib int) *ballast {
+	b := &ballast{memory: make([]byte, mib<<20)}
+	rand.Read(b.memory)
+	sum := sha256.Sum256(b.memory)
+	b.checksum = hex.EncodeToString(sum[:])
+	return b
+}
+
+// The checksum is recomputed on every request, so memory that changed is caught, not just remembered.
+func (b *ballast) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	sum := sha256.Sum256(b.memory)
+	writeJSON(w, map[string]any{
+		"mib":          len(b.memory) >> 20,
+		"checksum":     hex.EncodeToString(sum[:]),
+		"initialMatch": hex.EncodeToString(sum[:]) == b.checksum,
+	})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+func envInt(name string, fallback int) int {
+	n, err := strconv.Atoi(envOr(name, strconv.Itoa(fallback)))
+	if err != nil || n < 0 {
+		log.Fatalf("%s=%q: want a whole number of MiB", name, os.Getenv(name))
+	}
+	return n
+}

