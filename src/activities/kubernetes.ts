@@ -1,0 +1,388 @@
+// Activities that talk to the API server of a named cluster: plan, copy config, create/watch/delete pods.
+// Each is idempotent (deterministic names, create-or-get, 404 = already done) so retries and worker
+// crashes are harmless.
+import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
+import type { PodIdentity } from '../api/migration.js';
+import { ANNOTATIONS, LABELS, migrationKey } from '../api/names.js';
+import { apiMessage, apiStatus, type Clusters } from '../kubernetes/clusters.js';
+import { refusalsFor, warningsFor } from '../kubernetes/eligibility.js';
+import { buildTargetPod, copiedObjectLabels, referencedConfig, type ConfigReferences } from '../kubernetes/target-pod.js';
+import { heartbeatIfActive, sleep } from './context.js';
+
+export interface KubernetesActivityDeps {
+  clusters: Clusters;
+  /** Poll interval while waiting for pods (ms); tests shorten it. */
+  pollIntervalMs?: number;
+}
+
+export interface PlanMigrationInput {
+  migrationId: string;
+  source: { cluster: string; namespace: string; pod: string };
+  target: { cluster: string; namespace: string; node?: string };
+}
+
+export interface MigrationPlan {
+  migrationId: string;
+  source: { cluster: string; namespace: string; pod: string; uid: string; node: string };
+  target: { cluster: string; namespace: string; node?: string };
+  containers: Array<{ name: string; image: string }>;
+  /** The source pod as read (plain JSON): everything needed to rebuild it. */
+  sourcePod: V1Pod;
+  config: ConfigReferences;
+  warnings: string[];
+}
+
+export interface CopiedObject {
+  kind: 'ConfigMap' | 'Secret';
+  name: string;
+}
+
+export interface WaitPodReadyInput {
+  cluster: string;
+  namespace: string;
+  name: string;
+  timeoutSeconds: number;
+}
+
+export interface DeletePodInput {
+  cluster: string;
+  namespace: string;
+  name: string;
+  /** Delete only this incarnation (a pod with the same name but another uid is left alone). */
+  uid?: string;
+  /** Delete only a pod this migration created (guards against deleting someone else's pod of that name). */
+  onlyIfMigrationId?: string;
+  gracePeriodSeconds?: number;
+  /** Wait until the pod is gone (0: just request the deletion). */
+  waitSeconds: number;
+}
+
+/** Waiting reasons after which a container will not become ready without someone changing something. */
+const FATAL_WAITING_REASONS = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'CreateContainerError',
+  'CreateContainerConfigError',
+  'RunContainerError',
+  'CrashLoopBackOff',
+]);
+
+export function createKubernetesActivities(deps: KubernetesActivityDeps) {
+  const { clusters } = deps;
+  const pollIntervalMs = deps.pollIntervalMs ?? 250;
+
+  async function readPod(cluster: string, namespace: string, name: string): Promise<V1Pod | undefined> {
+    try {
+      return await clusters.core(cluster).readNamespacedPod({ name, namespace });
+    } catch (err) {
+      if (apiStatus(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async function planMigration(input: PlanMigrationInput): Promise<MigrationPlan> {
+    const { source, target } = input;
+    const ref = `pod ${source.namespace}/${source.pod} in cluster ${source.cluster}`;
+    const sourceCore = clusters.core(source.cluster);
+    const targetCore = clusters.core(target.cluster);
+
+    const pod = await readPod(source.cluster, source.namespace, source.pod);
+    if (!pod) {
+      throw ApplicationFailure.nonRetryable(`${ref} does not exist: check the name with kubectl get pods -n ${source.namespace}`, 'PodNotFound');
+    }
+    const refusals = refusalsFor(pod);
+    if (refusals.length > 0) {
+      throw ApplicationFailure.nonRetryable(refusals.map((r) => r.message).join('; '), refusals[0]!.type, refusals);
+    }
+    const node = pod.spec?.nodeName;
+    if (!node) throw ApplicationFailure.nonRetryable(`${ref} is not bound to a node yet`, 'PodNotScheduled');
+
+    try {
+      await targetCore.readNamespace({ name: target.namespace });
+    } catch (err) {
+      if (apiStatus(err) === 404) {
+        throw ApplicationFailure.nonRetryable(
+          `namespace ${target.namespace} does not exist in cluster ${target.cluster}: create it (kubectl create namespace ${target.namespace}) or pass another target namespace`,
+          'TargetNamespaceMissing',
+        );
+      }
+      throw err;
+    }
+    if (target.node) {
+      try {
+        await targetCore.readNode({ name: target.node });
+      } catch (err) {
+        if (apiStatus(err) === 404) {
+          throw ApplicationFailure.nonRetryable(
+            `node ${target.node} does not exist in cluster ${target.cluster}: list nodes with kubectl get nodes, or omit the node to let the scheduler choose`,
+            'UnknownTargetNode',
+          );
+        }
+        throw err;
+      }
+    }
+    // The target pod keeps the source's name; a pod of that name we did not create is in the way.
+    const existing = await readPod(target.cluster, target.namespace, source.pod);
+    if (existing && existing.metadata?.annotations?.[ANNOTATIONS.migrationId] !== input.migrationId) {
+      throw ApplicationFailure.nonRetryable(
+        `a pod named ${source.pod} already exists in ${target.cluster}/${target.namespace} and was not created by this migration: delete it or migrate into another namespace`,
+        'TargetPodExists',
+      );
+    }
+    // The node must exist in the source cluster's API too (the checkpoint call goes through its proxy).
+    await sourceCore.readNode({ name: node });
+
+    const plain = JSON.parse(JSON.stringify(pod)) as V1Pod;
+    return {
+      migrationId: input.migrationId,
+      source: { ...source, uid: pod.metadata!.uid!, node },
+      target,
+      containers: (pod.spec?.containers ?? []).map((c) => ({ name: c.name, image: c.image ?? '' })),
+      sourcePod: plain,
+      config: referencedConfig(pod.spec!),
+      warnings: warningsFor(pod),
+    };
+  }
+
+  /**
+   * Copies the ConfigMaps and Secrets the pod references that the target namespace lacks. Copies carry a
+   * label naming the migration, so `deleteCopiedConfig` removes exactly them, even after a partial run.
+   */
+  async function ensureTargetConfig(input: { plan: MigrationPlan }): Promise<{ created: CopiedObject[]; missing: CopiedObject[] }> {
+    const { plan } = input;
+    const key = migrationKey(plan.migrationId);
+    const src = clusters.core(plan.source.cluster);
+    const dst = clusters.core(plan.target.cluster);
+    const ns = { source: plan.source.namespace, target: plan.target.namespace };
+    const created: CopiedObject[] = [];
+    const missing: CopiedObject[] = [];
+    const labels = copiedObjectLabels(key);
+    const annotations = { [ANNOTATIONS.migrationId]: plan.migrationId, [ANNOTATIONS.source]: `${plan.source.cluster}/${ns.source}` };
+
+    for (const name of plan.config.configMaps) {
+      const outcome = await copyIfMissing<V1ConfigMap>(
+        () => dst.readNamespacedConfigMap({ name, namespace: ns.target }),
+        () => src.readNamespacedConfigMap({ name, namespace: ns.source }),
+        (from) =>
+          dst.createNamespacedConfigMap({
+            namespace: ns.target,
+            body: {
+              metadata: { name, labels: { ...from.metadata?.labels, ...labels }, annotations },
+              data: from.data,
+              binaryData: from.binaryData,
+              immutable: from.immutable,
+            },
+          }),
+        key,
+      );
+      if (outcome === 'created') created.push({ kind: 'ConfigMap', name });
+      if (outcome === 'missing') missing.push({ kind: 'ConfigMap', name });
+    }
+    for (const name of plan.config.secrets) {
+      const outcome = await copyIfMissing<V1Secret>(
+        () => dst.readNamespacedSecret({ name, namespace: ns.target }),
+        () => src.readNamespacedSecret({ name, namespace: ns.source }),
+        (from) =>
+          dst.createNamespacedSecret({
+            namespace: ns.target,
+            body: {
+              metadata: { name, labels: { ...from.metadata?.labels, ...labels }, annotations },
+              type: from.type,
+              data: from.data,
+              immutable: from.immutable,
+            },
+          }),
+        key,
+      );
+      if (outcome === 'created') created.push({ kind: 'Secret', name });
+      if (outcome === 'missing') missing.push({ kind: 'Secret', name });
+    }
+    return { created, missing };
+  }
+
+  async function copyIfMissing<T extends { metadata?: { labels?: Record<string, string> } }>(
+    readTarget: () => Promise<T>,
+    readSource: () => Promise<T>,
+    create: (from: T) => Promise<T>,
+    key: string,
+  ): Promise<'exists' | 'created' | 'missing'> {
+    try {
+      const existing = await readTarget();
+      // A copy made by an earlier attempt of this same migration counts as created by it.
+      return existing.metadata?.labels?.[LABELS.migrationKey] === key ? 'created' : 'exists';
+    } catch (err) {
+      if (apiStatus(err) !== 404) throw err;
+    }
+    let from: T;
+    try {
+      from = await readSource();
+    } catch (err) {
+      if (apiStatus(err) === 404) return 'missing'; // optional reference, absent at the source too
+      throw err;
+    }
+    try {
+      await create(from);
+      return 'created';
+    } catch (err) {
+      if (apiStatus(err) === 409) return 'created'; // raced with an earlier attempt: create-or-get
+      throw err;
+    }
+  }
+
+  /** Deletes the ConfigMaps/Secrets this migration copied into the target namespace. Idempotent. */
+  async function deleteCopiedConfig(input: { migrationId: string; cluster: string; namespace: string }): Promise<{ deleted: CopiedObject[] }> {
+    const core = clusters.core(input.cluster);
+    const labelSelector = `${LABELS.migrationKey}=${migrationKey(input.migrationId)}`;
+    const deleted: CopiedObject[] = [];
+    const configMaps = await core.listNamespacedConfigMap({ namespace: input.namespace, labelSelector });
+    for (const cm of configMaps.items) {
+      await ignore404(core.deleteNamespacedConfigMap({ name: cm.metadata!.name!, namespace: input.namespace }));
+      deleted.push({ kind: 'ConfigMap', name: cm.metadata!.name! });
+    }
+    const secrets = await core.listNamespacedSecret({ namespace: input.namespace, labelSelector });
+    for (const secret of secrets.items) {
+      await ignore404(core.deleteNamespacedSecret({ name: secret.metadata!.name!, namespace: input.namespace }));
+      deleted.push({ kind: 'Secret', name: secret.metadata!.name! });
+    }
+    return { deleted };
+  }
+
+  /** Creates the target pod from the plan with the checkpoint images, or returns it if this migration already did. */
+  async function createTargetPod(input: { plan: MigrationPlan; images: Record<string, string> }): Promise<PodIdentity> {
+    const { plan } = input;
+    const body = buildTargetPod({
+      source: plan.sourcePod,
+      sourceCluster: plan.source.cluster,
+      targetNamespace: plan.target.namespace,
+      targetNode: plan.target.node,
+      images: input.images,
+      migrationId: plan.migrationId,
+    });
+    const core = clusters.core(plan.target.cluster);
+    const name = body.metadata!.name!;
+    let pod: V1Pod;
+    try {
+      pod = await core.createNamespacedPod({ namespace: plan.target.namespace, body });
+    } catch (err) {
+      if (apiStatus(err) !== 409) {
+        const status = apiStatus(err);
+        throw ApplicationFailure.create({
+          message: `creating pod ${plan.target.namespace}/${name} in cluster ${plan.target.cluster} failed: ${apiMessage(err)}`,
+          type: 'TargetPodRejected',
+          // 4xx means the API server refused this spec: retrying the same spec cannot help.
+          nonRetryable: status !== undefined && status >= 400 && status < 500,
+        });
+      }
+      const existing = await core.readNamespacedPod({ name, namespace: plan.target.namespace });
+      if (existing.metadata?.annotations?.[ANNOTATIONS.migrationId] !== plan.migrationId) {
+        throw ApplicationFailure.nonRetryable(
+          `pod ${plan.target.namespace}/${name} already exists in cluster ${plan.target.cluster} and was not created by migration ${plan.migrationId}: delete it or migrate into another namespace`,
+          'TargetPodExists',
+        );
+      }
+      pod = existing;
+    }
+    return {
+      cluster: plan.target.cluster,
+      namespace: plan.target.namespace,
+      name,
+      uid: pod.metadata?.uid ?? '',
+      node: pod.spec?.nodeName,
+    };
+  }
+
+  /** Polls until every container is ready; fails fast when a container cannot start. */
+  async function waitPodReady(input: WaitPodReadyInput): Promise<{ readyAt: number; uid: string; node?: string }> {
+    const ref = `pod ${input.namespace}/${input.name} in cluster ${input.cluster}`;
+    const deadline = Date.now() + input.timeoutSeconds * 1000;
+    let last = 'not created yet';
+    while (Date.now() < deadline) {
+      const pod = await readPod(input.cluster, input.namespace, input.name);
+      if (pod) {
+        const ready = pod.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+        if (ready) return { readyAt: Date.now(), uid: pod.metadata?.uid ?? '', node: pod.spec?.nodeName };
+        if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') {
+          throw ApplicationFailure.nonRetryable(`${ref} ended (${pod.status.phase}: ${pod.status.reason ?? ''} ${pod.status.message ?? ''}) instead of becoming Ready`, 'TargetPodFailed');
+        }
+        for (const status of pod.status?.containerStatuses ?? []) {
+          const waiting = status.state?.waiting;
+          if (waiting?.reason && FATAL_WAITING_REASONS.has(waiting.reason)) {
+            throw ApplicationFailure.nonRetryable(
+              `${ref}: container ${status.name} is ${waiting.reason}: ${waiting.message ?? 'no message'} ` +
+                '(check that the node can pull from the registry and that its runtime restores checkpoint images)',
+              'TargetPodFailed',
+            );
+          }
+          const terminated = status.state?.terminated ?? (status.restartCount > 0 ? status.lastState?.terminated : undefined);
+          if (terminated) {
+            throw ApplicationFailure.nonRetryable(
+              `${ref}: container ${status.name} terminated (${terminated.reason ?? 'no reason'}, exit code ${terminated.exitCode}): ${terminated.message ?? ''}`.trim(),
+              'TargetPodFailed',
+            );
+          }
+        }
+        last = describePodState(pod);
+      }
+      heartbeatIfActive({ last });
+      await sleep(pollIntervalMs);
+    }
+    throw ApplicationFailure.nonRetryable(`${ref} did not become Ready within ${input.timeoutSeconds}s (last: ${last})`, 'TargetPodNotReady');
+  }
+
+  /** Deletes a pod; a missing pod counts as deleted. Optionally waits until it is gone. */
+  async function deletePod(input: DeletePodInput): Promise<{ deleted: boolean; skipped?: string }> {
+    const ref = `pod ${input.namespace}/${input.name} in cluster ${input.cluster}`;
+    const core = clusters.core(input.cluster);
+    const pod = await readPod(input.cluster, input.namespace, input.name);
+    if (!pod) return { deleted: false };
+    if (input.uid && pod.metadata?.uid !== input.uid) return { deleted: false, skipped: `${ref} is another incarnation (uid ${pod.metadata?.uid})` };
+    if (input.onlyIfMigrationId && pod.metadata?.annotations?.[ANNOTATIONS.migrationId] !== input.onlyIfMigrationId) {
+      return { deleted: false, skipped: `${ref} was not created by migration ${input.onlyIfMigrationId}; left alone` };
+    }
+    if (!pod.metadata?.deletionTimestamp) {
+      await ignore404(
+        core.deleteNamespacedPod({
+          name: input.name,
+          namespace: input.namespace,
+          gracePeriodSeconds: input.gracePeriodSeconds,
+          body: { preconditions: { uid: pod.metadata?.uid } },
+        }),
+      );
+    }
+    const deadline = Date.now() + input.waitSeconds * 1000;
+    while (Date.now() < deadline) {
+      const current = await readPod(input.cluster, input.namespace, input.name);
+      if (!current || current.metadata?.uid !== pod.metadata?.uid) return { deleted: true };
+      heartbeatIfActive();
+      await sleep(pollIntervalMs);
+    }
+    if (input.waitSeconds > 0) throw ApplicationFailure.retryable(`${ref} is still terminating after ${input.waitSeconds}s`, 'PodStillTerminating');
+    return { deleted: true };
+  }
+
+  async function podExists(input: { cluster: string; namespace: string; name: string }): Promise<boolean> {
+    return (await readPod(input.cluster, input.namespace, input.name)) !== undefined;
+  }
+
+  return { planMigration, ensureTargetConfig, deleteCopiedConfig, createTargetPod, waitPodReady, deletePod, podExists };
+}
+
+export type KubernetesActivities = ReturnType<typeof createKubernetesActivities>;
+
+async function ignore404<T>(promise: Promise<T>): Promise<T | undefined> {
+  try {
+    return await promise;
+  } catch (err) {
+    if (apiStatus(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+function describePodState(pod: V1Pod): string {
+  const containers = (pod.status?.containerStatuses ?? [])
+    .map((s) => `${s.name}=${s.ready ? 'ready' : (s.state?.waiting?.reason ?? (s.state?.running ? 'running' : 'pending'))}`)
+    .join(',');
+  return `phase ${pod.status?.phase ?? 'Pending'}${containers ? ` containers ${containers}` : ''}`;
+}

@@ -1,0 +1,167 @@
+// The migration API: what a user asks for (MigratePodInput), what they can watch (MigrationProgress) and
+// what they get back (MigrationResult). Zod schemas are the single source of these types; the workflow,
+// the client, the CLI and the Web UI form all speak them. Pure: safe inside the workflow sandbox.
+// No credential ever appears here: clusters and the registry are names that worker configuration resolves.
+import { z } from 'zod';
+import { DNS1123_LABEL, DNS1123_SUBDOMAIN } from './names.js';
+
+const clusterName = z
+  .string()
+  .min(1, 'cluster name is empty')
+  .regex(/^[A-Za-z0-9][-A-Za-z0-9_.]*$/, 'cluster names are the keys of `clusters` in the worker configuration');
+const namespaceName = z.string().regex(DNS1123_LABEL, 'not a valid Kubernetes namespace name (DNS-1123 label)');
+const objectName = z.string().regex(DNS1123_SUBDOMAIN, 'not a valid Kubernetes object name (DNS-1123 subdomain)');
+
+export const CleanupPolicy = z.enum(['delete', 'keep']);
+
+export const MigrationOptions = z
+  .object({
+    /** Checkpoint and push all containers at once; false runs them one after another (the benchmark baseline). */
+    parallel: z.boolean().default(true),
+    /** Passed to the kubelet checkpoint API (`?timeout=`) per container. */
+    checkpointTimeoutSeconds: z.number().int().min(1).max(3600).default(120),
+    /** How long the target pod may take to become Ready before the migration rolls back. */
+    readyTimeoutSeconds: z.number().int().min(1).max(3600).default(300),
+    /** Registry repository for the checkpoint images; default: the node worker's `registry.repository`. */
+    registryRepository: z
+      .string()
+      .regex(/^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, 'not a valid OCI repository name')
+      .optional(),
+    cleanup: z
+      .object({
+        /** Checkpoint images after success (a failed migration always deletes them). */
+        images: CleanupPolicy.default('delete'),
+        /** Checkpoint archives on the source node after success (a failed migration always deletes them). */
+        archives: CleanupPolicy.default('delete'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export const MigratePodInput = z
+  .object({
+    source: z
+      .object({ cluster: clusterName, namespace: namespaceName, pod: objectName })
+      .strict(),
+    target: z
+      .object({
+        cluster: clusterName,
+        /** Default: the source namespace. */
+        namespace: namespaceName.optional(),
+        /** Bind the pod to this node (or Liqo virtual node); default: let the target scheduler choose. */
+        node: objectName.optional(),
+      })
+      .strict(),
+    options: MigrationOptions.prefault({}),
+  })
+  .strict();
+
+/** The input after validation, with every default filled in. */
+export type MigratePodInput = z.infer<typeof MigratePodInput>;
+/** What a caller may send (defaults optional). */
+export type MigratePodRequest = z.input<typeof MigratePodInput>;
+
+export const MigrationPhase = z.enum([
+  'Pending',
+  'Planning',
+  'Freezing',
+  'Checkpointing',
+  'Pushing',
+  'CreatingTarget',
+  'WaitingReady',
+  'DeletingSource',
+  'Finalizing',
+  'Succeeded',
+  'Compensating',
+  'Failed',
+  'RolledBack',
+]);
+export type MigrationPhase = z.infer<typeof MigrationPhase>;
+
+export const ContainerState = z.enum([
+  'Pending',
+  'Checkpointing',
+  'Checkpointed',
+  'Pushing',
+  'Pushed',
+  'Restored',
+  'Failed',
+]);
+export type ContainerState = z.infer<typeof ContainerState>;
+
+export const ContainerProgress = z.object({
+  state: ContainerState,
+  archivePath: z.string().optional(),
+  archiveBytes: z.number().optional(),
+  image: z.string().optional(),
+  error: z.string().optional(),
+});
+export type ContainerProgress = z.infer<typeof ContainerProgress>;
+
+export const MigrationProgress = z.object({
+  migrationId: z.string(),
+  phase: MigrationPhase,
+  /** ISO time at which each phase was entered. */
+  phaseStartedAt: z.partialRecord(MigrationPhase, z.string()),
+  containers: z.record(z.string(), ContainerProgress),
+  /** For progress bars: steps done out of total (total grows once the container count is known). */
+  stepsDone: z.number(),
+  stepsTotal: z.number(),
+  /** Compensations run so far, in the order they ran. */
+  compensations: z.array(z.object({ name: z.string(), ok: z.boolean(), error: z.string().optional() })),
+  warnings: z.array(z.string()),
+  error: z.string().optional(),
+});
+export type MigrationProgress = z.infer<typeof MigrationProgress>;
+
+export const PodIdentity = z.object({
+  cluster: z.string(),
+  namespace: z.string(),
+  name: z.string(),
+  uid: z.string(),
+  node: z.string().optional(),
+});
+export type PodIdentity = z.infer<typeof PodIdentity>;
+
+export const ContainerTiming = z.object({
+  checkpointMs: z.number(),
+  pushMs: z.number(),
+  archiveBytes: z.number(),
+  bytesPushed: z.number(),
+});
+
+export const CheckpointImage = z.object({
+  container: z.string(),
+  /** Reference by digest, as written into the target pod. */
+  ref: z.string(),
+  tag: z.string(),
+  manifestDigest: z.string(),
+  originalImage: z.string(),
+  deleted: z.boolean(),
+});
+export type CheckpointImage = z.infer<typeof CheckpointImage>;
+
+export const MigrationResult = z.object({
+  migrationId: z.string(),
+  source: PodIdentity,
+  target: PodIdentity,
+  /** Duration of each phase in ms (wall clock of the workflow). */
+  phasesMs: z.partialRecord(MigrationPhase, z.number()),
+  containers: z.record(z.string(), ContainerTiming),
+  totalMs: z.number(),
+  /** From the moment the source pod was frozen (made no more progress) until the target pod was Ready. */
+  downtimeMs: z.number(),
+  bytesPushed: z.number(),
+  images: z.array(CheckpointImage),
+  parallel: z.boolean(),
+  warnings: z.array(z.string()),
+});
+export type MigrationResult = z.infer<typeof MigrationResult>;
+
+/** One line per zod issue: `source.pod: not a valid Kubernetes object name (got "Foo")`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(input)'}: ${issue.message}`)
+    .join('; ');
+}

@@ -1,0 +1,54 @@
+// Names shared by the workflow, the workers and the CLI. Pure: safe inside the workflow sandbox.
+
+/** Kubernetes object names (DNS-1123 subdomain) as the API server accepts them. */
+export const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** Namespace and label-ish names (DNS-1123 label). */
+export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export const DEFAULT_TASK_QUEUE = 'podferry';
+export const WORKFLOW_TYPE = 'migratePod';
+
+/**
+ * The task queue of the node worker on one node. Archives and cgroups exist only on that node, so the
+ * workflow routes node-local activities to it by name (one worker per node: a DaemonSet, in the lab a process).
+ */
+export function nodeTaskQueue(cluster: string, node: string): string {
+  return `podferry-node-${cluster}-${node}`;
+}
+
+/** Annotations and labels podferry writes on the objects it creates. */
+export const ANNOTATIONS = {
+  migrationId: 'podferry.io/migration-id',
+  source: 'podferry.io/source',
+  originalImages: 'podferry.io/original-images',
+} as const;
+export const LABELS = {
+  /** Label on copied ConfigMaps/Secrets so compensation finds exactly what this migration created. */
+  migrationKey: 'podferry.io/migration-key',
+} as const;
+
+/**
+ * A label value and image tag derived from a migration (workflow) id: deterministic, so every retry of a
+ * step names the same objects (create-or-get), and valid for both label values (<=63) and tags (<=128).
+ */
+export function migrationKey(migrationId: string): string {
+  const cleaned = migrationId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  if (cleaned.length > 0 && cleaned.length <= 48 && cleaned === migrationId) return cleaned;
+  // Keep a readable prefix and make it unique with a short hash of the full id.
+  return `${cleaned.slice(0, 39).replace(/-+$/, '')}-${fnv1a32(migrationId)}`.replace(/^-/, 'm-');
+}
+
+/** Tag of the checkpoint image of one container of one migration. */
+export function checkpointImageTag(migrationId: string, container: string): string {
+  return `${migrationKey(migrationId)}-${container}`.slice(0, 128);
+}
+
+/** Small, dependency-free, deterministic hash (workflow-safe: no node:crypto in the sandbox). */
+function fnv1a32(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
+}

@@ -1,0 +1,79 @@
+// Configuration of the workers and the CLI: where Temporal is, which kubeconfig context each cluster name
+// means, which registry holds checkpoint images, and (node worker only) which node this process serves.
+// Credentials live here (or in the environment), never in a workflow input or history.
+import { z } from 'zod';
+import { DEFAULT_TASK_QUEUE } from '../api/names.js';
+
+export const TemporalConfig = z
+  .object({
+    address: z.string().min(1).default('127.0.0.1:7233'),
+    namespace: z.string().min(1).default('default'),
+    taskQueue: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+    /** mTLS to Temporal Cloud or a self-hosted frontend: paths to PEM files. */
+    tls: z
+      .object({
+        cert: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
+        ca: z.string().min(1).optional(),
+        serverName: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Temporal Cloud API key (prefer the env PODFERRY_TEMPORAL_API_KEY over writing it in a file). */
+    apiKey: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const ClusterConfig = z
+  .object({
+    /** Path to a kubeconfig file; relative paths are resolved against the configuration file. */
+    kubeconfig: z.string().min(1),
+    /** Context in that kubeconfig; default: its current-context. */
+    context: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const RegistryConfig = z
+  .object({
+    /** Base URL, e.g. http://10.231.0.1:5000 (plain HTTP) or https://registry.example.com. */
+    url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+    /** Repository under which checkpoint images are pushed, e.g. podferry/checkpoints. */
+    repository: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, 'not a valid OCI repository name'),
+    /**
+     * Host (and port) that kubelets use to pull the images, if it differs from the URL's (e.g. a registry
+     * mirror name). Default: the URL's host.
+     */
+    pullHost: z.string().min(1).optional(),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const NodeWorkerConfig = z
+  .object({
+    cluster: z.string().min(1),
+    nodeName: z.string().min(1),
+    /** Where the cgroup filesystem is mounted (v1: contains freezer/; v2: contains cgroup.controllers). */
+    cgroupFsRoot: z.string().min(1).default('/sys/fs/cgroup'),
+    /** Prefix for host paths such as checkpoint archives: "/" for a host process, "/host" in a DaemonSet. */
+    hostRoot: z.string().min(1).default('/'),
+  })
+  .strict();
+
+export const PodferryConfig = z
+  .object({
+    temporal: TemporalConfig.prefault({}),
+    clusters: z.record(z.string(), ClusterConfig).default({}),
+    registry: RegistryConfig.optional(),
+    node: NodeWorkerConfig.optional(),
+    metrics: z
+      .object({ port: z.number().int().min(0).max(65535).default(9464), host: z.string().default('0.0.0.0') })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export type PodferryConfig = z.infer<typeof PodferryConfig>;
+export type ClusterConfig = z.infer<typeof ClusterConfig>;
+export type RegistryConfig = z.infer<typeof RegistryConfig>;
+export type NodeWorkerConfig = z.infer<typeof NodeWorkerConfig>;
+export type TemporalConfig = z.infer<typeof TemporalConfig>;

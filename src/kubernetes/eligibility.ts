@@ -1,0 +1,111 @@
+// What can migrate and what cannot, decided from the source pod alone. Pure: unit-tested without a cluster.
+// Every refusal says why and what to do instead, because the person reading it is about to retry.
+import type { V1Pod, V1Volume } from '@kubernetes/client-node';
+
+export interface Refusal {
+  /** ApplicationFailure type, stable for scripts: e.g. PodNotRunning, VolumeCannotMove. */
+  type: string;
+  message: string;
+}
+
+/** Volume kinds whose definition can be recreated at the target (their content is not carried). */
+const MOVABLE_VOLUME_KINDS = new Set(['emptyDir', 'configMap', 'secret', 'projected', 'downwardAPI']);
+
+export function volumeKind(volume: V1Volume): string {
+  const kinds = Object.keys(volume).filter((key) => key !== 'name' && (volume as unknown as Record<string, unknown>)[key] != null);
+  return kinds[0] ?? 'emptyDir'; // a volume with no source is an emptyDir
+}
+
+export function refusalsFor(pod: V1Pod): Refusal[] {
+  const ref = `pod ${pod.metadata?.namespace}/${pod.metadata?.name}`;
+  const refusals: Refusal[] = [];
+  const phase = pod.status?.phase ?? 'Unknown';
+  if (pod.metadata?.deletionTimestamp) {
+    refusals.push({ type: 'PodTerminating', message: `${ref} is being deleted; there is nothing left to migrate` });
+  }
+  if (phase !== 'Running') {
+    refusals.push({
+      type: 'PodNotRunning',
+      message: `${ref} is ${phase}, not Running: only a running pod has state to migrate; wait until it runs, or create it at the target directly`,
+    });
+  }
+  for (const status of pod.status?.containerStatuses ?? []) {
+    if (phase === 'Running' && !status.state?.running) {
+      const reason = status.state?.waiting?.reason ?? status.state?.terminated?.reason ?? 'not running';
+      refusals.push({
+        type: 'ContainerNotRunning',
+        message: `${ref}: container ${status.name} is ${reason}; every container must be running to be checkpointed: fix it, then retry`,
+      });
+    }
+  }
+  const spec = pod.spec;
+  for (const field of ['hostNetwork', 'hostPID', 'hostIPC'] as const) {
+    if (spec?.[field]) {
+      refusals.push({
+        type: 'HostNamespaceNotSupported',
+        message: `${ref} uses ${field}: true; its processes share the node's ${field.slice(4)} namespace, which cannot be checkpointed or moved to another node: run it without ${field}`,
+      });
+    }
+  }
+  for (const volume of spec?.volumes ?? []) {
+    const kind = volumeKind(volume);
+    if (!MOVABLE_VOLUME_KINDS.has(kind)) {
+      const hint =
+        kind === 'persistentVolumeClaim'
+          ? 'persistent volumes are not migrated yet: copy the data and use a pod without the claim'
+          : kind === 'hostPath'
+            ? 'a hostPath ties the pod to files of its node'
+            : `only ${[...MOVABLE_VOLUME_KINDS].join(', ')} volumes can be recreated at the target`;
+      refusals.push({ type: 'VolumeCannotMove', message: `${ref}: volume ${volume.name} is a ${kind} volume; ${hint}` });
+    }
+  }
+  const controller = pod.metadata?.ownerReferences?.find((owner) => owner.controller);
+  if (controller) {
+    refusals.push({
+      type: 'ControllerOwnedPod',
+      message:
+        `${ref} is controlled by ${controller.kind} ${controller.name}, which would replace it at the source as soon as it is deleted. ` +
+        'Migrating controller-owned pods is not supported yet: migrate a standalone pod (no controller ownerReference)',
+    });
+  }
+  if (pod.metadata?.annotations?.['kubernetes.io/config.mirror']) {
+    refusals.push({
+      type: 'StaticPod',
+      message: `${ref} is the mirror of a static pod managed by the kubelet from a manifest file; move the manifest instead`,
+    });
+  }
+  for (const init of spec?.initContainers ?? []) {
+    if (init.restartPolicy === 'Always') {
+      refusals.push({
+        type: 'SidecarNotSupported',
+        message: `${ref}: init container ${init.name} is a sidecar (restartPolicy: Always); sidecar containers are not checkpointed yet: make it a regular container`,
+      });
+    }
+  }
+  return refusals;
+}
+
+/** Things that migrate, but that the user should know about. */
+export function warningsFor(pod: V1Pod): string[] {
+  const warnings: string[] = [];
+  for (const container of pod.spec?.containers ?? []) {
+    const probe = container.livenessProbe;
+    if (probe) {
+      const tolerance = (probe.periodSeconds ?? 10) * (probe.failureThreshold ?? 3);
+      warnings.push(
+        `container ${container.name} has a liveness probe: while the source is frozen the probe fails; the kubelet restarts it after about ${tolerance}s, ` +
+          'so the migration must reach the commit point (target Ready) faster, or a rollback resumes a restarted container',
+      );
+    }
+  }
+  if ((pod.spec?.volumes ?? []).some((volume) => volumeKind(volume) === 'emptyDir')) {
+    warnings.push('emptyDir volumes are recreated empty at the target: their files are not carried by the checkpoint');
+  }
+  if ((pod.spec?.initContainers ?? []).length > 0) {
+    warnings.push('init containers run again at the target before the restored containers start');
+  }
+  if ((pod.metadata?.ownerReferences ?? []).length > 0) {
+    warnings.push('non-controller ownerReferences are dropped: their owners do not exist in the target cluster');
+  }
+  return warnings;
+}

@@ -1,0 +1,122 @@
+// Rebuilds the source pod for the target cluster: the whole spec kept (labels, annotations, env, ports,
+// resources, probes, security context, movable volumes), what belongs to the old pod's life stripped
+// (identity, status, node binding, the service-account token volume the API server injected), and every
+// container's image replaced by its checkpoint image so the runtime restores instead of starting fresh.
+// Pure: unit-tested without a cluster.
+import type { V1Container, V1Pod, V1PodSpec, V1Volume } from '@kubernetes/client-node';
+import { ANNOTATIONS, LABELS } from '../api/names.js';
+
+export interface TargetPodInput {
+  /** The source pod as read from its API server (plain JSON). */
+  source: V1Pod;
+  sourceCluster: string;
+  targetNamespace: string;
+  /** Bind to this node (or Liqo virtual node); undefined lets the target's scheduler choose. */
+  targetNode?: string;
+  /** Checkpoint image reference per container name. */
+  images: Record<string, string>;
+  migrationId: string;
+}
+
+/** The token volume the ServiceAccount admission plugin adds (`kube-api-access-xxxxx`); the target adds its own. */
+export function isServiceAccountTokenVolume(volume: V1Volume): boolean {
+  return (
+    volume.name.startsWith('kube-api-access-') &&
+    (volume.projected?.sources ?? []).some((source) => source.serviceAccountToken !== undefined)
+  );
+}
+
+export function buildTargetPod(input: TargetPodInput): V1Pod {
+  const source = structuredClone(input.source);
+  const meta = source.metadata ?? {};
+  const spec: V1PodSpec = structuredClone(source.spec ?? { containers: [] });
+  const originalImages = Object.fromEntries(spec.containers.map((c) => [c.name, c.image ?? '']));
+
+  const missing = spec.containers.filter((c) => !input.images[c.name]).map((c) => c.name);
+  if (missing.length > 0) throw new Error(`no checkpoint image for container(s) ${missing.join(', ')}`);
+
+  const tokenVolumes = new Set((spec.volumes ?? []).filter(isServiceAccountTokenVolume).map((v) => v.name));
+  spec.volumes = (spec.volumes ?? []).filter((v) => !tokenVolumes.has(v.name));
+  if (spec.volumes.length === 0) delete spec.volumes;
+  const dropTokenMounts = (c: V1Container) => {
+    if (c.volumeMounts) c.volumeMounts = c.volumeMounts.filter((m) => !tokenVolumes.has(m.name));
+    if (c.volumeMounts?.length === 0) delete c.volumeMounts;
+  };
+  spec.containers.forEach(dropTokenMounts);
+  spec.initContainers?.forEach(dropTokenMounts);
+
+  spec.containers = spec.containers.map((container) => ({
+    ...container,
+    image: input.images[container.name],
+    // Checkpoint images are referenced by digest: a cached copy is always the right one.
+    imagePullPolicy: 'IfNotPresent',
+  }));
+
+  // The old pod's binding and what admission derived from it; the target computes its own.
+  delete spec.nodeName;
+  delete spec.ephemeralContainers;
+  delete spec.priority; // recomputed from priorityClassName; a stale value is rejected by admission
+  delete spec.preemptionPolicy;
+  delete (spec as unknown as Record<string, unknown>).serviceAccount; // deprecated alias of serviceAccountName
+  if (spec.nodeSelector?.['kubernetes.io/hostname']) {
+    // It names a source node, which does not exist in the target cluster.
+    delete spec.nodeSelector['kubernetes.io/hostname'];
+    if (Object.keys(spec.nodeSelector).length === 0) delete spec.nodeSelector;
+  }
+  if (input.targetNode) spec.nodeName = input.targetNode;
+
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      // Same name: the pod's hostname (the restored processes may have read it) stays the same.
+      name: meta.name,
+      namespace: input.targetNamespace,
+      ...(meta.labels ? { labels: { ...meta.labels } } : {}),
+      annotations: {
+        ...meta.annotations,
+        [ANNOTATIONS.migrationId]: input.migrationId,
+        [ANNOTATIONS.source]: `${input.sourceCluster}/${meta.namespace}/${meta.name}`,
+        [ANNOTATIONS.originalImages]: JSON.stringify(originalImages),
+      },
+    },
+    spec,
+  };
+}
+
+export interface ConfigReferences {
+  configMaps: string[];
+  secrets: string[];
+}
+
+/** ConfigMaps and Secrets the pod needs to start (volumes, env, envFrom, image pull secrets), sorted. */
+export function referencedConfig(spec: V1PodSpec): ConfigReferences {
+  const configMaps = new Set<string>();
+  const secrets = new Set<string>();
+  for (const volume of spec.volumes ?? []) {
+    if (isServiceAccountTokenVolume(volume)) continue;
+    if (volume.configMap?.name) configMaps.add(volume.configMap.name);
+    if (volume.secret?.secretName) secrets.add(volume.secret.secretName);
+    for (const source of volume.projected?.sources ?? []) {
+      if (source.configMap?.name) configMaps.add(source.configMap.name);
+      if (source.secret?.name) secrets.add(source.secret.name);
+    }
+  }
+  for (const container of [...(spec.initContainers ?? []), ...spec.containers]) {
+    for (const env of container.env ?? []) {
+      if (env.valueFrom?.configMapKeyRef?.name) configMaps.add(env.valueFrom.configMapKeyRef.name);
+      if (env.valueFrom?.secretKeyRef?.name) secrets.add(env.valueFrom.secretKeyRef.name);
+    }
+    for (const from of container.envFrom ?? []) {
+      if (from.configMapRef?.name) configMaps.add(from.configMapRef.name);
+      if (from.secretRef?.name) secrets.add(from.secretRef.name);
+    }
+  }
+  for (const pullSecret of spec.imagePullSecrets ?? []) if (pullSecret.name) secrets.add(pullSecret.name);
+  return { configMaps: [...configMaps].sort(), secrets: [...secrets].sort() };
+}
+
+/** Labels put on ConfigMaps/Secrets copied by a migration, so compensation deletes exactly those. */
+export function copiedObjectLabels(key: string): Record<string, string> {
+  return { [LABELS.migrationKey]: key };
+}

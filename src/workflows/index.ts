@@ -1,0 +1,2 @@
+// Entry point for the workflow bundle (workflowsPath): every workflow the workers run.
+export { migratePod } from './migrate-pod.js';

@@ -1,0 +1,507 @@
+// migratePod: live-migrates one (multi-container) pod to another cluster, as a saga.
+//
+//   plan → freeze source → checkpoint containers → push checkpoint images → copy config → create target
+//   → wait Ready (COMMIT) → delete source → finalize
+//
+// Each step registers its undo right before it runs (every undo is idempotent and harmless if the step did
+// nothing), so a failure or a cancellation anywhere before the commit point runs exactly the undos of the
+// steps reached, in reverse, in a non-cancellable scope: the frozen source is thawed and continues exactly
+// where it stopped, and nothing the migration created is left behind. After the commit there is no way back,
+// only forward: failures there become warnings in the result.
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  proxySinks,
+  setCurrentDetails,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import {
+  describeIssues,
+  MigratePodInput,
+  type ContainerState,
+  type MigratePodRequest,
+  type MigrationPhase,
+  type MigrationProgress,
+  type MigrationResult,
+  type PodIdentity,
+} from '../api/migration.js';
+import { checkpointImageTag, nodeTaskQueue } from '../api/names.js';
+import type { KubeletActivities } from '../activities/kubelet.js';
+import type { KubernetesActivities, MigrationPlan } from '../activities/kubernetes.js';
+import type { NodeActivities } from '../activities/node.js';
+import type { PushedCheckpointImage, RegistryActivities } from '../activities/registry.js';
+import { progressQuery, SEARCH_ATTRIBUTES, type MigrationMetricsSinks, type MigrationOutcome } from './definitions.js';
+
+// ---------------------------------------------------------------------------------------------------------
+// The timing contract. Steps wait for their activity to finish even when cancelled
+// (WAIT_CANCELLATION_COMPLETED), so an undo never races the step it undoes.
+
+/** Short calls to an API server or the registry. */
+const API_CALL: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+};
+/** One kubelet checkpoint: bounded by the checkpoint timeout passed to the kubelet. */
+const checkpointCall = (timeoutSeconds: number): ActivityOptions => ({
+  startToCloseTimeout: `${timeoutSeconds + 60}s`,
+  retry: { initialInterval: '2s', maximumAttempts: 2 },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+/** Waiting for the target pod: long, heartbeating (a vanished worker is noticed within 10 s). */
+const podWait = (timeoutSeconds: number): ActivityOptions => ({
+  startToCloseTimeout: `${timeoutSeconds + 30}s`,
+  heartbeatTimeout: '10s',
+  retry: { initialInterval: '1s', maximumAttempts: 3 },
+  cancellationType: ActivityCancellationType.TRY_CANCEL,
+});
+/**
+ * Short work on the source node's own worker. scheduleToClose bounds the wait in the queue too, so a
+ * missing node worker fails the step within a minute instead of hanging.
+ */
+const nodeLocal = (taskQueue: string): ActivityOptions => ({
+  taskQueue,
+  scheduleToCloseTimeout: '60s',
+  startToCloseTimeout: '20s',
+  retry: { initialInterval: '1s', maximumAttempts: 3 },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+/** Streaming an archive to the registry from the node: long, heartbeating, resumable. */
+const nodeTransfer = (taskQueue: string): ActivityOptions => ({
+  taskQueue,
+  scheduleToCloseTimeout: '30m',
+  startToCloseTimeout: '20m',
+  heartbeatTimeout: '60s',
+  retry: { initialInterval: '2s', maximumAttempts: 3 },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+/**
+ * Undos and post-commit cleanup: retried for a long time, because giving up on "thaw the source" means the
+ * workload stays frozen. (A node worker that comes back within 15 minutes still thaws it.)
+ */
+const persistent = (taskQueue?: string): ActivityOptions => ({
+  ...(taskQueue ? { taskQueue } : {}),
+  startToCloseTimeout: '60s',
+  scheduleToCloseTimeout: '15m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+const cluster = proxyActivities<KubernetesActivities & RegistryActivities>(API_CALL);
+const clusterPersistent = proxyActivities<KubernetesActivities & RegistryActivities>(persistent());
+const { migrationMetrics } = proxySinks<MigrationMetricsSinks>();
+
+// ---------------------------------------------------------------------------------------------------------
+
+interface Compensation {
+  name: string;
+  run: () => Promise<unknown>;
+}
+
+export async function migratePod(request: MigratePodRequest): Promise<MigrationResult> {
+  const parsed = MigratePodInput.safeParse(request);
+  if (!parsed.success) {
+    // Before any side effect: nothing to undo.
+    throw ApplicationFailure.nonRetryable(`invalid input: ${describeIssues(parsed.error)}`, 'InvalidInput', parsed.error.issues);
+  }
+  const input = parsed.data;
+  const { options } = input;
+  const migrationId = workflowInfo().workflowId;
+  const targetNamespace = input.target.namespace ?? input.source.namespace;
+  const progress = new ProgressTracker(migrationId);
+  setHandler(progressQuery, () => progress.snapshot());
+
+  const compensations: Compensation[] = [];
+  const undo = (name: string, run: () => Promise<unknown>) => compensations.unshift({ name, run });
+  const startedAt = Date.now();
+  let frozenAt: number | undefined;
+  let pushed: PushedCheckpointImage[] = [];
+  let plan: MigrationPlan | undefined;
+  const checkpointMs: Record<string, number> = {};
+  let targetPod: PodIdentity | undefined;
+  let readyAt = 0;
+  const archives: string[] = [];
+
+  try {
+    // 1. Plan: read the source pod and refuse early, with a reason, what cannot migrate.
+    progress.enter('Planning');
+    plan = await cluster.planMigration({
+      migrationId,
+      source: input.source,
+      target: { cluster: input.target.cluster, namespace: targetNamespace, node: input.target.node },
+    });
+    const thePlan = plan;
+    progress.planned(plan.containers.map((c) => c.name), plan.warnings);
+    const nodeQueue = nodeTaskQueue(plan.source.cluster, plan.source.node);
+    const node = proxyActivities<NodeActivities>(nodeLocal(nodeQueue));
+    const nodeTransferCalls = proxyActivities<RegistryActivities>(nodeTransfer(nodeQueue));
+    const nodePersistent = proxyActivities<NodeActivities>(persistent(nodeQueue));
+    const kubelet = proxyActivities<KubeletActivities>(checkpointCall(options.checkpointTimeoutSeconds));
+    const containers = plan.containers.map((c) => c.name);
+    const sourceRef = { cluster: plan.source.cluster, namespace: plan.source.namespace, name: plan.source.pod };
+
+    // 2. Freeze the whole source pod: from here on it makes no progress, so no state is lost after the
+    //    checkpoints, and all containers are checkpointed at one instant. Downtime starts here.
+    progress.enter('Freezing');
+    undo('thaw source pod', () => nodePersistent.thawPod({ podUid: thePlan.source.uid }));
+    const frozen = await node.freezePod({ podUid: plan.source.uid });
+    frozenAt = frozen.frozenAt;
+    progress.step();
+
+    // 3. Checkpoint every container through the kubelet API (parallel unless options.parallel=false).
+    progress.enter('Checkpointing');
+    undo('delete checkpoint archives', () =>
+      nodePersistent.deleteArchives({
+        paths: archives,
+        pod: { namespace: thePlan.source.namespace, name: thePlan.source.pod, containers },
+      }),
+    );
+    const checkpoints = await forEachContainer(containers, options.parallel, async (container) => {
+      progress.container(container, 'Checkpointing');
+      const result = await kubelet.checkpointContainer({
+        cluster: thePlan.source.cluster,
+        node: thePlan.source.node,
+        namespace: thePlan.source.namespace,
+        pod: thePlan.source.pod,
+        container,
+        timeoutSeconds: options.checkpointTimeoutSeconds,
+      });
+      archives.push(result.archivePath);
+      checkpointMs[container] = result.durationMs;
+      progress.container(container, 'Checkpointed', { archivePath: result.archivePath });
+      return result;
+    });
+    progress.failContainers(checkpoints.failures);
+    throwFirst(checkpoints.failures);
+
+    // 4. Push one checkpoint image per container, from the source node (the archives exist only there).
+    progress.enter('Pushing');
+    const tags = Object.fromEntries(containers.map((c) => [c, checkpointImageTag(migrationId, c)]));
+    undo('delete checkpoint images', () =>
+      Promise.all(containers.map((c) => clusterPersistent.deleteImage({ repository: options.registryRepository, tag: tags[c]! }))),
+    );
+    const pushes = await forEachContainer(containers, options.parallel, async (container) => {
+      progress.container(container, 'Pushing');
+      const result = await nodeTransferCalls.pushCheckpointImage({
+        migrationId,
+        container,
+        archivePath: checkpoints.values[container]!.archivePath,
+        tag: tags[container]!,
+        repository: options.registryRepository,
+        originalImage: thePlan.containers.find((c) => c.name === container)?.image,
+      });
+      progress.container(container, 'Pushed', { image: result.ref, archiveBytes: result.archiveBytes });
+      return result;
+    });
+    progress.failContainers(pushes.failures);
+    throwFirst(pushes.failures);
+    pushed = containers.map((c) => pushes.values[c]!);
+
+    // 5. Create the pod in the target cluster: first the ConfigMaps/Secrets it needs, then the pod itself.
+    progress.enter('CreatingTarget');
+    undo('delete copied config', () =>
+      clusterPersistent.deleteCopiedConfig({ migrationId, cluster: thePlan.target.cluster, namespace: thePlan.target.namespace }),
+    );
+    const copied = await cluster.ensureTargetConfig({ plan });
+    for (const missing of copied.missing) progress.warn(`${missing.kind} ${missing.name} is referenced but exists in neither cluster`);
+    progress.step();
+    undo('delete target pod', () =>
+      clusterPersistent.deletePod({
+        cluster: thePlan.target.cluster,
+        namespace: thePlan.target.namespace,
+        name: thePlan.source.pod,
+        onlyIfMigrationId: migrationId,
+        gracePeriodSeconds: 0,
+        waitSeconds: 50,
+      }),
+    );
+    targetPod = await cluster.createTargetPod({ plan, images: Object.fromEntries(pushed.map((p) => [p.container, p.ref])) });
+    progress.step();
+
+    // 6. Wait until the target pod is Ready: the commit point. Downtime ends here.
+    progress.enter('WaitingReady');
+    const ready = await proxyActivities<KubernetesActivities>(podWait(options.readyTimeoutSeconds)).waitPodReady({
+      cluster: targetPod.cluster,
+      namespace: targetPod.namespace,
+      name: targetPod.name,
+      timeoutSeconds: options.readyTimeoutSeconds,
+    });
+    readyAt = ready.readyAt;
+    targetPod = { ...targetPod, uid: ready.uid || targetPod.uid, node: ready.node ?? targetPod.node };
+    for (const c of containers) progress.container(c, 'Restored');
+    progress.step();
+  } catch (err) {
+    // Before the commit point: put everything back. The source thaws and continues where it stopped.
+    const cancelled = isCancellation(err);
+    progress.fail(err);
+    progress.enter('Compensating');
+    const failedUndos = await CancellationScope.nonCancellable(() => runCompensations(compensations, progress));
+    const outcome: MigrationOutcome = failedUndos.length > 0 ? 'failed' : cancelled ? 'cancelled' : 'rolled_back';
+    progress.enter(failedUndos.length > 0 ? 'Failed' : 'RolledBack');
+    migrationMetrics.finished({ outcome, durationMs: Date.now() - startedAt, bytesPushed: sum(pushed.map((p) => p.bytesPushed)) });
+    if (cancelled && failedUndos.length === 0) throw err;
+    if (failedUndos.length > 0) {
+      throw ApplicationFailure.create({
+        message:
+          `migration failed (${errorMessage(err)}) and could not be fully rolled back: ${failedUndos.join('; ')}. ` +
+          (frozenAt !== undefined && failedUndos.some((u) => u.startsWith('thaw'))
+            ? `The source pod may still be frozen: thaw it on node ${plan?.source.node} (freezer.state THAWED for pod uid ${plan?.source.uid}).`
+            : ''),
+        type: 'MigrationFailed',
+        nonRetryable: true,
+        cause: err as Error,
+        details: [progress.snapshot()],
+      });
+    }
+    throw ApplicationFailure.create({
+      message: `migration rolled back, the source pod continues where it was: ${errorMessage(err)}`,
+      type: 'MigrationRolledBack',
+      nonRetryable: true,
+      cause: err as Error,
+      details: [progress.snapshot()],
+    });
+  }
+
+  // ---- Committed: the target runs the workload. From here only forward; problems become warnings.
+  const committed = plan!;
+  const result = await CancellationScope.nonCancellable(async () => {
+    const nodeQueue = nodeTaskQueue(committed.source.cluster, committed.source.node);
+    const nodePersistent = proxyActivities<NodeActivities>(persistent(nodeQueue));
+    const forward = async (what: string, step: () => Promise<unknown>): Promise<boolean> => {
+      try {
+        await step();
+        return true;
+      } catch (err) {
+        progress.warn(`${what} failed: ${errorMessage(err)}`);
+        return false;
+      }
+    };
+
+    // 7. Delete the source: request deletion, then kill the frozen processes (a frozen task cannot exit),
+    //    then wait until the pod object is gone.
+    progress.enter('DeletingSource');
+    const sourcePod = { cluster: committed.source.cluster, namespace: committed.source.namespace, name: committed.source.pod, uid: committed.source.uid };
+    await forward(`deleting source pod ${committed.source.namespace}/${committed.source.pod}`, async () => {
+      await clusterPersistent.deletePod({ ...sourcePod, waitSeconds: 0 });
+      await nodePersistent.killFrozenPod({ podUid: committed.source.uid });
+      await clusterPersistent.deletePod({ ...sourcePod, waitSeconds: 50 });
+    });
+    progress.step();
+
+    // 8. Finalize: archives are copies of the workload's memory (secrets included): delete them by default.
+    progress.enter('Finalizing');
+    if (options.cleanup.archives === 'delete') {
+      await forward('deleting checkpoint archives', () =>
+        nodePersistent.deleteArchives({
+          paths: archives,
+          pod: { namespace: committed.source.namespace, name: committed.source.pod, containers: committed.containers.map((c) => c.name) },
+        }),
+      );
+    }
+    const imagesDeleted =
+      options.cleanup.images === 'delete' &&
+      (await forward('deleting checkpoint images', () =>
+        Promise.all(pushed.map((p) => clusterPersistent.deleteImage({ repository: options.registryRepository, tag: p.tag }))),
+      ));
+    progress.step();
+    progress.enter('Succeeded');
+
+    const downtimeMs = frozenAt !== undefined && readyAt >= frozenAt ? readyAt - frozenAt : 0;
+    const migrationResult: MigrationResult = {
+      migrationId,
+      source: { cluster: committed.source.cluster, namespace: committed.source.namespace, name: committed.source.pod, uid: committed.source.uid, node: committed.source.node },
+      target: targetPod!,
+      phasesMs: progress.phaseDurations(),
+      containers: Object.fromEntries(
+        pushed.map((p) => [p.container, { checkpointMs: checkpointMs[p.container] ?? 0, pushMs: p.durationMs, archiveBytes: p.archiveBytes, bytesPushed: p.bytesPushed }]),
+      ),
+      totalMs: Date.now() - startedAt,
+      downtimeMs,
+      bytesPushed: sum(pushed.map((p) => p.bytesPushed)),
+      images: pushed.map((p) => ({
+        container: p.container,
+        ref: p.ref,
+        tag: p.tag,
+        manifestDigest: p.manifestDigest,
+        originalImage: committed.containers.find((c) => c.name === p.container)?.image ?? '',
+        deleted: imagesDeleted,
+      })),
+      parallel: options.parallel,
+      warnings: progress.snapshot().warnings,
+    };
+    return migrationResult;
+  });
+  migrationMetrics.finished({ outcome: 'succeeded', durationMs: result.totalMs, downtimeMs: result.downtimeMs, bytesPushed: result.bytesPushed });
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+/** Runs the undos in order (they are kept newest first); one failing does not stop the others. */
+async function runCompensations(compensations: Compensation[], progress: ProgressTracker): Promise<string[]> {
+  const failed: string[] = [];
+  for (const compensation of compensations) {
+    try {
+      await compensation.run();
+      progress.compensated(compensation.name, true);
+    } catch (err) {
+      failed.push(`${compensation.name}: ${errorMessage(err)}`);
+      progress.compensated(compensation.name, false, errorMessage(err));
+    }
+  }
+  return failed;
+}
+
+interface PerContainer<T> {
+  values: Record<string, T>;
+  failures: Array<{ container: string; error: unknown }>;
+}
+
+/**
+ * Runs one step for every container, all at once (allSettled: we learn which succeeded before undoing
+ * anything) or one after another, stopping at the first failure (the sequential baseline).
+ */
+async function forEachContainer<T>(containers: string[], parallel: boolean, step: (container: string) => Promise<T>): Promise<PerContainer<T>> {
+  const out: PerContainer<T> = { values: {}, failures: [] };
+  if (parallel) {
+    const settled = await Promise.allSettled(containers.map(step));
+    settled.forEach((s, i) => {
+      if (s.status === 'fulfilled') out.values[containers[i]!] = s.value;
+      else out.failures.push({ container: containers[i]!, error: s.reason });
+    });
+    return out;
+  }
+  for (const container of containers) {
+    try {
+      out.values[container] = await step(container);
+    } catch (error) {
+      out.failures.push({ container, error });
+      break;
+    }
+  }
+  return out;
+}
+
+function throwFirst(failures: Array<{ container: string; error: unknown }>): void {
+  if (failures.length === 0) return;
+  // A cancellation wins: the workflow must end as cancelled, not as failed.
+  const cancellation = failures.find((f) => isCancellation(f.error));
+  throw (cancellation ?? failures[0]!).error;
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    // Activity failures wrap the activity's own error: its message is the useful one.
+    if (cause instanceof Error && cause.message && /^Activity task/.test(err.message)) return cause.message;
+    return err.message;
+  }
+  return String(err);
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
+
+/** Keeps MigrationProgress for the query, the Web UI details, the memo and the search attributes. */
+class ProgressTracker {
+  private readonly state: MigrationProgress;
+  private readonly useSearchAttributes: boolean;
+
+  constructor(migrationId: string) {
+    this.state = {
+      migrationId,
+      phase: 'Pending',
+      phaseStartedAt: { Pending: new Date().toISOString() },
+      containers: {},
+      stepsDone: 0,
+      stepsTotal: 9,
+      compensations: [],
+      warnings: [],
+    };
+    // Set at start by the client only when the namespace has them registered.
+    this.useSearchAttributes = workflowInfo().typedSearchAttributes.get(SEARCH_ATTRIBUTES.phase) !== undefined;
+  }
+
+  snapshot(): MigrationProgress {
+    return structuredClone(this.state);
+  }
+
+  enter(phase: MigrationPhase): void {
+    this.state.phase = phase;
+    this.state.phaseStartedAt[phase] = new Date().toISOString();
+    if (phase === 'Succeeded') this.state.stepsDone = this.state.stepsTotal;
+    upsertMemo({ phase });
+    if (this.useSearchAttributes) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.phase, value: phase }]);
+    this.publish();
+  }
+
+  planned(containers: string[], warnings: string[]): void {
+    for (const c of containers) this.state.containers[c] = { state: 'Pending' };
+    // plan, freeze, checkpoint×n, push×n, config, create, ready, delete source, finalize
+    this.state.stepsTotal = 7 + 2 * containers.length;
+    this.state.warnings.push(...warnings);
+    this.step();
+  }
+
+  step(): void {
+    this.state.stepsDone = Math.min(this.state.stepsDone + 1, this.state.stepsTotal);
+    this.publish();
+  }
+
+  container(name: string, state: ContainerState, extra: { archivePath?: string; image?: string; archiveBytes?: number } = {}): void {
+    this.state.containers[name] = { ...this.state.containers[name], ...extra, state };
+    if (state === 'Checkpointed' || state === 'Pushed') this.state.stepsDone++;
+    this.publish();
+  }
+
+  failContainers(failures: Array<{ container: string; error: unknown }>): void {
+    for (const f of failures) this.state.containers[f.container] = { ...this.state.containers[f.container], state: 'Failed', error: errorMessage(f.error) };
+  }
+
+  warn(message: string): void {
+    this.state.warnings.push(message);
+  }
+
+  fail(err: unknown): void {
+    this.state.error = errorMessage(err);
+  }
+
+  compensated(name: string, ok: boolean, error?: string): void {
+    this.state.compensations.push({ name, ok, ...(error ? { error } : {}) });
+    this.publish();
+  }
+
+  phaseDurations(): Partial<Record<MigrationPhase, number>> {
+    const entries = Object.entries(this.state.phaseStartedAt).map(([phase, at]) => [phase, Date.parse(at)] as const);
+    entries.sort((a, b) => a[1] - b[1]);
+    const out: Partial<Record<MigrationPhase, number>> = {};
+    entries.forEach(([phase, at], i) => {
+      const next = entries[i + 1]?.[1];
+      if (next !== undefined) out[phase as MigrationPhase] = next - at;
+    });
+    return out;
+  }
+
+  private publish(): void {
+    const s = this.state;
+    const rows = Object.entries(s.containers).map(([name, c]) => `| ${name} | ${c.state} | ${c.image ?? ''} |`);
+    setCurrentDetails(
+      [
+        `**Phase:** ${s.phase} (${s.stepsDone}/${s.stepsTotal} steps)`,
+        '',
+        '| container | state | checkpoint image |',
+        '| --- | --- | --- |',
+        ...rows,
+        ...(s.error ? ['', `**Error:** ${s.error}`] : []),
+        ...(s.compensations.length ? ['', `**Compensations:** ${s.compensations.map((c) => `${c.name}${c.ok ? '' : ' (failed)'}`).join(' → ')}`] : []),
+      ].join('\n'),
+    );
+  }
+}
