@@ -1,0 +1,223 @@
+#!/usr/bin/env node
+// podferry: start, watch and list pod migrations.
+//   podferry migrate <ns>/<pod> --from <cluster> --to <cluster> [--node N] [--target-namespace X] [--sequential] [--wait] [--json]
+//   podferry status <id> [--json]
+//   podferry list [--json]
+import { Client, Connection } from '@temporalio/client';
+import cliProgress from 'cli-progress';
+import { Command, InvalidArgumentError } from 'commander';
+import type { MigratePodRequest, MigrationProgress } from '../api/migration.js';
+import { ConfigError, loadConfig } from '../config/load.js';
+import type { PodferryConfig } from '../config/schema.js';
+import {
+  describeFailure,
+  getProgress,
+  InvalidMigrationInput,
+  listMigrations,
+  startMigration,
+  watchMigration,
+  type MigrationHandle,
+} from '../client/migrations.js';
+import { temporalConnectionOptions } from '../worker/connection.js';
+import { resultReport, table } from './format.js';
+
+async function connect(configPath: string | undefined): Promise<{ client: Client; config: PodferryConfig }> {
+  const config = loadConfig({ path: configPath });
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: '5s' });
+  } catch (err) {
+    throw new Error(
+      `cannot reach Temporal at ${config.temporal.address} (${(err as Error).message}): start it (lab: make lab-up) or set temporal.address / PODFERRY_TEMPORAL_ADDRESS`,
+    );
+  }
+  return { client: new Client({ connection, namespace: config.temporal.namespace }), config };
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive whole number of seconds, got "${value}"`);
+  return n;
+}
+
+function parsePodRef(ref: string): { namespace: string; pod: string } {
+  const parts = ref.split('/');
+  if (parts.length === 1 && parts[0]) return { namespace: 'default', pod: parts[0] };
+  if (parts.length === 2 && parts[0] && parts[1]) return { namespace: parts[0], pod: parts[1] };
+  throw new InvalidArgumentError(`expected <namespace>/<pod> (or <pod> in namespace default), got "${ref}"`);
+}
+
+function progressPrinter(json: boolean): { update(p: MigrationProgress): void; stop(): void } {
+  if (json) return { update: () => undefined, stop: () => undefined };
+  if (!process.stderr.isTTY) {
+    let lastPhase = '';
+    return {
+      update(p) {
+        if (p.phase !== lastPhase) {
+          lastPhase = p.phase;
+          process.stderr.write(`[${new Date().toISOString()}] ${p.phase} (${p.stepsDone}/${p.stepsTotal})\n`);
+        }
+      },
+      stop: () => undefined,
+    };
+  }
+  const bar = new cliProgress.SingleBar(
+    { format: ' {bar} {value}/{total} steps | {phase} {containers}', stream: process.stderr, hideCursor: true, clearOnComplete: false },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(p) {
+      const containers = Object.entries(p.containers)
+        .map(([name, c]) => `${name}:${c.state}`)
+        .join(' ');
+      if (!started) {
+        bar.start(p.stepsTotal, p.stepsDone, { phase: p.phase, containers });
+        started = true;
+      }
+      bar.setTotal(p.stepsTotal);
+      bar.update(p.stepsDone, { phase: p.phase, containers });
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
+async function follow(handle: MigrationHandle, json: boolean): Promise<void> {
+  const printer = progressPrinter(json);
+  let finalProgress: MigrationProgress | undefined;
+  try {
+    const result = await watchMigration(handle, (p) => {
+      finalProgress = p;
+      printer.update(p);
+    });
+    printer.stop();
+    console.log(json ? JSON.stringify({ migrationId: handle.workflowId, status: 'Succeeded', result }, null, 2) : `\n${resultReport(result)}`);
+  } catch (err) {
+    printer.stop();
+    const failure = describeFailure(err);
+    if (json) {
+      console.log(JSON.stringify({ migrationId: handle.workflowId, status: 'Failed', type: failure.type, error: failure.chain, progress: finalProgress }, null, 2));
+    } else {
+      console.error(`\nmigration ${handle.workflowId} did not complete: ${failure.chain.join(': ')}`);
+      if (finalProgress?.compensations.length) {
+        console.error(`compensations (in order): ${finalProgress.compensations.map((c) => `${c.name}${c.ok ? '' : ` FAILED (${c.error})`}`).join(' → ')}`);
+      }
+    }
+    process.exitCode = 1;
+  }
+}
+
+const program = new Command()
+  .name('podferry')
+  .description('Live-migrate Kubernetes pods between clusters (durable Temporal workflow)')
+  .option('-c, --config <file>', 'configuration file (default: $PODFERRY_CONFIG or config/lab.yaml)');
+
+program
+  .command('migrate')
+  .description('migrate a running pod to another cluster')
+  .argument('<pod>', '<namespace>/<pod> in the source cluster', parsePodRef)
+  .requiredOption('--from <cluster>', 'source cluster (a name under `clusters:` in the configuration)')
+  .requiredOption('--to <cluster>', 'target cluster')
+  .option('--node <node>', 'bind the target pod to this node (or Liqo virtual node)')
+  .option('--target-namespace <namespace>', 'namespace in the target cluster (default: the source namespace)')
+  .option('--sequential', 'checkpoint and push containers one after another (baseline for benchmarks)')
+  .option('--checkpoint-timeout <seconds>', 'kubelet checkpoint timeout per container', positiveInt)
+  .option('--ready-timeout <seconds>', 'how long the target pod may take to become Ready', positiveInt)
+  .option('--keep-images', 'keep the checkpoint images in the registry after success')
+  .option('--keep-archives', 'keep the checkpoint archives on the source node after success')
+  .option('--id <migrationId>', 'workflow id to use (default: generated)')
+  .option('--wait', 'follow the migration until it ends and print the timing table')
+  .option('--json', 'machine-readable output')
+  .action(async (pod: { namespace: string; pod: string }, opts) => {
+    const { client, config } = await connect(program.opts().config);
+    const request: MigratePodRequest = {
+      source: { cluster: opts.from, namespace: pod.namespace, pod: pod.pod },
+      target: {
+        cluster: opts.to,
+        ...(opts.targetNamespace ? { namespace: opts.targetNamespace } : {}),
+        ...(opts.node ? { node: opts.node } : {}),
+      },
+      options: {
+        parallel: !opts.sequential,
+        ...(opts.checkpointTimeout ? { checkpointTimeoutSeconds: opts.checkpointTimeout } : {}),
+        ...(opts.readyTimeout ? { readyTimeoutSeconds: opts.readyTimeout } : {}),
+        cleanup: { images: opts.keepImages ? 'keep' : 'delete', archives: opts.keepArchives ? 'keep' : 'delete' },
+      },
+    };
+    for (const name of [opts.from, opts.to]) {
+      if (!config.clusters[name]) {
+        throw new InvalidMigrationInput(
+          `cluster "${name}" is not in the configuration (known: ${Object.keys(config.clusters).join(', ') || 'none'}): add it under clusters: or fix --from/--to`,
+        );
+      }
+    }
+    const handle = await startMigration(client, request, { taskQueue: config.temporal.taskQueue, migrationId: opts.id });
+    if (!opts.wait) {
+      console.log(opts.json ? JSON.stringify({ migrationId: handle.workflowId }) : `started migration ${handle.workflowId}\nfollow it: podferry status ${handle.workflowId}`);
+      return;
+    }
+    if (!opts.json) console.error(`migration ${handle.workflowId}: ${pod.namespace}/${pod.pod} ${opts.from} → ${opts.to}`);
+    await follow(handle, Boolean(opts.json));
+  });
+
+program
+  .command('status')
+  .description('show the progress or the result of a migration')
+  .argument('<migrationId>')
+  .option('--wait', 'follow it until it ends')
+  .option('--json', 'machine-readable output')
+  .action(async (migrationId: string, opts) => {
+    const { client } = await connect(program.opts().config);
+    const handle = client.workflow.getHandle(migrationId) as MigrationHandle;
+    const description = await handle.describe();
+    if (opts.wait && description.status.name === 'RUNNING') return follow(handle, Boolean(opts.json));
+    const progress = await getProgress(handle).catch(() => undefined);
+    let result: unknown;
+    let failure: ReturnType<typeof describeFailure> | undefined;
+    if (description.status.name === 'COMPLETED') result = await handle.result();
+    else if (description.status.name !== 'RUNNING') await handle.result().catch((err) => (failure = describeFailure(err)));
+    if (opts.json) {
+      console.log(JSON.stringify({ migrationId, status: description.status.name, progress, result, failure }, null, 2));
+      return;
+    }
+    console.log(`migration ${migrationId}: ${description.status.name}${progress ? `, phase ${progress.phase} (${progress.stepsDone}/${progress.stepsTotal} steps)` : ''}`);
+    if (progress) {
+      console.log(table(['container', 'state', 'image'], Object.entries(progress.containers).map(([n, c]) => [n, c.state, c.image ?? ''])));
+      if (progress.error) console.log(`error: ${progress.error}`);
+      if (progress.compensations.length) console.log(`compensations: ${progress.compensations.map((c) => `${c.name}${c.ok ? '' : ' (failed)'}`).join(' → ')}`);
+    }
+    if (result) console.log(`\n${resultReport(result as never)}`);
+    if (failure) console.log(`failure: ${failure.chain.join(': ')}`);
+  });
+
+program
+  .command('list')
+  .description('list migrations')
+  .option('--limit <n>', 'at most this many', positiveInt, 50)
+  .option('--json', 'machine-readable output')
+  .action(async (opts) => {
+    const { client } = await connect(program.opts().config);
+    const migrations = await listMigrations(client, { limit: opts.limit });
+    if (opts.json) {
+      console.log(JSON.stringify(migrations, null, 2));
+      return;
+    }
+    console.log(
+      table(
+        ['migration', 'status', 'phase', 'source', 'target', 'started'],
+        migrations.map((m) => [m.migrationId, m.status, m.phase ?? '', m.source ?? '', m.target ?? '', m.startTime.toISOString()]),
+      ),
+    );
+  });
+
+program
+  .parseAsync()
+  // The gRPC connection would keep the process alive: leave once the command is done.
+  .then(() => process.exit())
+  .catch((err: unknown) => {
+  if (err instanceof ConfigError || err instanceof InvalidMigrationInput) console.error(err.message);
+  else console.error(`podferry: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,65 @@
+// The node worker: one per node (a DaemonSet; in the lab a host process per node). Runs the node-local
+// activities (freeze/thaw the pod cgroup, push the checkpoint archives, delete them) on the task queue
+// `podferry-node-<cluster>-<node>`. Needs root (cgroups, archives are root-owned 0600) and the registry.
+import { pathToFileURL } from 'node:url';
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import { nodeTaskQueue } from '../api/names.js';
+import { createNodeActivities } from '../activities/node.js';
+import { createRegistryActivities } from '../activities/registry.js';
+import type { PodferryConfig } from '../config/schema.js';
+import { RegistryClient } from '../registry/client.js';
+import { flag, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';
+
+export function createNodeWorkerActivities(config: PodferryConfig) {
+  const node = requireNodeConfig(config);
+  if (!config.registry) throw new Error('config: field registry: Required (the node worker pushes checkpoint images)');
+  return {
+    ...createNodeActivities({ cgroupFsRoot: node.cgroupFsRoot, hostRoot: node.hostRoot, nodeName: node.nodeName }),
+    ...createRegistryActivities({
+      registry: new RegistryClient(config.registry),
+      repository: config.registry.repository,
+      pullHost: config.registry.pullHost,
+      hostRoot: node.hostRoot,
+    }),
+  };
+}
+
+function requireNodeConfig(config: PodferryConfig) {
+  if (!config.node) {
+    throw new Error('config: field node: Required (cluster and nodeName of this node worker; or PODFERRY_NODE_CLUSTER / PODFERRY_NODE_NAME, or --cluster / --node)');
+  }
+  return config.node;
+}
+
+export async function createNodeWorker(options: { connection: NativeConnection; config: PodferryConfig; activities?: object }): Promise<Worker> {
+  const node = requireNodeConfig(options.config);
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.config.temporal.namespace,
+    taskQueue: nodeTaskQueue(node.cluster, node.nodeName),
+    activities: options.activities ?? createNodeWorkerActivities(options.config),
+    shutdownGraceTime: SHUTDOWN_GRACE_TIME,
+  });
+}
+
+async function main(): Promise<void> {
+  // Flags override the file for the two values that differ per node.
+  if (flag('cluster')) process.env.PODFERRY_NODE_CLUSTER = flag('cluster');
+  if (flag('node')) process.env.PODFERRY_NODE_NAME = flag('node');
+  const proc = await startWorkerProcess({
+    configPath: flag('config'),
+    // Several node workers may share a host (the lab): metrics only when a port is given for this one.
+    metricsPort: flag('metrics-port') !== undefined ? Number(flag('metrics-port')) : Number(process.env.PODFERRY_METRICS_PORT ?? 0),
+  });
+  const worker = await createNodeWorker({ connection: proc.connection, config: proc.config });
+  const node = proc.config.node!;
+  console.log(`node worker: ${node.cluster}/${node.nodeName}, task queue ${nodeTaskQueue(node.cluster, node.nodeName)}, cgroups at ${node.cgroupFsRoot}`);
+  await proc.run([worker]);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,67 @@
+// The orchestration worker: runs the migratePod workflow and the cluster-level activities (API servers,
+// kubelet checkpoint API through them, registry cleanup) on the main task queue. One or more per
+// installation; it needs kubeconfigs for every cluster and network access to their API servers.
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { createKubeletActivities } from '../activities/kubelet.js';
+import { createKubernetesActivities } from '../activities/kubernetes.js';
+import { createRegistryActivities } from '../activities/registry.js';
+import type { PodferryConfig } from '../config/schema.js';
+import { Clusters } from '../kubernetes/clusters.js';
+import { RegistryClient } from '../registry/client.js';
+import { flag, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';
+import type { MigrationMetrics } from './metrics.js';
+
+export function createOrchestratorActivities(config: PodferryConfig) {
+  const clusters = new Clusters(config.clusters);
+  const registry = config.registry
+    ? createRegistryActivities({
+        registry: new RegistryClient(config.registry),
+        repository: config.registry.repository,
+        pullHost: config.registry.pullHost,
+      })
+    : undefined;
+  return {
+    ...createKubernetesActivities({ clusters }),
+    ...createKubeletActivities({ clusters }),
+    ...(registry ? { deleteImage: registry.deleteImage } : {}),
+  };
+}
+
+export async function createOrchestratorWorker(options: {
+  connection: NativeConnection;
+  config: PodferryConfig;
+  metrics: MigrationMetrics;
+  activities?: object;
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.config.temporal.namespace,
+    taskQueue: options.config.temporal.taskQueue,
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : { workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)) }),
+    activities: options.activities ?? createOrchestratorActivities(options.config),
+    sinks: options.metrics.sinks(),
+    shutdownGraceTime: SHUTDOWN_GRACE_TIME,
+  });
+}
+
+async function main(): Promise<void> {
+  const proc = await startWorkerProcess({
+    configPath: flag('config'),
+    metricsPort: flag('metrics-port') !== undefined ? Number(flag('metrics-port')) : undefined,
+  });
+  if (!proc.config.registry) console.warn('config has no registry: checkpoint images cannot be cleaned up by this worker');
+  const worker = await createOrchestratorWorker({ connection: proc.connection, config: proc.config, metrics: proc.metrics });
+  console.log(`orchestrator worker: namespace ${proc.config.temporal.namespace}, task queue ${proc.config.temporal.taskQueue}, clusters ${Object.keys(proc.config.clusters).join(', ')}`);
+  await proc.run([worker]);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
