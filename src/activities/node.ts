@@ -98,6 +98,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
         continue;
       }
       await rm(onHost(target), { force: true });
+      await rm(onHost(`${target}.podferry-sha256`), { force: true }); // digest memo of the registry push
       deleted.push(target);
     }
     return { deleted };

@@ -1,6 +1,6 @@
 // Checkpoint images in the OCI registry. The push runs on the node worker, because the archive exists only
 // on the node: the archive file is streamed once, hashed on the way, and is itself the image's only layer.
-import { stat } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { ANNOTATIONS } from '../api/names.js';
@@ -56,14 +56,16 @@ export function createRegistryActivities(deps: RegistryActivityDeps) {
         'ArchiveNotFound',
       );
     }
-    // A previous attempt may have uploaded the layer already: its digest is in the last heartbeat.
-    const resumed = previousHeartbeat<{ layerDigest?: string }>();
+    // A previous attempt may have uploaded the layer already: its digest is in the last heartbeat, or in the
+    // digest memo next to the archive (which survives a worker crash). Then the registry is only asked.
+    const knownDigest = previousHeartbeat<{ layerDigest?: string }>()?.layerDigest ?? (await readDigestMemo(file));
     try {
       const layer = await deps.registry.pushBlobFromFile(repository, file, {
-        knownDigest: resumed?.layerDigest,
+        knownDigest,
         onProgress: (sent, total) => heartbeatIfActive({ sent, total }),
       });
       heartbeatIfActive({ layerDigest: layer.digest });
+      await writeDigestMemo(file, layer.digest);
       const image = buildCheckpointImage({
         container: input.container,
         layerDigest: layer.digest,
@@ -107,6 +109,30 @@ export function createRegistryActivities(deps: RegistryActivityDeps) {
 }
 
 export type RegistryActivities = ReturnType<typeof createRegistryActivities>;
+
+/** Memo of an archive's digest, valid while the archive is unchanged (same size and mtime). */
+export function digestMemoPath(archive: string): string {
+  return `${archive}.podferry-sha256`;
+}
+
+async function readDigestMemo(archive: string): Promise<string | undefined> {
+  try {
+    const memo = JSON.parse(await readFile(digestMemoPath(archive), 'utf8')) as { digest: string; size: number; mtimeMs: number };
+    const now = await stat(archive);
+    return memo.size === now.size && memo.mtimeMs === now.mtimeMs ? memo.digest : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeDigestMemo(archive: string, digest: string): Promise<void> {
+  try {
+    const { size, mtimeMs } = await stat(archive);
+    await writeFile(digestMemoPath(archive), JSON.stringify({ digest, size, mtimeMs }), { mode: 0o600 });
+  } catch {
+    await rm(digestMemoPath(archive), { force: true }).catch(() => undefined); // only an optimisation
+  }
+}
 
 /** Authentication and refusal errors will not heal by retrying; network errors and 5xx may. */
 function asFailure(err: unknown, what: string): Error {

@@ -1,0 +1,65 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, test } from '@jest/globals';
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, parseConfig } from '../../src/config/load.js';
+
+function writeConfig(text: string): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'podferry-config-')), 'podferry.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('configuration', () => {
+  test('the lab configuration is valid and has both clusters', () => {
+    const config = loadConfig({ path: DEFAULT_CONFIG_PATH, env: {} });
+    expect(Object.keys(config.clusters)).toEqual(['lab-a', 'lab-b']);
+    expect(config.clusters['lab-b']).toEqual({ kubeconfig: '/var/lib/podferry-lab/kubeconfig', context: 'lab-b' });
+    expect(config.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'podferry' });
+    expect(config.registry?.url).toBe('http://10.231.0.1:5000');
+  });
+
+  test('errors name the file and the field', () => {
+    const file = writeConfig('clusters:\n  lab-a:\n    context: lab-a\nregistry:\n  url: ftp://x\n  repository: podferry/checkpoints\n');
+    expect(() => loadConfig({ path: file, env: {} })).toThrow(ConfigError);
+    try {
+      loadConfig({ path: file, env: {} });
+    } catch (err) {
+      const lines = (err as Error).message.split('\n');
+      expect(lines).toContain(`config ${file}: field clusters.lab-a.kubeconfig: Required`);
+      expect(lines).toContain(`config ${file}: field registry.url: must be an http:// or https:// URL`);
+    }
+  });
+
+  test('unknown keys are reported (typos do not pass silently)', () => {
+    expect(() => parseConfig({ temporal: { adress: 'x' } }, '/etc/podferry.yaml')).toThrow(
+      'config /etc/podferry.yaml: field temporal: unknown key(s) adress (check the spelling)',
+    );
+  });
+
+  test('environment variables override the file, secrets included', () => {
+    const file = writeConfig('registry:\n  url: http://r:5000\n  repository: a/b\nclusters:\n  x:\n    kubeconfig: kube.yaml\n');
+    const config = loadConfig({
+      path: file,
+      env: {
+        PODFERRY_TEMPORAL_ADDRESS: 'temporal:7233',
+        PODFERRY_REGISTRY_PASSWORD: 's3cret',
+        PODFERRY_NODE_CLUSTER: 'x',
+        PODFERRY_NODE_NAME: 'n1',
+        PODFERRY_METRICS_PORT: '9999',
+      },
+    });
+    expect(config.temporal.address).toBe('temporal:7233');
+    expect(config.registry?.password).toBe('s3cret');
+    expect(config.node).toEqual({ cluster: 'x', nodeName: 'n1', cgroupFsRoot: '/sys/fs/cgroup', hostRoot: '/' });
+    expect(config.metrics.port).toBe(9999);
+    // relative kubeconfig paths are relative to the configuration file
+    expect(config.clusters.x?.kubeconfig).toBe(path.join(path.dirname(file), 'kube.yaml'));
+  });
+
+  test('a missing file says how to point at another one', () => {
+    expect(() => loadConfig({ path: '/nonexistent/podferry.yaml', env: {} })).toThrow(
+      'config /nonexistent/podferry.yaml: cannot read it (ENOENT); pass --config <file> or set PODFERRY_CONFIG',
+    );
+  });
+});
