@@ -430,7 +430,7 @@ class ProgressTracker {
   }
 
   snapshot(): MigrationProgress {
-    return structuredClone(this.state);
+    return JSON.parse(JSON.stringify(this.state)) as MigrationProgress; // no structuredClone in the workflow sandbox
   }
 
   enter(phase: MigrationPhase): void {

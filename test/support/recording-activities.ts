@@ -1,0 +1,143 @@
+// Recording stand-in activities: the same factory shape and signatures as the real ones (TypeScript checks
+// them against the real types), but instead of talking to clusters, nodes and a registry they record every
+// call, and fail or block where a test says. The workflow tests use them because the point there is the
+// orchestration; the real activities are exercised against a real registry and (e2e) the lab.
+import { appendFileSync } from 'node:fs';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { KubeletActivities } from '../../src/activities/kubelet.js';
+import type { KubernetesActivities, MigrationPlan } from '../../src/activities/kubernetes.js';
+import type { NodeActivities } from '../../src/activities/node.js';
+import type { RegistryActivities } from '../../src/activities/registry.js';
+import { referencedConfig } from '../../src/kubernetes/target-pod.js';
+import { sourcePod } from '../fixtures/source-pod.js';
+
+export interface Script {
+  /** Throw a non-retryable InjectedFailure at this call (e.g. "checkpointContainer:kv" or "freezePod"). */
+  failAt?: string;
+  /** Block (heartbeating, cancellable) at this call until cancelled; "forever" ignores nothing else. */
+  blockAt?: string;
+  /** Node name the stand-in plan reports (selects the node worker's task queue). */
+  node: string;
+  /** Simulated duration of each checkpoint (ms), to observe parallel vs sequential. */
+  checkpointMs?: number;
+}
+
+export interface RecordedCall {
+  call: string;
+  event: 'start' | 'end' | 'fail';
+  at: number;
+  input?: unknown;
+}
+
+export class Recorder {
+  readonly calls: RecordedCall[] = [];
+  private readonly file: string | undefined;
+  constructor(file?: string) {
+    this.file = file;
+  }
+  record(entry: RecordedCall): void {
+    this.calls.push(entry);
+    if (this.file) appendFileSync(this.file, `${JSON.stringify(entry)}\n`);
+  }
+  /** Calls that started, in order. */
+  started(): string[] {
+    return this.calls.filter((c) => c.event === 'start').map((c) => c.call);
+  }
+}
+
+export const CONTAINERS = ['counter', 'kv', 'ballast'];
+
+export function createRecordingStandInActivities(recorder: Recorder, script: Script) {
+  async function step<T>(call: string, input: unknown, result: () => T | Promise<T>): Promise<T> {
+    recorder.record({ call, event: 'start', at: Date.now(), input });
+    try {
+      if (script.failAt === call) throw ApplicationFailure.nonRetryable(`injected failure at ${call}`, 'InjectedFailure');
+      if (script.blockAt === call) await blockUntilCancelled();
+      const value = await result();
+      recorder.record({ call, event: 'end', at: Date.now() });
+      return value;
+    } catch (err) {
+      recorder.record({ call, event: 'fail', at: Date.now() });
+      throw err;
+    }
+  }
+
+  const plan = (input: Parameters<KubernetesActivities['planMigration']>[0]): MigrationPlan => {
+    const pod = sourcePod();
+    return {
+      migrationId: input.migrationId,
+      source: { ...input.source, uid: pod.metadata!.uid!, node: script.node },
+      target: input.target,
+      containers: CONTAINERS.map((name) => ({ name, image: '10.231.0.1:5000/podferry/sample:lab' })),
+      sourcePod: JSON.parse(JSON.stringify(pod)),
+      config: referencedConfig(pod.spec!),
+      warnings: [],
+    };
+  };
+
+  const kubernetes: KubernetesActivities = {
+    planMigration: (input) => step('planMigration', input, () => plan(input)),
+    ensureTargetConfig: (input) => step('ensureTargetConfig', { migrationId: input.plan.migrationId }, () => ({ created: [{ kind: 'ConfigMap' as const, name: 'sample-config' }], missing: [] })),
+    deleteCopiedConfig: (input) => step('deleteCopiedConfig', input, () => ({ deleted: [] })),
+    createTargetPod: (input) =>
+      step('createTargetPod', { images: input.images }, () => ({
+        cluster: input.plan.target.cluster,
+        namespace: input.plan.target.namespace,
+        name: input.plan.source.pod,
+        uid: 'target-uid',
+        node: input.plan.target.node,
+      })),
+    waitPodReady: (input) =>
+      step('waitPodReady', input, async () => {
+        await new Promise((r) => setTimeout(r, 50));
+        return { readyAt: Date.now(), uid: 'target-uid', node: 'lab-b-node' };
+      }),
+    deletePod: (input) => step(`deletePod:${input.cluster}${input.waitSeconds === 0 ? ':request' : ''}`, input, () => ({ deleted: true })),
+    podExists: (input) => step('podExists', input, () => true),
+  };
+  const kubelet: KubeletActivities = {
+    checkpointContainer: (input) =>
+      step(`checkpointContainer:${input.container}`, input, async () => {
+        await new Promise((r) => setTimeout(r, script.checkpointMs ?? 5));
+        return { container: input.container, archivePath: `/var/lib/kubelet/checkpoints/checkpoint-${input.pod}_${input.namespace}-${input.container}-x.tar`, durationMs: script.checkpointMs ?? 5 };
+      }),
+  };
+  const registry: RegistryActivities = {
+    pushCheckpointImage: (input) =>
+      step(`pushCheckpointImage:${input.container}`, input, () => ({
+        container: input.container,
+        ref: `10.231.0.1:5000/podferry/checkpoints@sha256:${input.container.padEnd(64, '0')}`,
+        tag: input.tag,
+        manifestDigest: `sha256:${input.container.padEnd(64, '0')}`,
+        layerDigest: `sha256:${input.container.padEnd(64, '1')}`,
+        archiveBytes: 1000,
+        bytesPushed: 1000,
+        durationMs: 3,
+      })),
+    deleteImage: (input) => step(`deleteImage:${input.tag.split('-').pop()}`, input, () => ({ deleted: true })),
+  };
+  const node: NodeActivities = {
+    freezePod: (input) => step('freezePod', input, () => ({ frozenAt: Date.now(), cgroup: '/sys/fs/cgroup/freezer/x', version: 'v1' })),
+    thawPod: (input) => step('thawPod', input, () => ({ thawed: true })),
+    killFrozenPod: (input) => step('killFrozenPod', input, () => ({ killed: 3 })),
+    archiveSize: (input) => step('archiveSize', input, () => 1000),
+    deleteArchives: (input) => step('deleteArchives', input, () => ({ deleted: input.paths })),
+  };
+  return {
+    /** What the orchestrator worker registers (main task queue). */
+    orchestrator: { ...kubernetes, ...kubelet, deleteImage: registry.deleteImage },
+    /** What the node worker registers (the node's task queue). */
+    node: { ...node, ...registry },
+  };
+}
+
+async function blockUntilCancelled(): Promise<never> {
+  const context = Context.current();
+  const beat = setInterval(() => context.heartbeat(), 200);
+  try {
+    await context.cancelled; // rejects with CancelledFailure when the workflow cancels the activity
+    throw new Error('unreachable');
+  } finally {
+    clearInterval(beat);
+  }
+}

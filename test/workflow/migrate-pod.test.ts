@@ -1,0 +1,313 @@
+// The migratePod workflow on a real Temporal dev server, with recording stand-in activities: the happy path,
+// a failure injected at every step (exactly the right compensations, in reverse), cancellation mid-way,
+// a worker killed mid-migration and restarted, and invalid input rejected before any side effect.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { bundleWorkflowCode, NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/worker';
+import type { MigratePodRequest, MigrationResult } from '../../src/api/migration.js';
+import { nodeTaskQueue, WORKFLOW_TYPE } from '../../src/api/names.js';
+import { getProgress, startMigration, watchMigration } from '../../src/client/migrations.js';
+import { MigrationMetrics } from '../../src/worker/metrics.js';
+import { progressQuery } from '../../src/workflows/definitions.js';
+import { CONTAINERS, createRecordingStandInActivities, Recorder, type RecordedCall, type Script } from '../support/recording-activities.js';
+import { startTemporal, type TestTemporal } from '../support/temporal.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+
+let temporal: TestTemporal;
+let client: Client;
+let connection: NativeConnection;
+let bundlePath: string;
+let workflowBundle: { code: string };
+let sequence = 0;
+
+beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  temporal = await startTemporal();
+  const bundle = await bundleWorkflowCode({ workflowsPath: path.join(repo, 'src/workflows/index.ts'), logger: new DefaultLogger('WARN') });
+  workflowBundle = bundle;
+  bundlePath = path.join(mkdtempSync(path.join(tmpdir(), 'podferry-bundle-')), 'workflows.js');
+  writeFileSync(bundlePath, bundle.code);
+  connection = await NativeConnection.connect({ address: temporal.address });
+  client = new Client({ connection: await Connection.connect({ address: temporal.address }), namespace: temporal.namespace });
+}, 180_000);
+
+afterAll(async () => {
+  await client?.connection.close();
+  await connection?.close();
+  await temporal?.stop();
+});
+
+function request(options: MigratePodRequest['options'] = {}): MigratePodRequest {
+  return {
+    source: { cluster: 'lab-a', namespace: 'default', pod: 'sample' },
+    target: { cluster: 'lab-b', node: 'lab-b-node' },
+    options,
+  };
+}
+
+/** Runs one migration with in-process workers (orchestrator + node) using recording stand-in activities. */
+async function migrate(script: Omit<Script, 'node'>, options: MigratePodRequest['options'] = {}, during?: (id: string, recorder: Recorder) => Promise<void>) {
+  const id = `t${++sequence}-${Date.now().toString(36)}`;
+  const fullScript: Script = { ...script, node: `node-${id}` };
+  const recorder = new Recorder();
+  const activities = createRecordingStandInActivities(recorder, fullScript);
+  const metrics = new MigrationMetrics();
+  const taskQueue = `podferry-test-${id}`;
+  const orchestrator = await Worker.create({ connection, taskQueue, workflowBundle, activities: activities.orchestrator, sinks: metrics.sinks() });
+  const node = await Worker.create({ connection, taskQueue: nodeTaskQueue('lab-a', fullScript.node), activities: activities.node });
+  const handle = await startMigration(client, request(options), { taskQueue, migrationId: `migration-${id}` });
+  const outcome = await orchestrator.runUntil(
+    node.runUntil(async () => {
+      if (during) await during(handle.workflowId, recorder);
+      const settled = await handle.result().then(
+        (result) => ({ result, error: undefined }),
+        (error: unknown) => ({ result: undefined, error }),
+      );
+      // Queries are answered by a worker, even for a closed workflow: ask while ours still run.
+      return { ...settled, progress: await getProgress(handle) };
+    }),
+  );
+  return { ...outcome, recorder, handle, metrics };
+}
+
+const COMPENSATION_CALLS = new Set(['thawPod', 'deleteArchives', 'deleteCopiedConfig', 'deletePod:lab-b']);
+function compensationCalls(recorder: Recorder): string[] {
+  return recorder.started().filter((c) => COMPENSATION_CALLS.has(c) || c.startsWith('deleteImage:'));
+}
+
+async function waitForCall(recorder: Recorder, call: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!recorder.started().includes(call)) {
+    if (Date.now() > deadline) throw new Error(`${call} never started; calls: ${recorder.started().join(', ')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('migratePod with recording stand-in activities', () => {
+  test('happy path: every step once, in order, source deleted after the target is Ready, result with timings and downtime', async () => {
+    const { result, error, recorder, progress, handle, metrics } = await migrate({});
+    expect(error).toBeUndefined();
+    const r = result as MigrationResult;
+    const calls = recorder.started();
+    const ordered = (name: string) => calls.indexOf(name);
+    expect(calls.slice(0, 2)).toEqual(['planMigration', 'freezePod']);
+    expect(new Set(calls.slice(2, 5))).toEqual(new Set(CONTAINERS.map((c) => `checkpointContainer:${c}`)));
+    expect(new Set(calls.slice(5, 8))).toEqual(new Set(CONTAINERS.map((c) => `pushCheckpointImage:${c}`)));
+    expect(calls.slice(8, 14)).toEqual([
+      'ensureTargetConfig',
+      'createTargetPod',
+      'waitPodReady',
+      'deletePod:lab-a:request',
+      'killFrozenPod',
+      'deletePod:lab-a',
+    ]);
+    expect(calls[14]).toBe('deleteArchives');
+    expect(new Set(calls.slice(15))).toEqual(new Set(CONTAINERS.map((c) => `deleteImage:${c}`)));
+    expect(ordered('thawPod')).toBe(-1); // never thawed: it was deleted after the commit
+    expect(ordered('deletePod:lab-b')).toBe(-1); // the target was never undone
+
+    expect(r.source).toMatchObject({ cluster: 'lab-a', namespace: 'default', name: 'sample', node: handle.workflowId.replace('migration-', 'node-') });
+    expect(r.target).toMatchObject({ cluster: 'lab-b', namespace: 'default', name: 'sample', uid: 'target-uid' });
+    expect(r.downtimeMs).toBeGreaterThanOrEqual(50);
+    expect(r.bytesPushed).toBe(3000);
+    expect(Object.keys(r.containers).sort()).toEqual([...CONTAINERS].sort());
+    expect(r.images.every((i) => i.deleted && i.originalImage === '10.231.0.1:5000/podferry/sample:lab')).toBe(true);
+    for (const phase of ['Planning', 'Freezing', 'Checkpointing', 'Pushing', 'CreatingTarget', 'WaitingReady', 'DeletingSource', 'Finalizing']) {
+      expect(r.phasesMs).toHaveProperty(phase);
+    }
+    // The target pod gets the checkpoint images.
+    const create = recorder.calls.find((c) => c.call === 'createTargetPod' && c.event === 'start')!.input as { images: Record<string, string> };
+    expect(Object.keys(create.images).sort()).toEqual([...CONTAINERS].sort());
+
+    expect(progress.phase).toBe('Succeeded');
+    expect(progress.stepsDone).toBe(progress.stepsTotal);
+    expect(progress.compensations).toEqual([]);
+    // Search attributes were registered on this dev server, so the phase is searchable.
+    const description = await handle.describe();
+    expect(description.searchAttributes.PodferryPhase).toEqual(['Succeeded']);
+    expect(description.memo).toMatchObject({ source: 'lab-a/default/sample', phase: 'Succeeded' });
+    // The worker's metrics saw it.
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('podferry_migrations_total{result="succeeded"} 1');
+    expect(text).toContain('podferry_migration_bytes_pushed_total 3000');
+    expect(text).toMatch(/podferry_migration_downtime_seconds_count 1/);
+  }, 60_000);
+
+  test('options.parallel=false checkpoints one container after another; parallel overlaps them', async () => {
+    const spans = (calls: RecordedCall[]) =>
+      CONTAINERS.map((c) => ({
+        start: calls.find((x) => x.call === `checkpointContainer:${c}` && x.event === 'start')!.at,
+        end: calls.find((x) => x.call === `checkpointContainer:${c}` && x.event === 'end')!.at,
+      })).sort((a, b) => a.start - b.start);
+    const sequential = await migrate({ checkpointMs: 300 }, { parallel: false });
+    expect(sequential.error).toBeUndefined();
+    const s = spans(sequential.recorder.calls);
+    expect(s[1]!.start).toBeGreaterThanOrEqual(s[0]!.end);
+    expect(s[2]!.start).toBeGreaterThanOrEqual(s[1]!.end);
+    expect(sequential.result?.parallel).toBe(false);
+
+    const parallel = await migrate({ checkpointMs: 300 }, { parallel: true });
+    const p = spans(parallel.recorder.calls);
+    expect(p[2]!.start).toBeLessThan(p[0]!.end); // all three were in flight together
+  }, 60_000);
+
+  // A failure at each step, and the undos that must run, newest first.
+  const thaw = 'thaw source pod';
+  const archives = 'delete checkpoint archives';
+  const images = 'delete checkpoint images';
+  const config = 'delete copied config';
+  const target = 'delete target pod';
+  test.each([
+    ['planMigration', []],
+    ['freezePod', [thaw]],
+    ['checkpointContainer:kv', [archives, thaw]],
+    ['pushCheckpointImage:ballast', [images, archives, thaw]],
+    ['ensureTargetConfig', [config, images, archives, thaw]],
+    ['createTargetPod', [target, config, images, archives, thaw]],
+    ['waitPodReady', [target, config, images, archives, thaw]],
+  ])('failure at %s: runs exactly %j, in that order, and the source is never deleted', async (failAt, expected) => {
+    const { error, recorder, progress, result } = await migrate({ failAt });
+    expect(result).toBeUndefined();
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const failure = (error as WorkflowFailedError).cause as ApplicationFailure;
+    expect(failure.type).toBe('MigrationRolledBack');
+    expect(failure.message).toContain(`injected failure at ${failAt}`);
+    expect((failure.cause as ApplicationFailure | undefined)?.cause).toMatchObject({ type: 'InjectedFailure' });
+
+    expect(progress.compensations).toEqual(expected.map((name) => ({ name, ok: true })));
+    expect(progress.phase).toBe('RolledBack');
+    // The activity calls behind them, in the same order.
+    const byUndo: Record<string, string[]> = {
+      [thaw]: ['thawPod'],
+      [archives]: ['deleteArchives'],
+      [images]: CONTAINERS.map((c) => `deleteImage:${c}`),
+      [config]: ['deleteCopiedConfig'],
+      [target]: ['deletePod:lab-b'],
+    };
+    const calls = compensationCalls(recorder);
+    const grouped = expected.flatMap((undo) => byUndo[undo]!.map(() => undo));
+    expect(calls.map((c) => Object.entries(byUndo).find(([, names]) => names.includes(c))![0])).toEqual(grouped);
+    expect(new Set(calls)).toEqual(new Set(expected.flatMap((undo) => byUndo[undo]!)));
+    // Nothing after the failed step ran, and the source was never deleted or killed.
+    expect(recorder.started().filter((c) => c.startsWith('deletePod:lab-a') || c === 'killFrozenPod')).toEqual([]);
+  }, 60_000);
+
+  test('cancellation mid-way (during the push) undoes what was done, and the workflow ends cancelled', async () => {
+    const { error, recorder, progress } = await migrate({ blockAt: 'pushCheckpointImage:ballast' }, {}, async (id, rec) => {
+      await waitForCall(rec, 'pushCheckpointImage:ballast');
+      await client.workflow.getHandle(id).cancel();
+    });
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect(progress.compensations.map((c) => c.name)).toEqual([images, archives, thaw]);
+    expect(progress.compensations.every((c) => c.ok)).toBe(true);
+    // The blocked push finished (was cancelled) before its undo ran.
+    const pushFailed = recorder.calls.findIndex((c) => c.call === 'pushCheckpointImage:ballast' && c.event === 'fail');
+    const firstUndo = recorder.calls.findIndex((c) => c.call.startsWith('deleteImage:') && c.event === 'start');
+    expect(pushFailed).toBeGreaterThanOrEqual(0);
+    expect(firstUndo).toBeGreaterThan(pushFailed);
+    expect(recorder.started()).not.toContain('createTargetPod');
+  }, 60_000);
+
+  test('invalid input is rejected as InvalidInput before any activity runs', async () => {
+    const id = `invalid-${Date.now().toString(36)}`;
+    const recorder = new Recorder();
+    const activities = createRecordingStandInActivities(recorder, { node: `node-${id}` });
+    const taskQueue = `podferry-test-${id}`;
+    const worker = await Worker.create({ connection, taskQueue, workflowBundle, activities: activities.orchestrator });
+    const error = await worker.runUntil(
+      client.workflow
+        .execute(WORKFLOW_TYPE, {
+          taskQueue,
+          workflowId: id,
+          // What a hand-filled Web UI form might send: bypasses the client's own validation.
+          args: [{ source: { cluster: 'lab-a', namespace: 'Default', pod: 'sample' }, target: {}, options: { parallel: 'yes' } }],
+        })
+        .catch((err: unknown) => err),
+    );
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const failure = (error as WorkflowFailedError).cause as ApplicationFailure;
+    expect(failure.type).toBe('InvalidInput');
+    expect(failure.message).toMatch(/^invalid input: source.namespace: .*target.cluster: .*options.parallel: /);
+    expect(recorder.calls).toEqual([]);
+  }, 60_000);
+
+  test('a worker killed mid-migration (SIGKILL) and restarted: the migration completes, finished steps are not repeated', async () => {
+    const id = `kill-${Date.now().toString(36)}`;
+    const dir = mkdtempSync(path.join(tmpdir(), 'podferry-kill-'));
+    const recordFile = path.join(dir, 'calls.jsonl');
+    const taskQueue = `podferry-test-${id}`;
+    const node = `node-${id}`;
+    const startWorker = (script: Script): Promise<ChildProcess> =>
+      new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', path.join(repo, 'test/support/ts-resolve.mjs'), path.join(repo, 'test/support/worker-process.ts')], {
+          cwd: repo,
+          env: {
+            ...process.env,
+            NODE_OPTIONS: '',
+            TEMPORAL_ADDRESS: temporal.address,
+            TASK_QUEUE: taskQueue,
+            WORKFLOW_BUNDLE: bundlePath,
+            RECORD_FILE: recordFile,
+            SCRIPT: JSON.stringify(script),
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && resolve(child));
+        child.on('exit', (code) => reject(new Error(`worker process exited (${code}) before it was ready: ${stderr.slice(-1500)}`)));
+      });
+    const recorded = (): RecordedCall[] =>
+      existsSync(recordFile) ? readFileSync(recordFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as RecordedCall) : [];
+    const started = () => recorded().filter((c) => c.event === 'start').map((c) => c.call);
+
+    const first = await startWorker({ node, blockAt: 'waitPodReady' });
+    const handle = await startMigration(client, request(), { taskQueue, migrationId: `migration-${id}` });
+    const deadline = Date.now() + 60_000;
+    while (!started().includes('waitPodReady')) {
+      if (Date.now() > deadline) throw new Error(`waitPodReady never started: ${started().join(', ')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    const second = await startWorker({ node });
+    try {
+      const result = await handle.result();
+      expect(result.target.name).toBe('sample');
+      expect((await handle.query(progressQuery)).phase).toBe('Succeeded');
+    } finally {
+      second.kill('SIGTERM');
+      await new Promise((r) => second.once('exit', r));
+    }
+    const calls = started();
+    // The in-flight activity ran again after its heartbeat timed out; nothing finished before the kill was repeated.
+    expect(calls.filter((c) => c === 'waitPodReady')).toHaveLength(2);
+    for (const once of ['planMigration', 'freezePod', 'ensureTargetConfig', 'createTargetPod', ...CONTAINERS.map((c) => `checkpointContainer:${c}`)]) {
+      expect(calls.filter((c) => c === once)).toHaveLength(1);
+    }
+    expect(calls).toContain('deletePod:lab-a');
+    expect(calls).not.toContain('thawPod');
+  }, 120_000);
+
+  test('watchMigration reports progress through the phases and returns the result', async () => {
+    const phases: string[] = [];
+    const { error } = await migrate({ checkpointMs: 200 }, {}, async (id) => {
+      const result = await watchMigration(client.workflow.getHandle(id), (p) => {
+        if (phases[phases.length - 1] !== p.phase) phases.push(p.phase);
+      }, { intervalMs: 50 });
+      expect(result.migrationId).toBe(id);
+    });
+    expect(error).toBeUndefined();
+    expect(phases[phases.length - 1]).toBe('Succeeded');
+    expect(phases).toContain('Checkpointing');
+  }, 60_000);
+});
