@@ -26,6 +26,17 @@ stop_daemons() {
   pkill -KILL -f "containerd-shim-runc-v2 .*-address $LAB_RUN/" 2>/dev/null || true
 }
 
+# Shims listen on sockets under containerd's fixed /run/containerd/s; a killed shim leaves its socket.
+remove_stale_shim_sockets() {
+  local dir=/run/containerd/s socket listening
+  [[ -d $dir ]] || return 0
+  listening=$(ss -xlH 2>/dev/null | awk '{print $5}')
+  for socket in "$dir"/*; do
+    [[ -S $socket ]] && ! grep -qxF "$socket" <<<"$listening" && rm -f "$socket"
+  done
+  rmdir "$dir" /run/containerd 2>/dev/null || true
+}
+
 # Thaws (a frozen task cannot die), kills every task in a cgroup subtree, then removes it bottom-up.
 remove_cgroup_tree() {
   local root=$1
@@ -86,9 +97,11 @@ main() {
   if [[ ${1:-} == --check ]]; then leftovers; exit 0; fi
   if [[ ! -d $LAB_RUN ]] && [[ -z $(leftovers) ]]; then log "the lab is already down"; exit 0; fi
   stop_daemons
+  remove_stale_shim_sockets
   remove_cgroups
   unmount_all
   remove_network
+  if [[ -f "$LAB_RUN/criu-config.installed" ]]; then rm -f /etc/criu/runc.conf; rmdir /etc/criu 2>/dev/null || true; fi
   rm -rf "$LAB_RUN"
   local left
   left=$(leftovers)

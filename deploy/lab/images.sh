@@ -71,4 +71,4 @@ main() {
   rm -rf "$work"
 }
 
-main "$@"
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

@@ -5,12 +5,14 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DEBIAN_PACKAGES=(
-  runc iptables containernetworking-plugins docker-registry openssl iproute2 util-linux
+  iptables containernetworking-plugins docker-registry openssl iproute2 util-linux
   socat curl jq ca-certificates
   # CRIU 4.2 build dependencies
   libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf
   libnl-3-dev libcap-dev uuid-dev libnet1-dev libbsd-dev libgnutls28-dev libnftables-dev
   pkg-config libaio-dev dpkg-dev
+  # runc build dependency (seccomp support)
+  libseccomp-dev
 )
 
 # Runs a build into a scratch directory and moves it into place only when it succeeded,
@@ -65,7 +67,7 @@ build_etcd() {
   local out=$1
   # The server module's root package is etcd's main.
   go_wrapper_build "$out" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "" "" go.etcd.io/etcd/server/v3 </dev/null
-  mv "$out/v3" "$out/etcd"
+  mv "$out/server" "$out/etcd"
 }
 
 build_containerd() {
@@ -74,6 +76,14 @@ build_containerd() {
     "-X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION" \
     github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
     github.com/containerd/containerd/v2/cmd/ctr </dev/null
+}
+
+# Debian 12's runc 1.1.5 cannot start containerd 2.3's sandboxes ("can't get final child's PID from pipe").
+build_runc() {
+  local out=$1
+  CGO_ENABLED=1 go_wrapper_build "$out" github.com/opencontainers/runc "$RUNC_VERSION" "seccomp" \
+    "-X main.version=${RUNC_VERSION#v}" github.com/opencontainers/runc </dev/null
+  "$out/runc" --version
 }
 
 build_temporal() {
@@ -134,18 +144,19 @@ main() {
   require_root
   mkdir -p "$LAB_CACHE"
   local components=("$@")
-  ((${#components[@]})) || components=(debian node criu etcd containerd temporal kubernetes)
+  ((${#components[@]})) || components=(debian node criu runc etcd containerd temporal kubernetes)
   local c
   for c in "${components[@]}"; do
     case $c in
       debian) install_debian_packages ;;
       node) cached "$NODE_DIR" install_node ;;
       criu) cached "$CRIU_BIN" build_criu ;;
+      runc) cached "$RUNC_BIN" build_runc ;;
       etcd) cached "$ETCD_BIN" build_etcd ;;
       containerd) cached "$CONTAINERD_BIN" build_containerd ;;
       temporal) cached "$TEMPORAL_BIN" build_temporal ;;
       kubernetes) cached "$K8S_BIN" build_kubernetes ;;
-      *) die "unknown component '$c' (known: debian node criu etcd containerd temporal kubernetes)" ;;
+      *) die "unknown component '$c' (known: debian node criu runc etcd containerd temporal kubernetes)" ;;
     esac
   done
 }

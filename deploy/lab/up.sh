@@ -8,10 +8,9 @@ source "$LAB_DIR/pki.sh"
 preflight() {
   require_root
   local c
-  for c in "$K8S_BIN" "$ETCD_BIN" "$CONTAINERD_BIN" "$TEMPORAL_BIN" "$CRIU_BIN" "$NODE_DIR"; do
+  for c in "$K8S_BIN" "$ETCD_BIN" "$CONTAINERD_BIN" "$RUNC_BIN" "$TEMPORAL_BIN" "$CRIU_BIN" "$NODE_DIR"; do
     [[ -f "$c/.done" ]] || die "$(basename "$c") is not built; run 'make lab-tools' first"
   done
-  command -v runc >/dev/null || die "runc is missing; run 'make lab-tools' (installs Debian's runc)"
   command -v docker-registry >/dev/null || die "docker-registry is missing; run 'make lab-tools'"
   [[ -d /sys/fs/cgroup/freezer || -f /sys/fs/cgroup/cgroup.controllers ]] || die "no freezer cgroup controller on this host"
   grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || die "the kernel lacks overlayfs (needed by containerd)"
@@ -95,7 +94,7 @@ start_control_plane() {
     --bind-address 127.0.0.1 --secure-port "${CM_PORT[$cluster]}" --leader-elect=false \
     --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
     --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
-    --use-service-account-credentials=true --cluster-name "$cluster" --controllers '*,-nodeipam,-cloud-node-lifecycle'
+    --use-service-account-credentials=true --cluster-name "$cluster" --controllers '*,-node-ipam-controller'
   start_daemon "$cluster-scheduler" "" "$K8S_BIN/kube-scheduler" --kubeconfig "$state/scheduler.kubeconfig" \
     --authentication-kubeconfig "$state/scheduler.kubeconfig" --authorization-kubeconfig "$state/scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "${SCHED_PORT[$cluster]}" --leader-elect=false
@@ -148,6 +147,9 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.traci
   enable_criu = true
   enable_experimental_restore_via_create = true
   netns_mounts_under_state_dir = true
+  # Some hosts (this machine class among them) withhold CAP_SYS_RESOURCE, so no process may lower its
+  # oom_score_adj below containerd's; keep sandbox and container scores at or above it.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.cri.v1.runtime".cni]
     bin_dirs = ["/usr/lib/cni"]
     conf_dir = "$state/cni/net.d"
@@ -156,7 +158,7 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.traci
     [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
-        BinaryName = "$(command -v runc)"
+        BinaryName = "$RUNC_BIN/runc"
         Root = "$run/runc"
         SystemdCgroup = false
 
@@ -226,7 +228,7 @@ start_node() {
   run=$(cluster_run "$cluster")
   ns=$(netns_name "$cluster")
   node=$(node_name "$cluster")
-  log "$cluster: node $node (${NODE_IP[$cluster]}): containerd $CONTAINERD_VERSION, runc, CRIU $("$CRIU_BIN/criu" --version | sed -n 's/Version: //p'), kubelet"
+  log "$cluster: node $node (${NODE_IP[$cluster]}): containerd $CONTAINERD_VERSION, runc $RUNC_VERSION, CRIU $("$CRIU_BIN/criu" --version | sed -n 's/Version: //p'), kubelet"
   write_node_config "$cluster"
   create_node_cgroups "$cluster"
   local path="$CONTAINERD_BIN:$CRIU_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -235,6 +237,20 @@ start_node() {
   start_daemon "$cluster-kubelet" "$ns" env PATH="$path" "$K8S_BIN/kubelet" --config "$state/kubelet.yaml" \
     --kubeconfig "$state/kubelet.kubeconfig" --root-dir "$state/kubelet" --hostname-override "$node" \
     --node-ip "${NODE_IP[$cluster]}" --cert-dir "$state/kubelet-certs"
+}
+
+# runc hands CRIU the options in /etc/criu/runc.conf (Kubernetes passes none itself). A frozen pod still
+# receives connection attempts (probes, clients) that wait in its listen queues: skip-in-flight leaves them
+# out of the dump; tcp-established + tcp-close let CRIU dump established connections and restore them closed,
+# since the pod's address changes with the move.
+install_criu_config() {
+  if [[ -e /etc/criu/runc.conf ]]; then
+    grep -q skip-in-flight /etc/criu/runc.conf || log "warning: /etc/criu/runc.conf exists without skip-in-flight; checkpoints of pods with pending connections will fail"
+    return 0
+  fi
+  mkdir -p /etc/criu
+  printf '%s\n' skip-in-flight tcp-established tcp-close >/etc/criu/runc.conf
+  touch "$LAB_RUN/criu-config.installed"
 }
 
 # The kubelet-client identity of the API server needs nodes/checkpoint (not in system:kubelet-api-admin).
@@ -249,6 +265,10 @@ merge_kubeconfigs() {
   KUBECONFIG=$(IFS=:; echo "${files[*]}") "$K8S_BIN/kubectl" config view --flatten >"$LAB_KUBECONFIG.tmp"
   mv "$LAB_KUBECONFIG.tmp" "$LAB_KUBECONFIG"
   chmod 600 "$LAB_KUBECONFIG"
+}
+
+default_service_account() {
+  lab_kubectl --context "$1" get serviceaccount default -n default
 }
 
 node_ready() {
@@ -272,6 +292,7 @@ main() {
   # Volumes mounted by the kubelet must propagate to the containers the runtime creates.
   mount --make-rshared /
   setup_host_network
+  install_criu_config
   local cluster
   for cluster in "${CLUSTERS[@]}"; do ensure_pki "$cluster"; done
   start_temporal
@@ -281,7 +302,11 @@ main() {
   merge_kubeconfigs
   for cluster in "${CLUSTERS[@]}"; do apply_cluster_rbac "$cluster"; start_node "$cluster"; done
   "$LAB_DIR/images.sh"
-  for cluster in "${CLUSTERS[@]}"; do wait_for "$cluster-kubelet" 120 node_ready "$cluster"; done
+  for cluster in "${CLUSTERS[@]}"; do
+    wait_for "$cluster-scheduler" 60 curl -sfk "https://127.0.0.1:${SCHED_PORT[$cluster]}/healthz"
+    wait_for "$cluster-controller-manager" 60 default_service_account "$cluster"
+    wait_for "$cluster-kubelet" 120 node_ready "$cluster"
+  done
   wait_for temporal 60 "$TEMPORAL_BIN/temporal" operator cluster health --address "$TEMPORAL_ADDRESS"
   (cd "$LAB_RUN/pids" && ls | sed 's/\.pid$//') >"$LAB_RUN/up"
   trap - EXIT

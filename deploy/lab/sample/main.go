@@ -9,6 +9,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -40,8 +42,16 @@ func main() {
 	default:
 		log.Fatalf("unknown role %q: use counter, kv or ballast", os.Args[1])
 	}
+	// Go listens with MPTCP by default since 1.24, and CRIU cannot dump MPTCP sockets: plain TCP keeps the
+	// process checkpointable (the same as GODEBUG=multipathtcp=0).
+	var listenConfig net.ListenConfig
+	listenConfig.SetMultipathTCP(false)
+	listener, err := listenConfig.Listen(context.Background(), "tcp", ":"+port)
+	if err != nil {
+		log.Fatal(err)
+	}
 	log.Printf("%s listening on :%s", os.Args[1], port)
-	log.Fatal(http.ListenAndServe(":"+port, handler))
+	log.Fatal(http.Serve(listener, handler))
 }
 
 type counter struct {
