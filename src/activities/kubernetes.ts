@@ -26,7 +26,11 @@ export interface MigrationPlan {
   migrationId: string;
   source: { cluster: string; namespace: string; pod: string; uid: string; node: string };
   target: { cluster: string; namespace: string; node?: string };
-  containers: Array<{ name: string; image: string }>;
+  /**
+   * containerId: the runtime's id as the kubelet reports it (containerd://<id>); imageId: the image the
+   * container runs, by digest (what a runtime needs at the target as the checkpoint's base image).
+   */
+  containers: Array<{ name: string; image: string; containerId: string; imageId: string }>;
   /** The source pod as read (plain JSON): everything needed to rebuild it. */
   sourcePod: V1Pod;
   config: ConfigReferences;
@@ -139,7 +143,12 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       migrationId: input.migrationId,
       source: { ...source, uid: pod.metadata!.uid!, node },
       target,
-      containers: (pod.spec?.containers ?? []).map((c) => ({ name: c.name, image: c.image ?? '' })),
+      containers: (pod.spec?.containers ?? []).map((c) => ({
+        name: c.name,
+        image: c.image ?? '',
+        containerId: pod.status?.containerStatuses?.find((s) => s.name === c.name)?.containerID ?? '',
+        imageId: pod.status?.containerStatuses?.find((s) => s.name === c.name)?.imageID ?? '',
+      })),
       sourcePod: plain,
       config: referencedConfig(pod.spec!),
       warnings: warningsFor(pod),

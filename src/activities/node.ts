@@ -3,7 +3,9 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { findPodCgroup, freeze, freezerState, podPids, thaw } from '../node/pod-cgroup.js';
+import type { ContainerdTasks } from '../node/containerd-tasks.js';
+import type { CriImages } from '../node/cri-images.js';
+import { childCgroups, findPodCgroup, freeze, freezerState, podPids, thaw, type PodCgroup } from '../node/pod-cgroup.js';
 
 export interface NodeActivityDeps {
   /** Where cgroup filesystems are mounted (/sys/fs/cgroup). */
@@ -11,6 +13,16 @@ export interface NodeActivityDeps {
   /** Prefix for host paths reported by the kubelet ("/" for a host process, "/host" in a DaemonSet). */
   hostRoot: string;
   nodeName: string;
+  /** The node's containerd (tasks are paused through it when their id says containerd://). */
+  containerd?: ContainerdTasks;
+  /** The node's CRI image service (to pre-pull base images on a target node). */
+  criImages?: CriImages;
+}
+
+export interface PodContainers {
+  podUid: string;
+  /** Runtime container ids as the kubelet reports them (containerd://<id>, cri-o://<id>). */
+  containerIds: string[];
 }
 
 export interface DeleteArchivesInput {
@@ -35,19 +47,66 @@ export function createNodeActivities(deps: NodeActivityDeps) {
     return cgroup;
   }
 
-  /** Stops every process of the pod at one instant. The downtime clock starts when this returns. */
-  async function freezePod(input: { podUid: string }): Promise<{ frozenAt: number; cgroup: string; version: string }> {
+  const parseId = (runtimeId: string) => {
+    const match = /^([a-z0-9-]+):\/\/(.+)$/.exec(runtimeId);
+    return match ? { runtime: match[1]!, id: match[2]! } : { runtime: '', id: runtimeId };
+  };
+
+  async function containerCgroup(pod: PodCgroup, id: string): Promise<PodCgroup> {
+    const child = (await childCgroups(pod)).find((c) => path.basename(c.dir).includes(id));
+    if (!child) throw ApplicationFailure.nonRetryable(`no cgroup for container ${id} under ${pod.dir}`, 'PodCgroupNotFound');
+    return child;
+  }
+
+  /**
+   * Stops every process of the pod at one instant, then hands the freeze over to the containers, so that
+   * the runtime's checkpoint (CRIU) can work with them and leaves them frozen afterwards: freeze the pod
+   * cgroup; pause every container (through containerd when it runs them, else by freezing the container's
+   * cgroup); thaw the pod cgroup. (CRIU cannot seize tasks kept frozen by a parent cgroup, and containerd
+   * resumes a task after its checkpoint unless containerd itself paused it.) The downtime clock starts at
+   * the pod freeze.
+   */
+  async function freezePod(input: PodContainers): Promise<{ frozenAt: number; cgroup: string; version: string }> {
     const cgroup = await podCgroupOrFail(input.podUid);
     await freeze(cgroup);
-    return { frozenAt: Date.now(), cgroup: cgroup.dir, version: cgroup.version };
+    const frozenAt = Date.now();
+    try {
+      for (const runtimeId of input.containerIds) {
+        const { runtime, id } = parseId(runtimeId);
+        if (runtime === 'containerd' && deps.containerd) await deps.containerd.pause(id);
+        else await freeze(await containerCgroup(cgroup, id));
+      }
+      await thaw(cgroup);
+      for (const runtimeId of input.containerIds) {
+        const container = await containerCgroup(cgroup, parseId(runtimeId).id);
+        if ((await freezerState(container)) !== 'FROZEN') throw new Error(`container cgroup ${container.dir} is not frozen after the hand-over`);
+      }
+    } catch (err) {
+      await thawPod(input).catch(() => undefined); // never leave a half-frozen pod behind
+      throw ApplicationFailure.create({
+        message: `freezing pod uid ${input.podUid} on node ${deps.nodeName} failed (thawed it again): ${(err as Error).message}`,
+        type: 'FreezeFailed',
+      });
+    }
+    return { frozenAt, cgroup: cgroup.dir, version: cgroup.version };
   }
 
   /** Lets the pod continue exactly where it stopped. A pod that no longer exists needs no thawing. */
-  async function thawPod(input: { podUid: string }): Promise<{ thawed: boolean }> {
+  async function thawPod(input: PodContainers): Promise<{ thawed: boolean }> {
     const cgroup = await findPodCgroup(deps.cgroupFsRoot, input.podUid);
     if (!cgroup) return { thawed: false };
-    await thaw(cgroup);
+    await resumeAll(cgroup, input.containerIds);
     return { thawed: true };
+  }
+
+  /** Resume through containerd (so it agrees the tasks run again), then thaw every cgroup of the pod. */
+  async function resumeAll(cgroup: PodCgroup, containerIds: string[]): Promise<void> {
+    await thaw(cgroup);
+    for (const runtimeId of containerIds) {
+      const { runtime, id } = parseId(runtimeId);
+      if (runtime === 'containerd' && deps.containerd) await deps.containerd.resume(id);
+    }
+    for (const child of await childCgroups(cgroup)) await thaw(child);
   }
 
   /**
@@ -55,7 +114,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
    * another instruction (a pending SIGKILL is acted on before returning to user space). A frozen task cannot
    * exit, so without this the kubelet would wait forever for the deleted source pod to stop.
    */
-  async function killFrozenPod(input: { podUid: string }): Promise<{ killed: number }> {
+  async function killFrozenPod(input: PodContainers): Promise<{ killed: number }> {
     const cgroup = await findPodCgroup(deps.cgroupFsRoot, input.podUid);
     if (!cgroup) return { killed: 0 };
     const pids = await podPids(cgroup);
@@ -68,8 +127,23 @@ export function createNodeActivities(deps: NodeActivityDeps) {
         // already gone
       }
     }
-    if ((await freezerState(cgroup).catch(() => 'THAWED')) !== 'THAWED') await thaw(cgroup).catch(() => undefined);
+    await resumeAll(cgroup, input.containerIds).catch(() => undefined);
     return { killed };
+  }
+
+  /**
+   * On a target node: pulls the checkpointed containers' original images ahead of time, through the CRI
+   * (the runtime's registry configuration applies). Saves the pull from the downtime, and containerd's
+   * restore needs the base image present (it would otherwise pull it with a default HTTPS-only resolver).
+   */
+  async function pullImages(input: { images: string[] }): Promise<{ pulled: string[]; skipped?: string }> {
+    if (!deps.criImages) return { pulled: [], skipped: `node worker of ${deps.nodeName} has no CRI socket configured (node.containerd.address)` };
+    const pulled: string[] = [];
+    for (const image of input.images.filter(Boolean)) {
+      await deps.criImages.pull(image);
+      pulled.push(image);
+    }
+    return { pulled };
   }
 
   async function archiveSize(input: { path: string }): Promise<number> {
@@ -104,7 +178,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
     return { deleted };
   }
 
-  return { freezePod, thawPod, killFrozenPod, archiveSize, deleteArchives };
+  return { freezePod, thawPod, killFrozenPod, pullImages, archiveSize, deleteArchives };
 }
 
 export type NodeActivities = ReturnType<typeof createNodeActivities>;

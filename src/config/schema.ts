@@ -57,6 +57,15 @@ export const NodeWorkerConfig = z
     cgroupFsRoot: z.string().min(1).default('/sys/fs/cgroup'),
     /** Prefix for host paths such as checkpoint archives: "/" for a host process, "/host" in a DaemonSet. */
     hostRoot: z.string().min(1).default('/'),
+    /**
+     * The node's containerd, when it runs containerd: containers are then paused through it (see
+     * src/node/containerd-tasks.ts for why). `{cluster}` and `{node}` in the address are replaced.
+     * Without it the node worker freezes container cgroups directly (CRI-O).
+     */
+    containerd: z
+      .object({ address: z.string().min(1), namespace: z.string().min(1).default('k8s.io') })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -1,6 +1,13 @@
 // Finds a pod's cgroup on this node and freezes or thaws it. Freezing the pod cgroup stops every process of
 // every container at one instant (the kernel freezer, the same mechanism `runc pause` and CRIU use), so
 // the checkpoints of all containers describe one consistent moment and nothing runs after it.
+//
+// CRIU must be able to work with the frozen containers: it seizes the tasks of a frozen *container* cgroup,
+// then thaws that cgroup so the tasks enter ptrace-stop (they run no user code), dumps, and restores the
+// cgroup's original freezer state. A frozen *parent* would keep them frozen and CRIU times out ("Unseizable
+// non-zombie ... state D", seen on the lab). So the node activity hands the pod freeze over to the
+// containers: freeze the pod cgroup (one instant), pause every container (already frozen: no task runs),
+// then thaw the pod cgroup; the containers stay frozen by their own state (src/activities/node.ts).
 // Supports cgroup v1 (freezer hierarchy, `freezer.state`) and v2 (`cgroup.freeze`), and both the cgroupfs
 // (`pod<uid>`) and systemd (`kubepods-<qos>-pod<uid_with_underscores>.slice`) naming of pod cgroups.
 import { existsSync } from 'node:fs';
@@ -72,6 +79,12 @@ export async function freezerState(cgroup: PodCgroup): Promise<'FROZEN' | 'FREEZ
 async function request(cgroup: PodCgroup, frozen: boolean): Promise<void> {
   if (cgroup.version === 'v1') await writeFile(path.join(cgroup.dir, 'freezer.state'), frozen ? 'FROZEN' : 'THAWED');
   else await writeFile(path.join(cgroup.dir, 'cgroup.freeze'), frozen ? '1' : '0');
+}
+
+/** The container cgroups (and the sandbox's) directly under the pod cgroup. */
+export async function childCgroups(cgroup: PodCgroup): Promise<PodCgroup[]> {
+  const entries = await readdir(cgroup.dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory()).map((e) => ({ version: cgroup.version, dir: path.join(cgroup.dir, e.name) }));
 }
 
 /** Freezes and waits until the kernel reports every task frozen. Idempotent. */

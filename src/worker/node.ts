@@ -7,6 +7,8 @@ import { nodeTaskQueue } from '../api/names.js';
 import { createNodeActivities } from '../activities/node.js';
 import { createRegistryActivities } from '../activities/registry.js';
 import type { PodferryConfig } from '../config/schema.js';
+import { ContainerdTasks } from '../node/containerd-tasks.js';
+import { CriImages } from '../node/cri-images.js';
 import { RegistryClient } from '../registry/client.js';
 import { flag, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';
 
@@ -14,7 +16,13 @@ export function createNodeWorkerActivities(config: PodferryConfig) {
   const node = requireNodeConfig(config);
   if (!config.registry) throw new Error('config: field registry: Required (the node worker pushes checkpoint images)');
   return {
-    ...createNodeActivities({ cgroupFsRoot: node.cgroupFsRoot, hostRoot: node.hostRoot, nodeName: node.nodeName }),
+    ...createNodeActivities({
+      cgroupFsRoot: node.cgroupFsRoot,
+      hostRoot: node.hostRoot,
+      nodeName: node.nodeName,
+      containerd: node.containerd ? new ContainerdTasks(node.containerd) : undefined,
+      criImages: node.containerd ? new CriImages({ address: node.containerd.address }) : undefined,
+    }),
     ...createRegistryActivities({
       registry: new RegistryClient(config.registry),
       repository: config.registry.repository,
@@ -53,7 +61,10 @@ async function main(): Promise<void> {
   });
   const worker = await createNodeWorker({ connection: proc.connection, config: proc.config });
   const node = proc.config.node!;
-  console.log(`node worker: ${node.cluster}/${node.nodeName}, task queue ${nodeTaskQueue(node.cluster, node.nodeName)}, cgroups at ${node.cgroupFsRoot}`);
+  console.log(
+    `node worker: ${node.cluster}/${node.nodeName}, task queue ${nodeTaskQueue(node.cluster, node.nodeName)}, cgroups at ${node.cgroupFsRoot}` +
+      (node.containerd ? `, containerd at ${node.containerd.address}` : ''),
+  );
   await proc.run([worker]);
 }
 

@@ -83,6 +83,16 @@ const nodeTransfer = (taskQueue: string): ActivityOptions => ({
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
 /**
+ * Optional preparation on the target node's worker (pre-pulling base images). A target node without a
+ * worker must not delay the migration: give up after 10 s in the queue.
+ */
+const targetNodePrep = (taskQueue: string): ActivityOptions => ({
+  taskQueue,
+  scheduleToStartTimeout: '10s',
+  startToCloseTimeout: '5m',
+  retry: { initialInterval: '1s', maximumAttempts: 2 },
+});
+/**
  * Undos and post-commit cleanup: retried for a long time, because giving up on "thaw the source" means the
  * workload stays frozen. (A node worker that comes back within 15 minutes still thaws it.)
  */
@@ -146,11 +156,25 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
     const containers = plan.containers.map((c) => c.name);
     const sourceRef = { cluster: plan.source.cluster, namespace: plan.source.namespace, name: plan.source.pod };
 
+    // 1b. Pre-pull the containers' original images on the target node (when it is known), before the
+    //     downtime starts: the runtime needs them to restore. Best effort: a failure is only a warning.
+    if (plan.target.node) {
+      const images = [...new Set(plan.containers.map((c) => c.imageId || c.image))];
+      try {
+        const pulled = await proxyActivities<NodeActivities>(targetNodePrep(nodeTaskQueue(plan.target.cluster, plan.target.node))).pullImages({ images });
+        if (pulled.skipped) progress.warn(`base images not pre-pulled: ${pulled.skipped}`);
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        progress.warn(`base images not pre-pulled on ${plan.target.node} (the restore pulls them, inside the downtime): ${errorMessage(err)}`);
+      }
+    }
+
     // 2. Freeze the whole source pod: from here on it makes no progress, so no state is lost after the
     //    checkpoints, and all containers are checkpointed at one instant. Downtime starts here.
     progress.enter('Freezing');
-    undo('thaw source pod', () => nodePersistent.thawPod({ podUid: thePlan.source.uid }));
-    const frozen = await node.freezePod({ podUid: plan.source.uid });
+    const podContainers = { podUid: plan.source.uid, containerIds: plan.containers.map((c) => c.containerId) };
+    undo('thaw source pod', () => nodePersistent.thawPod(podContainers));
+    const frozen = await node.freezePod(podContainers);
     frozenAt = frozen.frozenAt;
     progress.step();
 
@@ -289,7 +313,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
     const sourcePod = { cluster: committed.source.cluster, namespace: committed.source.namespace, name: committed.source.pod, uid: committed.source.uid };
     await forward(`deleting source pod ${committed.source.namespace}/${committed.source.pod}`, async () => {
       await clusterPersistent.deletePod({ ...sourcePod, waitSeconds: 0 });
-      await nodePersistent.killFrozenPod({ podUid: committed.source.uid });
+      await nodePersistent.killFrozenPod({ podUid: committed.source.uid, containerIds: committed.containers.map((c) => c.containerId) });
       await clusterPersistent.deletePod({ ...sourcePod, waitSeconds: 50 });
     });
     progress.step();

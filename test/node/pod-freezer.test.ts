@@ -21,7 +21,9 @@ suite('freezing a pod through the cgroup v1 freezer (real kernel)', () => {
   const work = mkdtempSync(path.join(tmpdir(), 'podferry-freezer-'));
   const counterFile = path.join(work, 'count');
   let worker: ChildProcess;
+  // No containerd here: the container cgroup is frozen directly (the CRI-O path).
   const activities = createNodeActivities({ cgroupFsRoot: '/sys/fs/cgroup', hostRoot: '/', nodeName: 'test-node' });
+  const pod = { podUid: uid, containerIds: ['cri-o://container-1'] };
   const count = () => Number(readFileSync(counterFile, 'utf8') || '0');
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -52,32 +54,35 @@ suite('freezing a pod through the cgroup v1 freezer (real kernel)', () => {
 
   test('freezePod stops every process of the pod at once, and thawPod lets it continue from where it was', async () => {
     expect(count()).toBeGreaterThan(0);
-    const frozen = await activities.freezePod({ podUid: uid });
+    const frozen = await activities.freezePod(pod);
     expect(frozen.cgroup).toBe(podDir);
     expect(frozen.version).toBe('v1');
-    expect(readFileSync(path.join(podDir, 'freezer.state'), 'utf8').trim()).toBe('FROZEN');
+    // Handed over to the containers: CRIU can thaw a container cgroup to seize its tasks, not a frozen parent.
+    expect(readFileSync(path.join(containerDir, 'freezer.state'), 'utf8').trim()).toBe('FROZEN');
+    expect(readFileSync(path.join(containerDir, 'freezer.self_freezing'), 'utf8').trim()).toBe('1');
+    expect(readFileSync(path.join(podDir, 'freezer.self_freezing'), 'utf8').trim()).toBe('0');
     const atFreeze = count();
     await sleep(300);
     expect(count()).toBe(atFreeze); // no progress while frozen
-    expect(await activities.freezePod({ podUid: uid })).toMatchObject({ cgroup: podDir }); // idempotent
+    expect(await activities.freezePod(pod)).toMatchObject({ cgroup: podDir }); // idempotent
 
-    expect(await activities.thawPod({ podUid: uid })).toEqual({ thawed: true });
+    expect(await activities.thawPod(pod)).toEqual({ thawed: true });
     await sleep(200);
     expect(count()).toBeGreaterThan(atFreeze); // continues from the frozen value, not from 0
   });
 
   test('killFrozenPod ends the frozen processes without letting them run again', async () => {
-    await activities.freezePod({ podUid: uid });
+    await activities.freezePod(pod);
     const atFreeze = count();
     const exited = new Promise((r) => worker.once('exit', (_code, signal) => r(signal)));
-    expect((await activities.killFrozenPod({ podUid: uid })).killed).toBeGreaterThanOrEqual(1);
+    expect((await activities.killFrozenPod(pod)).killed).toBeGreaterThanOrEqual(1);
     expect(await exited).toBe('SIGKILL');
     expect(count()).toBe(atFreeze);
   });
 
   test('a pod cgroup that does not exist: thaw is a no-op, freeze says where it looked', async () => {
-    expect(await activities.thawPod({ podUid: randomUUID() })).toEqual({ thawed: false });
-    await expect(activities.freezePod({ podUid: '00000000-0000-0000-0000-000000000000' })).rejects.toMatchObject({ type: 'PodCgroupNotFound' });
+    expect(await activities.thawPod({ podUid: randomUUID(), containerIds: [] })).toEqual({ thawed: false });
+    await expect(activities.freezePod({ podUid: '00000000-0000-0000-0000-000000000000', containerIds: [] })).rejects.toMatchObject({ type: 'PodCgroupNotFound' });
   });
 });
 

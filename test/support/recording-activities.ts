@@ -68,7 +68,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
       migrationId: input.migrationId,
       source: { ...input.source, uid: pod.metadata!.uid!, node: script.node },
       target: input.target,
-      containers: CONTAINERS.map((name) => ({ name, image: '10.231.0.1:5000/podferry/sample:lab' })),
+      containers: CONTAINERS.map((name) => ({ name, image: '10.231.0.1:5000/podferry/sample:lab', containerId: `containerd://${name}-id`, imageId: '10.231.0.1:5000/podferry/sample@sha256:5e8b' })),
       sourcePod: JSON.parse(JSON.stringify(pod)),
       config: referencedConfig(pod.spec!),
       warnings: [],
@@ -120,6 +120,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
     freezePod: (input) => step('freezePod', input, () => ({ frozenAt: Date.now(), cgroup: '/sys/fs/cgroup/freezer/x', version: 'v1' })),
     thawPod: (input) => step('thawPod', input, () => ({ thawed: true })),
     killFrozenPod: (input) => step('killFrozenPod', input, () => ({ killed: 3 })),
+    pullImages: (input) => step('pullImages', input, () => ({ pulled: input.images })),
     archiveSize: (input) => step('archiveSize', input, () => 1000),
     deleteArchives: (input) => step('deleteArchives', input, () => ({ deleted: input.paths })),
   };

@@ -45,10 +45,10 @@ afterAll(async () => {
   await temporal?.stop();
 });
 
-function request(options: MigratePodRequest['options'] = {}): MigratePodRequest {
+function request(options: MigratePodRequest['options'], targetNode: string): MigratePodRequest {
   return {
     source: { cluster: 'lab-a', namespace: 'default', pod: 'sample' },
-    target: { cluster: 'lab-b', node: 'lab-b-node' },
+    target: { cluster: 'lab-b', node: targetNode },
     options,
   };
 }
@@ -63,9 +63,10 @@ async function migrate(script: Omit<Script, 'node'>, options: MigratePodRequest[
   const taskQueue = `podferry-test-${id}`;
   const orchestrator = await Worker.create({ connection, taskQueue, workflowBundle, activities: activities.orchestrator, sinks: metrics.sinks() });
   const node = await Worker.create({ connection, taskQueue: nodeTaskQueue('lab-a', fullScript.node), activities: activities.node });
-  const handle = await startMigration(client, request(options), { taskQueue, migrationId: `migration-${id}` });
+  const targetNode = await Worker.create({ connection, taskQueue: nodeTaskQueue('lab-b', `target-${id}`), activities: activities.node });
+  const handle = await startMigration(client, request(options, `target-${id}`), { taskQueue, migrationId: `migration-${id}` });
   const outcome = await orchestrator.runUntil(
-    node.runUntil(async () => {
+    node.runUntil(targetNode.runUntil(async () => {
       if (during) await during(handle.workflowId, recorder);
       const settled = await handle.result().then(
         (result) => ({ result, error: undefined }),
@@ -73,7 +74,7 @@ async function migrate(script: Omit<Script, 'node'>, options: MigratePodRequest[
       );
       // Queries are answered by a worker, even for a closed workflow: ask while ours still run.
       return { ...settled, progress: await getProgress(handle) };
-    }),
+    })),
   );
   return { ...outcome, recorder, handle, metrics };
 }
@@ -98,10 +99,11 @@ describe('migratePod with recording stand-in activities', () => {
     const r = result as MigrationResult;
     const calls = recorder.started();
     const ordered = (name: string) => calls.indexOf(name);
-    expect(calls.slice(0, 2)).toEqual(['planMigration', 'freezePod']);
-    expect(new Set(calls.slice(2, 5))).toEqual(new Set(CONTAINERS.map((c) => `checkpointContainer:${c}`)));
-    expect(new Set(calls.slice(5, 8))).toEqual(new Set(CONTAINERS.map((c) => `pushCheckpointImage:${c}`)));
-    expect(calls.slice(8, 14)).toEqual([
+    // Base images are pre-pulled on the target node before the downtime starts.
+    expect(calls.slice(0, 3)).toEqual(['planMigration', 'pullImages', 'freezePod']);
+    expect(new Set(calls.slice(3, 6))).toEqual(new Set(CONTAINERS.map((c) => `checkpointContainer:${c}`)));
+    expect(new Set(calls.slice(6, 9))).toEqual(new Set(CONTAINERS.map((c) => `pushCheckpointImage:${c}`)));
+    expect(calls.slice(9, 15)).toEqual([
       'ensureTargetConfig',
       'createTargetPod',
       'waitPodReady',
@@ -109,14 +111,15 @@ describe('migratePod with recording stand-in activities', () => {
       'killFrozenPod',
       'deletePod:lab-a',
     ]);
-    expect(calls[14]).toBe('deleteArchives');
-    expect(new Set(calls.slice(15))).toEqual(new Set(CONTAINERS.map((c) => `deleteImage:${c}`)));
+    expect(calls[15]).toBe('deleteArchives');
+    expect(new Set(calls.slice(16))).toEqual(new Set(CONTAINERS.map((c) => `deleteImage:${c}`)));
     expect(ordered('thawPod')).toBe(-1); // never thawed: it was deleted after the commit
     expect(ordered('deletePod:lab-b')).toBe(-1); // the target was never undone
 
     expect(r.source).toMatchObject({ cluster: 'lab-a', namespace: 'default', name: 'sample', node: handle.workflowId.replace('migration-', 'node-') });
     expect(r.target).toMatchObject({ cluster: 'lab-b', namespace: 'default', name: 'sample', uid: 'target-uid' });
     expect(r.downtimeMs).toBeGreaterThanOrEqual(50);
+    expect(r.warnings).toEqual([]);
     expect(r.bytesPushed).toBe(3000);
     expect(Object.keys(r.containers).sort()).toEqual([...CONTAINERS].sort());
     expect(r.images.every((i) => i.deleted && i.originalImage === '10.231.0.1:5000/podferry/sample:lab')).toBe(true);
@@ -257,6 +260,7 @@ describe('migratePod with recording stand-in activities', () => {
             TASK_QUEUE: taskQueue,
             WORKFLOW_BUNDLE: bundlePath,
             RECORD_FILE: recordFile,
+            TARGET_NODE: `target-${id}`,
             SCRIPT: JSON.stringify(script),
           },
           stdio: ['ignore', 'pipe', 'pipe'],
@@ -271,7 +275,7 @@ describe('migratePod with recording stand-in activities', () => {
     const started = () => recorded().filter((c) => c.event === 'start').map((c) => c.call);
 
     const first = await startWorker({ node, blockAt: 'waitPodReady' });
-    const handle = await startMigration(client, request(), { taskQueue, migrationId: `migration-${id}` });
+    const handle = await startMigration(client, request({}, `target-${id}`), { taskQueue, migrationId: `migration-${id}` });
     const deadline = Date.now() + 60_000;
     while (!started().includes('waitPodReady')) {
       if (Date.now() > deadline) throw new Error(`waitPodReady never started: ${started().join(', ')}`);
