@@ -100,7 +100,7 @@ async function follow(handle: MigrationHandle, json: boolean): Promise<void> {
     if (json) {
       console.log(JSON.stringify({ migrationId: handle.workflowId, status: 'Failed', type: failure.type, error: failure.chain, progress: finalProgress }, null, 2));
     } else {
-      console.error(`\nmigration ${handle.workflowId} did not complete: ${failure.chain.join(': ')}`);
+      console.error(`\nmigration ${handle.workflowId} did not complete (${failure.type ?? "failed"}): ${failure.chain.join(": ")}`);
       if (finalProgress?.compensations.length) {
         console.error(`compensations (in order): ${finalProgress.compensations.map((c) => `${c.name}${c.ok ? '' : ` FAILED (${c.error})`}`).join(' → ')}`);
       }

@@ -146,7 +146,10 @@ export function describeFailure(err: unknown): { type?: string; message: string;
   let current: unknown = err instanceof WorkflowFailedError ? err.cause : err;
   let type: string | undefined;
   while (current instanceof Error) {
-    chain.push(current.message);
+    // Skip the SDK's wrappers and messages that only repeat what an outer message already says.
+    if (!/^Activity task (failed|timed out)$/.test(current.message) && !chain.some((m) => m.includes(current instanceof Error ? current.message : ''))) {
+      chain.push(current.message);
+    }
     if (current instanceof ApplicationFailure && !type) type = current.type ?? undefined;
     current = (current as { cause?: unknown }).cause;
   }
