@@ -12,11 +12,12 @@ export PATH := $(LAB_CACHE)/node-24/bin:$(PATH)
 demo: deps lab-up
 	$(LAB)/demo.sh
 
-## test: unit, registry and workflow tests, then the end-to-end tests on the lab
+## test: unit, registry and workflow tests, the end-to-end tests on the lab, then the lab's up/down cycle
 test: deps
 	npm test
 	$(MAKE) lab-up
 	npm run test:e2e
+	npm run test:lab
 
 deps: lab-tools node_modules build
 
@@ -44,4 +45,4 @@ lab-reset:
 
 ## lab-selftest: checkpoint the sample pod in lab-a and restore it in lab-b, with no workflow
 lab-selftest: deps lab-up
-	npx jest --selectProjects e2e test/e2e/lab-restore.test.ts
+	NODE_OPTIONS=--experimental-vm-modules npx jest --selectProjects e2e test/e2e/lab-restore.test.ts

@@ -18,5 +18,7 @@ export default {
     { ...common, displayName: 'registry', testMatch: ['<rootDir>/test/registry/**/*.test.ts'] },
     { ...common, displayName: 'workflow', testMatch: ['<rootDir>/test/workflow/**/*.test.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+    // The lab's up/down cycle; it ends with the lab down, so it runs last and alone.
+    { ...common, displayName: 'lab', testMatch: ['<rootDir>/test/lab/**/*.test.ts'] },
   ],
 };
