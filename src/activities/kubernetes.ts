@@ -34,8 +34,16 @@ export interface MigrationPlan {
   /** The source pod as read (plain JSON): everything needed to rebuild it. */
   sourcePod: V1Pod;
   config: ConfigReferences;
+  /**
+   * Target nodes worth pre-pulling the base images on: the chosen node, or, when the scheduler chooses,
+   * the target's ready schedulable nodes if there are at most a few.
+   */
+  prepullNodes: string[];
   warnings: string[];
 }
+
+/** Above this many candidate nodes, pre-pulling everywhere costs more than it saves. */
+const MAX_PREPULL_NODES = 3;
 
 export interface CopiedObject {
   kind: 'ConfigMap' | 'Secret';
@@ -138,6 +146,14 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     // The node must exist in the source cluster's API too (the checkpoint call goes through its proxy).
     await sourceCore.readNode({ name: node });
 
+    let prepullNodes = target.node ? [target.node] : [];
+    if (!target.node) {
+      const nodes = (await targetCore.listNode()).items.filter(
+        (n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
+      if (nodes.length <= MAX_PREPULL_NODES) prepullNodes = nodes.map((n) => n.metadata!.name!);
+    }
+
     const plain = JSON.parse(JSON.stringify(pod)) as V1Pod;
     return {
       migrationId: input.migrationId,
@@ -151,6 +167,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       })),
       sourcePod: plain,
       config: referencedConfig(pod.spec!),
+      prepullNodes,
       warnings: warningsFor(pod),
     };
   }

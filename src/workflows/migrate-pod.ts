@@ -156,18 +156,21 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
     const containers = plan.containers.map((c) => c.name);
     const sourceRef = { cluster: plan.source.cluster, namespace: plan.source.namespace, name: plan.source.pod };
 
-    // 1b. Pre-pull the containers' original images on the target node (when it is known), before the
-    //     downtime starts: the runtime needs them to restore. Best effort: a failure is only a warning.
-    if (plan.target.node) {
-      const images = [...new Set(plan.containers.map((c) => c.imageId || c.image))];
-      try {
-        const pulled = await proxyActivities<NodeActivities>(targetNodePrep(nodeTaskQueue(plan.target.cluster, plan.target.node))).pullImages({ images });
-        if (pulled.skipped) progress.warn(`base images not pre-pulled: ${pulled.skipped}`);
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        progress.warn(`base images not pre-pulled on ${plan.target.node} (the restore pulls them, inside the downtime): ${errorMessage(err)}`);
-      }
-    }
+    // 1b. Pre-pull the containers' original images on the target node(s), before the downtime starts:
+    //     the runtime needs them to restore. Best effort: a failure is only a warning.
+    const baseImages = [...new Set(plan.containers.map((c) => c.imageId || c.image))];
+    await Promise.all(
+      plan.prepullNodes.map(async (targetNode) => {
+        try {
+          const queue = nodeTaskQueue(thePlan.target.cluster, targetNode);
+          const pulled = await proxyActivities<NodeActivities>(targetNodePrep(queue)).pullImages({ images: baseImages });
+          if (pulled.skipped) progress.warn(`base images not pre-pulled: ${pulled.skipped}`);
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          progress.warn(`base images not pre-pulled on ${targetNode} (the restore pulls them, inside the downtime): ${errorMessage(err)}`);
+        }
+      }),
+    );
 
     // 2. Freeze the whole source pod: from here on it makes no progress, so no state is lost after the
     //    checkpoints, and all containers are checkpointed at one instant. Downtime starts here.
@@ -508,7 +511,7 @@ class ProgressTracker {
     const out: Partial<Record<MigrationPhase, number>> = {};
     entries.forEach(([phase, at], i) => {
       const next = entries[i + 1]?.[1];
-      if (next !== undefined) out[phase as MigrationPhase] = next - at;
+      if (next !== undefined && phase !== 'Pending') out[phase as MigrationPhase] = next - at;
     });
     return out;
   }

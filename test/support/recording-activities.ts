@@ -71,6 +71,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
       containers: CONTAINERS.map((name) => ({ name, image: '10.231.0.1:5000/podferry/sample:lab', containerId: `containerd://${name}-id`, imageId: '10.231.0.1:5000/podferry/sample@sha256:5e8b' })),
       sourcePod: JSON.parse(JSON.stringify(pod)),
       config: referencedConfig(pod.spec!),
+      prepullNodes: input.target.node ? [input.target.node] : [],
       warnings: [],
     };
   };
