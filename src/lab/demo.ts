@@ -30,6 +30,7 @@ async function main(): Promise<number> {
   console.log(`\n• the sample pod now runs in ${to} on ${target!.spec!.nodeName} (${target!.status!.podIP})`);
   const checks = compareSampleStates(before, after);
   for (const check of checks) console.log(`  ${check.ok ? '✔' : '✘'} ${check.what}: ${check.detail}`);
+  console.log(`  the counter itself saw no tick for ${(after.longestGapMs / 1000).toFixed(2)} s (its view of the downtime)`);
   return checks.every((c) => c.ok) ? 0 : 1;
 }
 

@@ -17,6 +17,8 @@ export interface SampleState {
   lastTick: string;
   /** When the counter process started: unchanged by a restore, new after a restart. */
   startedAt: string;
+  /** Longest time between two ticks: the downtime as the workload itself saw it. */
+  longestGapMs: number;
   keys: Record<string, string>;
   ballastMiB: number;
   checksum: string;
@@ -38,11 +40,20 @@ async function getJson<T>(url: string, timeoutMs = 3000): Promise<T> {
 
 export async function readSampleState(podIp: string): Promise<SampleState> {
   const [counter, keys, ballast] = await Promise.all([
-    getJson<{ count: number; lastTick: string; startedAt: string }>(`http://${podIp}:8080/`),
+    getJson<{ count: number; lastTick: string; startedAt: string; longestGapMs: number }>(`http://${podIp}:8080/`),
     getJson<Record<string, string>>(`http://${podIp}:8081/`),
     getJson<{ mib: number; checksum: string; initialMatch: boolean }>(`http://${podIp}:8082/`),
   ]);
-  return { ...counter, keys, ballastMiB: ballast.mib, checksum: ballast.checksum, ballastIntact: ballast.initialMatch };
+  return {
+    count: counter.count,
+    lastTick: counter.lastTick,
+    startedAt: counter.startedAt,
+    longestGapMs: counter.longestGapMs,
+    keys,
+    ballastMiB: ballast.mib,
+    checksum: ballast.checksum,
+    ballastIntact: ballast.initialMatch,
+  };
 }
 
 export async function putSampleKey(podIp: string, key: string, value: string): Promise<void> {

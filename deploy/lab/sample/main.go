@@ -1,10 +1,13 @@
 // podferry-sample is the lab's stateful workload: one binary, three roles, one per container.
 // Each role keeps its state only in memory, so a restore that loses state is visible from outside:
 //
-//	counter  ticks every 10 ms; GET / returns the count and the wall-clock time of the last tick
+//	counter  ticks every 10 ms; GET / returns the count, the wall-clock time of the last tick and the
+//	         longest gap between two ticks (a freeze, checkpoint and restore shows up there)
 //	kv       an in-memory key/value store; PUT/GET /kv/<key>
 //	ballast  fills BALLAST_MIB of memory with random bytes; GET / returns their SHA-256
 //
+// Any role also holds BALLAST_MIB of random memory when set (the ballast role's default is 16), so a
+// benchmark can give every container of a pod the same state size.
 // A restarted (not restored) container comes back with count 0, no keys and a new checksum.
 package main
 
@@ -34,9 +37,9 @@ func main() {
 	var handler http.Handler
 	switch os.Args[1] {
 	case "counter":
-		handler = newCounter()
+		handler = newCounter(newBallast(envInt("BALLAST_MIB", 0)))
 	case "kv":
-		handler = newStore()
+		handler = newStore(newBallast(envInt("BALLAST_MIB", 0)))
 	case "ballast":
 		handler = newBallast(envInt("BALLAST_MIB", 16))
 	default:
@@ -55,19 +58,26 @@ func main() {
 }
 
 type counter struct {
-	mu       sync.Mutex
-	count    uint64
-	lastTick time.Time
-	started  time.Time
+	mu         sync.Mutex
+	count      uint64
+	lastTick   time.Time
+	started    time.Time
+	longestGap time.Duration
+	gapEnded   time.Time
+	ballast    *ballast
 }
 
-func newCounter() *counter {
-	c := &counter{started: time.Now()}
+func newCounter(b *ballast) *counter {
+	c := &counter{started: time.Now(), lastTick: time.Now(), ballast: b}
 	go func() {
 		for range time.Tick(10 * time.Millisecond) {
 			c.mu.Lock()
+			now := time.Now()
+			if gap := now.Sub(c.lastTick); gap > c.longestGap {
+				c.longestGap, c.gapEnded = gap, now
+			}
 			c.count++
-			c.lastTick = time.Now()
+			c.lastTick = now
 			c.mu.Unlock()
 		}
 	}()
@@ -82,15 +92,20 @@ func (c *counter) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 		"lastTick":  c.lastTick.UTC().Format(time.RFC3339Nano),
 		"startedAt": c.started.UTC().Format(time.RFC3339Nano),
 		"now":       time.Now().UTC().Format(time.RFC3339Nano),
+		// The workload's own view of a migration's downtime: no tick ran in this gap.
+		"longestGapMs":    c.longestGap.Seconds() * 1000,
+		"longestGapEnded": c.gapEnded.UTC().Format(time.RFC3339Nano),
+		"ballastMiB":      len(c.ballast.memory) >> 20,
 	})
 }
 
 type store struct {
-	mu   sync.Mutex
-	data map[string]string
+	mu      sync.Mutex
+	data    map[string]string
+	ballast *ballast
 }
 
-func newStore() *store { return &store{data: map[string]string{}} }
+func newStore(b *ballast) *store { return &store{data: map[string]string{}, ballast: b} }
 
 func (s *store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key, ok := strings.CutPrefix(r.URL.Path, "/kv/")
