@@ -25,7 +25,8 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-export async function startRegistry(): Promise<TestRegistry> {
+/** extraConfig: more top-level YAML for the registry's configuration (e.g. an `auth:` section). */
+export async function startRegistry(options: { extraConfig?: string } = {}): Promise<TestRegistry> {
   const dir = mkdtempSync(path.join(tmpdir(), 'podferry-registry-'));
   const port = await freePort();
   const config = path.join(dir, 'config.yml');
@@ -42,6 +43,7 @@ export async function startRegistry(): Promise<TestRegistry> {
       '    enabled: true',
       'http:',
       `  addr: 127.0.0.1:${port}`,
+      options.extraConfig ?? '',
       '',
     ].join('\n'),
   );
@@ -53,7 +55,7 @@ export async function startRegistry(): Promise<TestRegistry> {
   for (;;) {
     try {
       const res = await fetch(`${url}/v2/`);
-      if (res.status === 200) break;
+      if (res.status === 200 || res.status === 401) break; // 401: up, and demanding authentication
     } catch {
       // not listening yet
     }
