@@ -8,7 +8,7 @@ import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import type { MigratePodRequest, MigrationProgress } from '../api/migration.js';
 import { ConfigError, loadConfig } from '../config/load.js';
-import type { PodferryConfig } from '../config/schema.js';
+import type { PodferryConfig } from '../api/config.js';
 import {
   describeFailure,
   getProgress,

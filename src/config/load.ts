@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import type { z } from 'zod';
-import { PodferryConfig } from './schema.js';
+import { PodferryConfig } from '../api/config.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -2,7 +2,7 @@
 // Credentials stay in the kubeconfig files the configuration points at.
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ClusterConfig } from '../config/schema.js';
+import type { ClusterConfig } from '../api/config.js';
 
 export class Clusters {
   private readonly kubeConfigs = new Map<string, KubeConfig>();

@@ -3,7 +3,7 @@
 // running activities finish for shutdownGraceTime, then exits).
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { loadConfig } from '../config/load.js';
-import type { PodferryConfig } from '../config/schema.js';
+import type { PodferryConfig } from '../api/config.js';
 import { temporalConnectionOptions } from './connection.js';
 import { MigrationMetrics, serveMetrics } from './metrics.js';
 

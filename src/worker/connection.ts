@@ -1,7 +1,7 @@
 // Connection settings to Temporal from the configuration (plain, mTLS, or API key), shared by the workers
 // (NativeConnection) and the CLI/client (Connection).
 import { readFileSync } from 'node:fs';
-import type { TemporalConfig } from '../config/schema.js';
+import type { TemporalConfig } from '../api/config.js';
 
 export interface TemporalConnectionOptions {
   address: string;

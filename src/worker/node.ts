@@ -6,7 +6,7 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import { nodeTaskQueue } from '../api/names.js';
 import { createNodeActivities } from '../activities/node.js';
 import { createRegistryActivities } from '../activities/registry.js';
-import type { PodferryConfig } from '../config/schema.js';
+import type { PodferryConfig } from '../api/config.js';
 import { ContainerdTasks } from '../node/containerd-tasks.js';
 import { CriImages } from '../node/cri-images.js';
 import { RegistryClient } from '../registry/client.js';

@@ -6,7 +6,7 @@ import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/w
 import { createKubeletActivities } from '../activities/kubelet.js';
 import { createKubernetesActivities } from '../activities/kubernetes.js';
 import { createRegistryActivities } from '../activities/registry.js';
-import type { PodferryConfig } from '../config/schema.js';
+import type { PodferryConfig } from '../api/config.js';
 import { Clusters } from '../kubernetes/clusters.js';
 import { RegistryClient } from '../registry/client.js';
 import { flag, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';

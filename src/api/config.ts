@@ -1,8 +1,8 @@
-// Configuration of the workers and the CLI: where Temporal is, which kubeconfig context each cluster name
+// Configuration of the workers and the CLI (loaded by src/config/load.ts): where Temporal is, which kubeconfig context each cluster name
 // means, which registry holds checkpoint images, and (node worker only) which node this process serves.
 // Credentials live here (or in the environment), never in a workflow input or history.
 import { z } from 'zod';
-import { DEFAULT_TASK_QUEUE } from '../api/names.js';
+import { DEFAULT_TASK_QUEUE } from './names.js';
 
 export const TemporalConfig = z
   .object({
