@@ -154,7 +154,6 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
     const nodePersistent = proxyActivities<NodeActivities>(persistent(nodeQueue));
     const kubelet = proxyActivities<KubeletActivities>(checkpointCall(options.checkpointTimeoutSeconds));
     const containers = plan.containers.map((c) => c.name);
-    const sourceRef = { cluster: plan.source.cluster, namespace: plan.source.namespace, name: plan.source.pod };
 
     // 1b. Pre-pull the containers' original images on the target node(s), before the downtime starts:
     //     the runtime needs them to restore. Best effort: a failure is only a warning.
