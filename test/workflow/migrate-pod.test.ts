@@ -13,9 +13,10 @@ import { bundleWorkflowCode, NativeConnection, Runtime, Worker, DefaultLogger } 
 import type { MigratePodRequest, MigrationResult } from '../../src/api/migration.js';
 import { nodeTaskQueue, WORKFLOW_TYPE } from '../../src/api/names.js';
 import { getProgress, startMigration, watchMigration } from '../../src/client/migrations.js';
-import { MigrationMetrics } from '../../src/worker/metrics.js';
+import { MigrationMetrics, serveMetrics } from '../../src/worker/metrics.js';
 import { progressQuery } from '../../src/workflows/definitions.js';
 import { CONTAINERS, createRecordingStandInActivities, Recorder, type RecordedCall, type Script } from '../support/recording-activities.js';
+import { freePort } from '../support/registry.js';
 import { startTemporal, type TestTemporal } from '../support/temporal.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -27,9 +28,14 @@ let connection: NativeConnection;
 let bundlePath: string;
 let workflowBundle: { code: string };
 let sequence = 0;
+let sdkMetricsPort: number;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  sdkMetricsPort = await freePort();
+  Runtime.install({
+    logger: new DefaultLogger('WARN'),
+    telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}` } } },
+  });
   temporal = await startTemporal();
   const bundle = await bundleWorkflowCode({ workflowsPath: path.join(repo, 'src/workflows/index.ts'), logger: new DefaultLogger('WARN') });
   workflowBundle = bundle;
@@ -137,8 +143,12 @@ describe('migratePod with recording stand-in activities', () => {
     const description = await handle.describe();
     expect(description.searchAttributes.PodferryPhase).toEqual(['Succeeded']);
     expect(description.memo).toMatchObject({ source: 'lab-a/default/sample', phase: 'Succeeded' });
-    // The worker's metrics saw it.
-    const text = await metrics.registry.metrics();
+    // The worker's metrics saw it, and /metrics serves them together with the SDK's own.
+    const port = await freePort();
+    const stop = await serveMetrics({ registry: metrics.registry, host: '127.0.0.1', port, sdkMetricsUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics` });
+    const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+    await stop();
+    expect(text).toMatch(/temporal_workflow_completed|temporal_activity_execution|temporal_worker/);
     expect(text).toContain('podferry_migrations_total{result="succeeded"} 1');
     expect(text).toContain('podferry_migration_bytes_pushed_total 3000');
     expect(text).toMatch(/podferry_migration_downtime_seconds_count 1/);
