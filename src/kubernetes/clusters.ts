@@ -1,11 +1,13 @@
 // Cluster names (as used in migration inputs) resolved to API clients, from the worker configuration.
 // Credentials stay in the kubeconfig files the configuration points at.
+import { statSync } from 'node:fs';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ClusterConfig } from '../api/config.js';
 
 export class Clusters {
-  private readonly kubeConfigs = new Map<string, KubeConfig>();
+  /** Loaded kubeconfigs, reloaded when the file changes (rotated credentials, a rebuilt cluster). */
+  private readonly kubeConfigs = new Map<string, { kc: KubeConfig; mtimeMs: number }>();
   private readonly configs: Record<string, ClusterConfig>;
 
   constructor(configs: Record<string, ClusterConfig>) {
@@ -17,9 +19,9 @@ export class Clusters {
   }
 
   kubeConfig(cluster: string): KubeConfig {
-    const cached = this.kubeConfigs.get(cluster);
-    if (cached) return cached;
     const config = this.configs[cluster];
+    const cached = this.kubeConfigs.get(cluster);
+    if (cached && config && cached.mtimeMs === mtime(config.kubeconfig)) return cached.kc;
     if (!config) {
       throw ApplicationFailure.nonRetryable(
         `unknown cluster "${cluster}": the worker configuration knows ${this.names().map((n) => `"${n}"`).join(', ') || 'no clusters'}; ` +
@@ -38,12 +40,20 @@ export class Clusters {
       }
       kc.setCurrentContext(config.context);
     }
-    this.kubeConfigs.set(cluster, kc);
+    this.kubeConfigs.set(cluster, { kc, mtimeMs: mtime(config.kubeconfig) });
     return kc;
   }
 
   core(cluster: string): CoreV1Api {
     return this.kubeConfig(cluster).makeApiClient(CoreV1Api);
+  }
+}
+
+function mtime(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return -1;
   }
 }
 
