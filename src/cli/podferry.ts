@@ -3,6 +3,7 @@
 //   podferry migrate <ns>/<pod> --from <cluster> --to <cluster> [--node N] [--target-namespace X] [--sequential] [--wait] [--json]
 //   podferry status <id> [--json]
 //   podferry list [--json]
+//   podferry cancel <id>
 import { Client, Connection } from '@temporalio/client';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
@@ -190,6 +191,26 @@ program
     }
     if (result) console.log(`\n${resultReport(result as never)}`);
     if (failure) console.log(`failure: ${failure.chain.join(': ')}`);
+  });
+
+program
+  .command('cancel')
+  .description('cancel a running migration: everything done so far is undone and the source continues (no effect after the commit point)')
+  .argument('<migrationId>')
+  .option('--wait', 'wait until the rollback is complete')
+  .action(async (migrationId: string, opts) => {
+    const { client } = await connect(program.opts().config);
+    const handle = client.workflow.getHandle(migrationId) as MigrationHandle;
+    await handle.cancel();
+    console.log(`cancellation requested for ${migrationId}`);
+    if (opts.wait) {
+      const outcome = await handle.result().then(
+        () => 'it had already passed the commit point and completed',
+        (err: unknown) => describeFailure(err).chain.join(': ') || 'cancelled',
+      );
+      const progress = await getProgress(handle).catch(() => undefined);
+      console.log(`${migrationId}: ${outcome}${progress ? ` (phase ${progress.phase}; undone: ${progress.compensations.map((c) => c.name).join(' → ') || 'nothing'})` : ''}`);
+    }
   });
 
 program
