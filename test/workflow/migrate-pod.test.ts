@@ -312,6 +312,62 @@ describe('migratePod with recording stand-in activities', () => {
     expect(calls).not.toContain('thawPod');
   }, 120_000);
 
+  test('the podferry CLI: migrate --wait --json prints the result; the human form prints the timing table; list shows it', async () => {
+    const id = `cli-${Date.now().toString(36)}`;
+    const recorder = new Recorder();
+    const activities = createRecordingStandInActivities(recorder, { node: `node-${id}` });
+    const taskQueue = `podferry-test-${id}`;
+    const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'podferry-cli-')), 'podferry.yaml');
+    writeFileSync(
+      configFile,
+      [
+        `temporal: { address: "${temporal.address}", namespace: default, taskQueue: ${taskQueue} }`,
+        'clusters:',
+        '  lab-a: { kubeconfig: /nonexistent/kubeconfig }',
+        '  lab-b: { kubeconfig: /nonexistent/kubeconfig }',
+        '',
+      ].join('\n'),
+    );
+    const cli = (...args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--import', path.join(repo, 'test/support/ts-resolve.mjs'), path.join(repo, 'src/cli/podferry.ts'), '--config', configFile, ...args], {
+          env: { ...process.env, NODE_OPTIONS: '' },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('exit', (code) => resolve({ code, stdout, stderr }));
+      });
+    const orchestrator = await Worker.create({ connection, taskQueue, workflowBundle, activities: activities.orchestrator });
+    const node = await Worker.create({ connection, taskQueue: nodeTaskQueue('lab-a', `node-${id}`), activities: activities.node });
+    await orchestrator.runUntil(
+      node.runUntil(async () => {
+        const json = await cli('migrate', 'default/sample', '--from', 'lab-a', '--to', 'lab-b', '--id', `${id}-1`, '--wait', '--json');
+        expect(json.code).toBe(0);
+        const parsed = JSON.parse(json.stdout) as { migrationId: string; status: string; result: MigrationResult };
+        expect(parsed).toMatchObject({ migrationId: `${id}-1`, status: 'Succeeded' });
+        expect(parsed.result.bytesPushed).toBe(3000);
+
+        const human = await cli('migrate', 'default/sample', '--from', 'lab-a', '--to', 'lab-b', '--id', `${id}-2`, '--wait', '--sequential');
+        expect(human.code).toBe(0);
+        expect(human.stdout).toContain('migrated lab-a/default/sample → lab-b/default/sample');
+        expect(human.stdout).toMatch(/downtime\s+\d+\.\d\d s\s+\(source frozen → target Ready\)/);
+        expect(human.stdout).toMatch(/ballast\s+\d+\.\d\d s/);
+        expect(human.stdout).toContain('(sequential)');
+
+        const unknown = await cli('migrate', 'default/sample', '--from', 'lab-a', '--to', 'lab-z');
+        expect(unknown.code).toBe(1);
+        expect(unknown.stderr).toContain('cluster "lab-z" is not in the configuration (known: lab-a, lab-b)');
+
+        const list = await cli('list', '--json');
+        expect((JSON.parse(list.stdout) as Array<{ migrationId: string; phase: string }>).filter((m) => m.migrationId.startsWith(id))).toEqual(
+          expect.arrayContaining([expect.objectContaining({ migrationId: `${id}-1`, phase: 'Succeeded' })]),
+        );
+      }),
+    );
+  }, 120_000);
+
   test('watchMigration reports progress through the phases and returns the result', async () => {
     const phases: string[] = [];
     const { error } = await migrate({ checkpointMs: 200 }, {}, async (id) => {
