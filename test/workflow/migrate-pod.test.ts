@@ -152,6 +152,8 @@ describe('migratePod with recording stand-in activities', () => {
     expect(text).toContain('podferry_migrations_total{result="succeeded"} 1');
     expect(text).toContain('podferry_migration_bytes_pushed_total 3000');
     expect(text).toMatch(/podferry_migration_downtime_seconds_count 1/);
+    // The recorded history replays against the workflow code: the code is deterministic.
+    await Worker.runReplayHistory({ workflowBundle, replayName: 'happy path' }, await handle.fetchHistory(), handle.workflowId);
   }, 60_000);
 
   test('options.parallel=false checkpoints one container after another; parallel overlaps them', async () => {
@@ -228,6 +230,7 @@ describe('migratePod with recording stand-in activities', () => {
     expect(pushFailed).toBeGreaterThanOrEqual(0);
     expect(firstUndo).toBeGreaterThan(pushFailed);
     expect(recorder.started()).not.toContain('createTargetPod');
+    await Worker.runReplayHistory({ workflowBundle, replayName: 'cancellation' }, await client.workflow.getHandle(progress.migrationId).fetchHistory());
   }, 60_000);
 
   test('invalid input is rejected as InvalidInput before any activity runs', async () => {
