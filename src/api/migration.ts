@@ -162,6 +162,9 @@ export type MigrationResult = z.infer<typeof MigrationResult>;
 /** One line per zod issue: `source.pod: not a valid Kubernetes object name (got "Foo")`. */
 export function describeIssues(error: z.ZodError): string {
   return error.issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(input)'}: ${issue.message}`)
+    .map((issue) => {
+      const message = issue.code === 'invalid_type' && /received undefined/.test(issue.message) ? 'required' : issue.message;
+      return `${issue.path.length > 0 ? issue.path.join('.') : '(input)'}: ${message}`;
+    })
     .join('; ');
 }

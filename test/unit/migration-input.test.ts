@@ -26,7 +26,7 @@ describe('migration input', () => {
     const text = describeIssues(result.error!);
     expect(text).toContain('source.namespace: not a valid Kubernetes namespace name');
     expect(text).toContain('source.pod: not a valid Kubernetes object name');
-    expect(text).toContain('target.cluster:');
+    expect(text).toContain('target.cluster: required');
     expect(text).toContain('options.parallel:');
     expect(text).toContain('options.cleanup.images:');
   });
