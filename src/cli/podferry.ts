@@ -233,6 +233,8 @@ program
     );
   });
 
+(await import('./operations.js')).registerOperationCommands(program); // drain, schedule (src/cli/operations.ts)
+
 program
   .parseAsync()
   // The gRPC connection would keep the process alive: leave once the command is done.

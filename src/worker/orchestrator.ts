@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createKubeletActivities } from '../activities/kubelet.js';
 import { createKubernetesActivities } from '../activities/kubernetes.js';
+import { createOperationsActivities } from '../activities/operations.js';
 import { createRegistryActivities } from '../activities/registry.js';
 import type { PodferryConfig } from '../api/config.js';
 import { Clusters } from '../kubernetes/clusters.js';
@@ -24,6 +25,7 @@ export function createOrchestratorActivities(config: PodferryConfig) {
   return {
     ...createKubernetesActivities({ clusters }),
     ...createKubeletActivities({ clusters }),
+    ...createOperationsActivities({ clusters }),
     ...(registry ? { deleteImage: registry.deleteImage } : {}),
   };
 }

@@ -1,0 +1,131 @@
+// Activities of the operations on top of migratePod (drain, rebalance) that talk to the API servers:
+// cordon/uncordon a node, list the pods of a node or of a policy, read a policy ConfigMap, mark a moved pod.
+// Each is idempotent (cordoning a cordoned node, marking a marked pod: same result).
+import { ApplicationFailure } from '@temporalio/common';
+import { parse } from 'yaml';
+import { LAST_MIGRATED_AT_ANNOTATION } from '../api/drain.js';
+import { apiMessage, apiStatus, type Clusters } from '../kubernetes/clusters.js';
+import { summarizePod, type PodSummary } from '../planning/pod-summary.js';
+
+export interface OperationsActivityDeps {
+  clusters: Clusters;
+}
+
+export interface NodeRef {
+  cluster: string;
+  node: string;
+}
+
+export function createOperationsActivities(deps: OperationsActivityDeps) {
+  const { clusters } = deps;
+
+  async function readNode(input: NodeRef) {
+    try {
+      return await clusters.core(input.cluster).readNode({ name: input.node });
+    } catch (err) {
+      if (apiStatus(err) === 404) {
+        const names = await clusters
+          .core(input.cluster)
+          .listNode()
+          .then((list) => list.items.map((n) => n.metadata?.name).join(', '))
+          .catch(() => '?');
+        throw ApplicationFailure.nonRetryable(`node ${input.node} does not exist in cluster ${input.cluster} (its nodes: ${names})`, 'UnknownNode');
+      }
+      throw err;
+    }
+  }
+
+  async function setUnschedulable(input: NodeRef, unschedulable: boolean): Promise<{ wasUnschedulable: boolean }> {
+    const node = await readNode(input);
+    const wasUnschedulable = node.spec?.unschedulable === true;
+    if (wasUnschedulable !== unschedulable) {
+      await clusters.core(input.cluster).patchNode({ name: input.node, body: [{ op: 'add', path: '/spec/unschedulable', value: unschedulable }] });
+    }
+    return { wasUnschedulable };
+  }
+
+  /** Marks the node unschedulable (kubectl cordon); an unknown node fails as UnknownNode, changing nothing. */
+  async function cordonNode(input: NodeRef): Promise<{ wasUnschedulable: boolean }> {
+    return setUnschedulable(input, true);
+  }
+
+  /** Makes the node schedulable again (kubectl uncordon). */
+  async function uncordonNode(input: NodeRef): Promise<{ wasUnschedulable: boolean }> {
+    return setUnschedulable(input, false);
+  }
+
+  /** Every pod bound to the node, summarized for planning (eligibility included). */
+  async function listNodePods(input: NodeRef): Promise<PodSummary[]> {
+    await readNode(input);
+    const list = await clusters.core(input.cluster).listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${input.node}` });
+    return list.items.map((pod) => summarizePod(input.cluster, pod));
+  }
+
+  /** The pods of the given clusters that match a label selector, with the annotations planning reads. */
+  async function listCandidatePods(input: {
+    clusters: string[];
+    labelSelector: string;
+    namespaces?: string[];
+    annotationKeys: string[];
+  }): Promise<PodSummary[]> {
+    const out: PodSummary[] = [];
+    for (const cluster of input.clusters) {
+      const core = clusters.core(cluster);
+      const lists = input.namespaces?.length
+        ? await Promise.all(input.namespaces.map((namespace) => core.listNamespacedPod({ namespace, labelSelector: input.labelSelector })))
+        : [await core.listPodForAllNamespaces({ labelSelector: input.labelSelector })];
+      for (const list of lists) out.push(...list.items.map((pod) => summarizePod(cluster, pod, input.annotationKeys)));
+    }
+    return out;
+  }
+
+  /**
+   * Reads a placement policy document (YAML or JSON) from a ConfigMap key. Returns it unvalidated: the
+   * workflow validates it, so the error names the field in the policy.
+   */
+  async function readPolicyConfigMap(input: { cluster: string; namespace: string; name: string; key: string }): Promise<unknown> {
+    const ref = `ConfigMap ${input.namespace}/${input.name} in cluster ${input.cluster}`;
+    let data: Record<string, string> | undefined;
+    try {
+      data = (await clusters.core(input.cluster).readNamespacedConfigMap({ namespace: input.namespace, name: input.name })).data;
+    } catch (err) {
+      if (apiStatus(err) === 404) throw ApplicationFailure.nonRetryable(`${ref} does not exist`, 'InvalidPolicy');
+      throw err;
+    }
+    const text = data?.[input.key];
+    if (text === undefined) {
+      throw ApplicationFailure.nonRetryable(`${ref} has no key ${input.key} (keys: ${Object.keys(data ?? {}).join(', ') || 'none'})`, 'InvalidPolicy');
+    }
+    try {
+      return parse(text) as unknown;
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(`${ref} key ${input.key} is not YAML/JSON: ${(err as Error).message}`, 'InvalidPolicy');
+    }
+  }
+
+  /** Writes podferry.io/last-migrated-at on a pod podferry moved (the cool-down clock). A missing pod is left alone. */
+  async function markMigrated(input: { cluster: string; namespace: string; name: string; at: string }): Promise<{ marked: boolean }> {
+    const core = clusters.core(input.cluster);
+    let annotations: Record<string, string> | undefined;
+    try {
+      annotations = (await core.readNamespacedPod({ namespace: input.namespace, name: input.name })).metadata?.annotations;
+    } catch (err) {
+      if (apiStatus(err) === 404) return { marked: false };
+      throw err;
+    }
+    const body = annotations
+      ? [{ op: 'add', path: `/metadata/annotations/${LAST_MIGRATED_AT_ANNOTATION.replace('/', '~1')}`, value: input.at }]
+      : [{ op: 'add', path: '/metadata/annotations', value: { [LAST_MIGRATED_AT_ANNOTATION]: input.at } }];
+    try {
+      await core.patchNamespacedPod({ namespace: input.namespace, name: input.name, body });
+    } catch (err) {
+      if (apiStatus(err) === 404) return { marked: false };
+      throw new Error(`annotating pod ${input.namespace}/${input.name} in ${input.cluster}: ${apiMessage(err)}`);
+    }
+    return { marked: true };
+  }
+
+  return { cordonNode, uncordonNode, listNodePods, listCandidatePods, readPolicyConfigMap, markMigrated };
+}
+
+export type OperationsActivities = ReturnType<typeof createOperationsActivities>;

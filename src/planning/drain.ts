@@ -1,0 +1,56 @@
+// Which pods of a node a drain moves, and which it leaves with the reason. Pure: unit-tested, and run by
+// the drainNode workflow on the summaries an activity read.
+import type { SkippedPod } from '../api/drain.js';
+import type { PodSummary } from './pod-summary.js';
+
+/**
+ * Skip types that do not keep a drain from being complete: these pods belong to the node (or are leaving
+ * anyway), as `kubectl drain --ignore-daemonsets` treats them.
+ */
+export const NODE_BOUND_SKIPS = new Set(['DaemonSetPod', 'StaticPod', 'PodFinished', 'PodTerminating']);
+
+export interface DrainSplit {
+  migratable: PodSummary[];
+  skipped: SkippedPod[];
+}
+
+export function splitNodePods(pods: PodSummary[], target: { sourceCluster: string; targetCluster: string }): DrainSplit {
+  const out: DrainSplit = { migratable: [], skipped: [] };
+  const sorted = [...pods].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+  for (const pod of sorted) {
+    const skip = skipReason(pod, target);
+    if (skip) out.skipped.push({ namespace: pod.namespace, name: pod.name, ...skip });
+    else out.migratable.push(pod);
+  }
+  return out;
+}
+
+function skipReason(pod: PodSummary, target: { sourceCluster: string; targetCluster: string }): { type: string; reason: string } | undefined {
+  const ref = `pod ${pod.namespace}/${pod.name}`;
+  if (pod.mirror) {
+    return { type: 'StaticPod', reason: `${ref} is the mirror of a static pod: the node's kubelet runs it from a manifest file, it stays with the node` };
+  }
+  if (pod.controller?.kind === 'DaemonSet') {
+    return { type: 'DaemonSetPod', reason: `${ref} belongs to DaemonSet ${pod.controller.name}, which runs one pod per node: it stays with the node` };
+  }
+  if (pod.phase === 'Succeeded' || pod.phase === 'Failed') {
+    return { type: 'PodFinished', reason: `${ref} has finished (${pod.phase}): nothing runs that could move` };
+  }
+  if (pod.refusals.length > 0) {
+    return { type: pod.refusals[0]!.type, reason: pod.refusals.map((r) => r.message).join('; ') };
+  }
+  if (target.targetCluster === target.sourceCluster) {
+    return {
+      type: 'IntraClusterNotSupported',
+      reason:
+        `${ref} would move within cluster ${target.sourceCluster}: a migrated pod keeps its name and namespace, and the source exists until ` +
+        'the target is Ready, so migratePod cannot move a pod within one cluster yet: drain to another cluster (--to <cluster>)',
+    };
+  }
+  return undefined;
+}
+
+/** A drain is complete when no pod that had to leave the node is still there. */
+export function isComplete(skipped: SkippedPod[], failed: unknown[]): boolean {
+  return failed.length === 0 && skipped.every((s) => NODE_BOUND_SKIPS.has(s.type));
+}

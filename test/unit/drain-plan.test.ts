@@ -1,0 +1,65 @@
+import { describe, expect, test } from '@jest/globals';
+import { DrainNodeInput } from '../../src/api/drain.js';
+import { describeIssues } from '../../src/api/migration.js';
+import { isComplete, splitNodePods } from '../../src/planning/drain.js';
+import { summarizePod } from '../../src/planning/pod-summary.js';
+import { sourcePod } from '../fixtures/source-pod.js';
+
+const named = (name: string, overrides: Parameters<typeof sourcePod>[0] = {}) =>
+  summarizePod('lab-a', sourcePod({ ...overrides, metadata: { name, ...overrides.metadata } }));
+const crossCluster = { sourceCluster: 'lab-a', targetCluster: 'lab-b' };
+
+describe('which pods of a node a drain moves', () => {
+  const daemon = named('node-exporter-x1', { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'node-exporter', uid: 'u', controller: true }] } });
+  const mirror = named('kube-proxy-lab-a-node', { metadata: { annotations: { 'kubernetes.io/config.mirror': 'abc' } } });
+  const replica = named('web-7d9f-x', { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9f', uid: 'u', controller: true }] } });
+  const withClaim = named('db', { spec: { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }] } });
+  const finished = named('job-done', { status: { phase: 'Succeeded' } });
+
+  test('standalone running pods migrate; DaemonSet, static, controller-owned, PVC and finished pods are skipped with the reason', () => {
+    const split = splitNodePods([named('sample'), daemon, mirror, replica, withClaim, named('another'), finished], crossCluster);
+    expect(split.migratable.map((p) => p.name)).toEqual(['another', 'sample']);
+    expect(Object.fromEntries(split.skipped.map((s) => [s.name, s.type]))).toEqual({
+      'node-exporter-x1': 'DaemonSetPod',
+      'kube-proxy-lab-a-node': 'StaticPod',
+      'web-7d9f-x': 'ControllerOwnedPod',
+      db: 'VolumeCannotMove',
+      'job-done': 'PodFinished',
+    });
+    const reason = (name: string) => split.skipped.find((s) => s.name === name)!.reason;
+    expect(reason('node-exporter-x1')).toContain('belongs to DaemonSet node-exporter');
+    expect(reason('kube-proxy-lab-a-node')).toContain('mirror of a static pod');
+    expect(reason('web-7d9f-x')).toContain('controlled by ReplicaSet web-7d9f');
+    expect(reason('db')).toContain('volume data is a persistentVolumeClaim volume');
+  });
+
+  test('a move within the same cluster is skipped with a reason (migratePod keeps name and namespace), not attempted', () => {
+    const split = splitNodePods([named('sample')], { sourceCluster: 'lab-a', targetCluster: 'lab-a' });
+    expect(split.migratable).toEqual([]);
+    expect(split.skipped).toEqual([expect.objectContaining({ name: 'sample', type: 'IntraClusterNotSupported', reason: expect.stringContaining('--to <cluster>') })]);
+  });
+
+  test('complete: only node-bound pods stay and nothing failed', () => {
+    const split = splitNodePods([daemon, mirror, finished], crossCluster);
+    expect(isComplete(split.skipped, [])).toBe(true);
+    expect(isComplete(split.skipped, [{}])).toBe(false);
+    expect(isComplete(splitNodePods([replica], crossCluster).skipped, [])).toBe(false);
+  });
+});
+
+describe('drain input validation', () => {
+  const issues = (input: unknown) => {
+    const parsed = DrainNodeInput.safeParse(input);
+    return parsed.success ? '' : describeIssues(parsed.error);
+  };
+  test('defaults: concurrency 2, target cluster unset (the source cluster)', () => {
+    expect(DrainNodeInput.parse({ source: { cluster: 'lab-a', node: 'lab-a-node' } })).toMatchObject({ concurrency: 2, target: {} });
+  });
+  test('bad fields are named with the reason', () => {
+    expect(issues({ source: { cluster: 'lab-a', node: 'Lab_A' }, concurrency: 0 })).toBe(
+      'source.node: not a valid Kubernetes node name (DNS-1123 subdomain); concurrency: at least 1 migration at a time',
+    );
+    expect(issues({ source: { cluster: 'lab-a', node: 'n1' }, target: { node: 'n1' } })).toBe('target.node: the target node is the node being drained');
+    expect(issues({ source: { cluster: 'lab-a', node: 'n1' }, target: { cluster: 'lab-b', node: 'n1' } })).toBe('');
+  });
+});
