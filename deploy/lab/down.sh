@@ -81,7 +81,7 @@ remove_network() {
 # Lists what the lab could have left behind; empty output means a clean host.
 leftovers() {
   local cluster hierarchy
-  pgrep -a -f "$LAB_RUN/|$LAB_STATE/" || true
+  pgrep -a -f "$LAB_RUN/|$LAB_STATE/|TCP-LISTEN:[0-9]+,bind=$HOST_IP" || true
   awk -v a="$LAB_STATE/" -v b="$LAB_RUN/" 'index($5, a) == 1 || index($5, b) == 1 {print "mount " $5}' /proc/self/mountinfo
   for cluster in "${CLUSTERS[@]}"; do
     ip netns list 2>/dev/null | grep -w "$(netns_name "$cluster")" | sed 's/^/netns /' || true

@@ -31,20 +31,20 @@ upload_blob() {
       tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
     [[ $location == http* ]] || location="http://$REGISTRY$location"
     [[ $location == *\?* ]] && location+="&" || location+="?"
-    curl -sf -X PUT -H "Content-Type: application/octet-stream" --data-binary "@$file" \
+    curl -sf -X PUT -H "Content-Type: application/octet-stream" --upload-file "$file" \
       "${location}digest=$digest" -o /dev/null || die "upload of $file to $repo failed"
   fi
   echo "$digest"
 }
 
-# push_image <repo> <tag> <layer.tar> <entrypoint as a JSON array>
+# push_image <repo> <tag> <layer.tar> <image config as JSON, e.g. {"Entrypoint":["/pause"]}>
 push_image() {
-  local repo=$1 tag=$2 layer=$3 entrypoint=$4 work
+  local repo=$1 tag=$2 layer=$3 image_config=$4 work
   work=$(mktemp -d)
   local layer_digest config_digest
   layer_digest=$(upload_blob "$repo" "$layer")
-  jq -cn --arg diff "$layer_digest" --argjson entrypoint "$entrypoint" \
-    '{architecture: "amd64", os: "linux", config: {Entrypoint: $entrypoint}, rootfs: {type: "layers", diff_ids: [$diff]}}' \
+  jq -cn --arg diff "$layer_digest" --argjson config "$image_config" \
+    '{architecture: "amd64", os: "linux", config: $config, rootfs: {type: "layers", diff_ids: [$diff]}}' \
     >"$work/config.json"
   config_digest=$(upload_blob "$repo" "$work/config.json")
   jq -cn --arg config "$config_digest" --argjson csize "$(stat -c%s "$work/config.json")" \
@@ -66,8 +66,8 @@ main() {
   work=$(mktemp -d)
   layer_tar "$work/pause.tar" "$BIN_DIR/pause"
   layer_tar "$work/sample.tar" "$BIN_DIR/podferry-sample"
-  push_image podferry/pause lab "$work/pause.tar" '["/pause"]'
-  push_image podferry/sample lab "$work/sample.tar" '["/podferry-sample"]'
+  push_image podferry/pause lab "$work/pause.tar" '{"Entrypoint": ["/pause"]}'
+  push_image podferry/sample lab "$work/sample.tar" '{"Entrypoint": ["/podferry-sample"]}'
   rm -rf "$work"
 }
 

@@ -7,6 +7,7 @@ state_of() { if is_running "$1"; then printf '\033[32mrunning\033[0m (pid %s)' "
 [[ -d $LAB_RUN/pids ]] || { log "the lab is down (start it with 'make lab-up')"; exit 0; }
 printf '%-28s %-22s %s\n' COMPONENT STATE WHERE
 printf '%-28s %-22b %s\n' temporal "$(state_of temporal)" "grpc $TEMPORAL_ADDRESS, Web UI http://127.0.0.1:$TEMPORAL_UI_PORT"
+printf '%-28s %-22b %s\n' temporal-bridge "$(state_of temporal-bridge)" "$HOST_IP:${TEMPORAL_ADDRESS##*:} -> $TEMPORAL_ADDRESS (for pods)"
 printf '%-28s %-22b %s\n' registry "$(state_of registry)" "http://$REGISTRY"
 for cluster in "${CLUSTERS[@]}"; do
   printf '%-28s %-22b %s\n' "$cluster-etcd" "$(state_of "$cluster-etcd")" "http://127.0.0.1:${ETCD_CLIENT_PORT[$cluster]}"
@@ -16,7 +17,7 @@ for cluster in "${CLUSTERS[@]}"; do
   printf '%-28s %-22b %s\n' "$cluster-containerd" "$(state_of "$cluster-containerd")" "netns $(netns_name "$cluster"), $(cluster_run "$cluster")/containerd.sock"
   printf '%-28s %-22b %s\n' "$cluster-kubelet" "$(state_of "$cluster-kubelet")" "node $(node_name "$cluster") ${NODE_IP[$cluster]}:10250, pods ${POD_CIDR[$cluster]}"
 done
-for extra in $(ls "$LAB_RUN/pids" | sed 's/\.pid$//' | grep -v -e '^temporal$' -e '^registry$' -e '^lab-'); do
+for extra in $(ls "$LAB_RUN/pids" | sed 's/\.pid$//' | grep -v -e '^temporal$' -e '^temporal-bridge$' -e '^registry$' -e '^lab-'); do
   printf '%-28s %-22b %s\n' "$extra" "$(state_of "$extra")" "log $(log_file "$extra")"
 done
 echo

@@ -47,6 +47,11 @@ start_temporal() {
     --search-attribute PodferryPhase=Keyword
 }
 
+# Pods (the node worker DaemonSet of deploy/overlays/lab-a) reach Temporal on the lab network.
+start_temporal_bridge() {
+  start_daemon temporal-bridge "" socat "TCP-LISTEN:${TEMPORAL_ADDRESS##*:},bind=$HOST_IP,fork,reuseaddr" "TCP:$TEMPORAL_ADDRESS"
+}
+
 start_registry() {
   log "registry: http://$REGISTRY"
   mkdir -p "$LAB_STATE/registry"
@@ -296,6 +301,7 @@ main() {
   local cluster
   for cluster in "${CLUSTERS[@]}"; do ensure_pki "$cluster"; done
   start_temporal
+  start_temporal_bridge
   start_registry
   wait_for registry 20 curl -sf "http://$REGISTRY/v2/"
   for cluster in "${CLUSTERS[@]}"; do start_control_plane "$cluster"; done

@@ -1,0 +1,109 @@
+// deploy/ applied to a lab cluster: the kustomize overlay deploy/overlays/lab-a is accepted by lab-a's API
+// server; the node worker runs there as a DaemonSet pod (its image built from this checkout by
+// deploy/lab/worker-image.sh, pulled from the lab registry, nothing from outside) and does the node-local
+// steps of a real migration (freeze, push, archive clean-up), proven by the worker identities that Temporal
+// recorded for those activities. The lab's host-process node worker for lab-a is stopped meanwhile.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../../src/config/load.js';
+import { Clusters } from '../../src/kubernetes/clusters.js';
+import { compareSampleStates, deploySample, isReady, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const kubectlBin = path.join(process.env.PODFERRY_LAB_CACHE ?? path.join(process.env.HOME ?? '/root', '.cache/podferry-lab'), 'kubernetes-v1.37.2/kubectl');
+const kubeconfig = '/var/lib/podferry-lab/kubeconfig';
+const hostNodeWorkerPid = '/run/podferry-lab/pids/podferry-node-lab-a.pid';
+const config = loadConfig();
+const clusters = new Clusters(config.clusters);
+
+function kubectl(...args: string[]): string {
+  return execFileSync(kubectlBin, ['--kubeconfig', kubeconfig, '--context', 'lab-a', ...args], { encoding: 'utf8' });
+}
+
+async function eventually<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs / 1000}s`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+describe('deploy/ on a lab cluster', () => {
+  beforeAll(() => {
+    execFileSync(path.join(root, 'deploy/lab/workers.sh'), { stdio: 'inherit' });
+    execFileSync(path.join(root, 'deploy/lab/worker-image.sh'), { stdio: 'inherit' });
+    kubectl('create', 'namespace', 'podferry-system', '--dry-run=client', '-o', 'yaml');
+    spawnSync(kubectlBin, ['--kubeconfig', kubeconfig, '--context', 'lab-a', 'create', 'namespace', 'podferry-system']);
+    const secret = kubectl('create', 'secret', 'generic', 'podferry-kubeconfigs', '-n', 'podferry-system', `--from-file=kubeconfig=${kubeconfig}`, '--dry-run=client', '-o', 'yaml');
+    execFileSync(kubectlBin, ['--kubeconfig', kubeconfig, '--context', 'lab-a', 'apply', '-f', '-'], { input: secret });
+  }, 300_000);
+
+  afterAll(() => {
+    spawnSync(kubectlBin, ['--kubeconfig', kubeconfig, '--context', 'lab-a', 'delete', '-k', path.join(root, 'deploy/overlays/lab-a'), '--wait=true', '--ignore-not-found']);
+    execFileSync(path.join(root, 'deploy/lab/workers.sh'), { stdio: 'inherit' }); // the host node worker again
+  }, 300_000);
+
+  test('the overlay is accepted and the workers run as pods', async () => {
+    expect(kubectl('apply', '-k', path.join(root, 'deploy/overlays/lab-a'))).toMatch(/daemonset.apps\/podferry-node-worker (created|configured|unchanged)/);
+    await eventually('node worker DaemonSet ready', () => {
+      const ds = JSON.parse(kubectl('get', 'daemonset', 'podferry-node-worker', '-n', 'podferry-system', '-o', 'json')) as { status: { numberReady?: number } };
+      return ds.status.numberReady === 1 ? true : undefined;
+    }, 180_000);
+    await eventually('orchestrator Deployment available', () => {
+      const deployment = JSON.parse(kubectl('get', 'deployment', 'podferry-orchestrator', '-n', 'podferry-system', '-o', 'json')) as { status: { availableReplicas?: number } };
+      return deployment.status.availableReplicas === 1 ? true : undefined;
+    }, 180_000);
+  }, 400_000);
+
+  test('the DaemonSet pod does the node-local steps of a real migration', async () => {
+    const podName = kubectl('get', 'pods', '-n', 'podferry-system', '-l', 'app.kubernetes.io/name=podferry-node-worker', '-o', 'jsonpath={.items[0].metadata.name}');
+    // Only the DaemonSet pod serves lab-a's node queue now.
+    const pid = Number(readFileSync(hostNodeWorkerPid, 'utf8'));
+    process.kill(pid, 'SIGTERM');
+    rmSync(hostNodeWorkerPid);
+    const connection = await Connection.connect({ address: config.temporal.address });
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    await eventually('the DaemonSet pod polls lab-a-node\'s queue', () => {
+      const out = spawnSync(path.join(process.env.HOME ?? '/root', '.cache/podferry-lab/temporal-v1.5.1/temporal'), [
+        'task-queue', 'describe', '--address', config.temporal.address, '--task-queue', 'podferry-node-lab-a-lab-a-node', '-o', 'json',
+      ], { encoding: 'utf8' }).stdout;
+      return out.includes(podName) ? true : undefined;
+    }, 120_000);
+
+    const source = await deploySample(clusters, 'lab-a', { removeFrom: ['lab-b'] });
+    const before = await readSampleState(source.status!.podIP!);
+    const cli = spawnSync(process.execPath, [path.join(root, 'dist/cli/podferry.js'), 'migrate', 'default/sample', '--from', 'lab-a', '--to', 'lab-b', '--wait', '--json'], {
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
+    expect({ status: cli.status, stderr: cli.stderr }).toEqual({ status: 0, stderr: expect.any(String) });
+    const { migrationId } = JSON.parse(cli.stdout) as { migrationId: string };
+    const target = await waitForPod(clusters.core('lab-b'), 'default', 'sample', isReady, 60_000);
+    expect(compareSampleStates(before, await readSampleState(target!.status!.podIP!)).filter((c) => !c.ok)).toEqual([]);
+
+    // Who ran what: the source node's activities were picked up by the DaemonSet pod.
+    const history = await client.workflow.getHandle(migrationId).fetchHistory();
+    const typeByScheduledId = new Map<string, string>();
+    const ranBy = new Map<string, Set<string>>();
+    for (const event of history.events ?? []) {
+      const scheduled = event.activityTaskScheduledEventAttributes;
+      if (scheduled) typeByScheduledId.set(String(event.eventId), `${scheduled.activityType?.name}@${scheduled.taskQueue?.name}`);
+      const started = event.activityTaskStartedEventAttributes;
+      if (started) {
+        const activity = typeByScheduledId.get(String(started.scheduledEventId)) ?? '?';
+        ranBy.set(activity, (ranBy.get(activity) ?? new Set()).add(started.identity ?? ''));
+      }
+    }
+    const onSourceNode = [...ranBy].filter(([activity]) => activity.endsWith('@podferry-node-lab-a-lab-a-node'));
+    expect(onSourceNode.map(([activity]) => activity.split('@')[0]).sort()).toEqual(expect.arrayContaining(['freezePod', 'pushCheckpointImage']));
+    for (const [activity, identities] of onSourceNode) {
+      expect({ activity, identities: [...identities].every((id) => id.includes(podName)) }).toEqual({ activity, identities: true });
+    }
+    await connection.close();
+  }, 400_000);
+});
