@@ -67,6 +67,14 @@ export function createNodeActivities(deps: NodeActivityDeps) {
    * the pod freeze.
    */
   async function freezePod(input: PodContainers): Promise<{ frozenAt: number; cgroup: string; version: string }> {
+    if (!deps.containerd && input.containerIds.some((id) => parseId(id).runtime === 'containerd')) {
+      // Freezing containerd's containers behind its back makes its checkpoint fail ("pause failed").
+      throw ApplicationFailure.nonRetryable(
+        `pod uid ${input.podUid} runs on containerd, but the node worker of ${deps.nodeName} has no containerd socket: ` +
+          'set node.containerd.address (or PODFERRY_CONTAINERD_ADDRESS) in its configuration',
+        'NodeWorkerMisconfigured',
+      );
+    }
     const cgroup = await podCgroupOrFail(input.podUid);
     await freeze(cgroup);
     const frozenAt = Date.now();
