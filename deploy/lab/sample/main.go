@@ -73,7 +73,9 @@ func newCounter(b *ballast) *counter {
 		for range time.Tick(10 * time.Millisecond) {
 			c.mu.Lock()
 			now := time.Now()
-			if gap := now.Sub(c.lastTick); gap > c.longestGap {
+			// Wall-clock time (Round(0) drops the monotonic reading): a restored process lives in a time
+			// namespace whose monotonic clock hides the time it spent checkpointed.
+			if gap := now.Round(0).Sub(c.lastTick.Round(0)); gap > c.longestGap {
 				c.longestGap, c.gapEnded = gap, now
 			}
 			c.count++
