@@ -50,6 +50,9 @@ export async function startRegistry(options: { extraConfig?: string } = {}): Pro
   const child: ChildProcess = spawn(REGISTRY_BINARY, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Never outlive the test process, even when a suite times out before its afterAll.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -61,6 +64,7 @@ export async function startRegistry(options: { extraConfig?: string } = {}): Pro
     }
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
       throw new Error(`registry did not start on ${url}: ${stderr.slice(-500)}`);
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -68,6 +72,7 @@ export async function startRegistry(options: { extraConfig?: string } = {}): Pro
   return {
     url,
     async stop() {
+      process.off('exit', killOnExit);
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');

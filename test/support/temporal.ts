@@ -54,10 +54,14 @@ export async function startTemporal(): Promise<TestTemporal> {
   );
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Never outlive the test process, even when a suite times out before its afterAll.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const deadline = Date.now() + 90_000; // a loaded 2-core machine can be slow to start it
   while (!(await accepts(port))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
       throw new Error(`Temporal dev server did not start on port ${port}: ${stderr.slice(-800)}`);
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -66,6 +70,7 @@ export async function startTemporal(): Promise<TestTemporal> {
     address: `127.0.0.1:${port}`,
     namespace: 'default',
     async stop() {
+      process.off('exit', killOnExit);
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
