@@ -279,6 +279,7 @@ describe('migratePod with recording stand-in activities', () => {
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let stderr = '';
+        process.once('exit', () => child.kill('SIGKILL')); // never outlive the test process
         child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
         child.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && resolve(child));
         child.on('exit', (code) => reject(new Error(`worker process exited (${code}) before it was ready: ${stderr.slice(-1500)}`)));
