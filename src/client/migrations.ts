@@ -1,7 +1,7 @@
 // The typed programmatic API: start a migration, watch its progress, get its result, list migrations.
 // The CLI is built on it; so can any other program.
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, type SearchAttributePair } from '@temporalio/common';
 import {
   describeIssues,
@@ -20,10 +20,22 @@ export class InvalidMigrationInput extends Error {
   override name = 'InvalidMigrationInput';
 }
 
+export class MigrationInProgress extends Error {
+  override name = 'MigrationInProgress';
+}
+
 export interface StartMigrationOptions {
   taskQueue?: string;
-  /** Default: podferry-<cluster>-<namespace>-<pod>-<time>, so a listing reads well. */
+  /**
+   * Default: podferry-<cluster>-<namespace>-<pod>, the same for every migration of that pod, so Temporal
+   * lets only one of them run at a time (two migrations freezing and moving one pod would fight).
+   */
   migrationId?: string;
+}
+
+/** The default migration id: one per source pod, so at most one migration of a pod runs at a time. */
+export function defaultMigrationId(source: { cluster: string; namespace: string; pod: string }): string {
+  return `podferry-${source.cluster}-${source.namespace}-${source.pod}`;
 }
 
 export async function startMigration(client: Client, request: MigratePodRequest, options: StartMigrationOptions = {}): Promise<MigrationHandle> {
@@ -31,8 +43,7 @@ export async function startMigration(client: Client, request: MigratePodRequest,
   const parsed = MigratePodInput.safeParse(request);
   if (!parsed.success) throw new InvalidMigrationInput(`invalid migration input: ${describeIssues(parsed.error)}`);
   const input = parsed.data;
-  const migrationId =
-    options.migrationId ?? `podferry-${input.source.cluster}-${input.source.namespace}-${input.source.pod}-${Date.now().toString(36)}`;
+  const migrationId = options.migrationId ?? defaultMigrationId(input.source);
   const source = `${input.source.cluster}/${input.source.namespace}/${input.source.pod}`;
   const target = `${input.target.cluster}/${input.target.namespace ?? input.source.namespace}${input.target.node ? ` (node ${input.target.node})` : ''}`;
   const searchAttributes = (await searchAttributesRegistered(client))
@@ -42,13 +53,26 @@ export async function startMigration(client: Client, request: MigratePodRequest,
         { key: SEARCH_ATTRIBUTES.phase, value: 'Pending' },
       ] satisfies SearchAttributePair[])
     : undefined;
-  return client.workflow.start<typeof migratePod>(WORKFLOW_TYPE, {
-    args: [request],
-    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-    workflowId: migrationId,
-    memo: { source, target, phase: 'Pending' },
-    ...(searchAttributes ? { typedSearchAttributes: searchAttributes } : {}),
-  });
+  try {
+    return await client.workflow.start<typeof migratePod>(WORKFLOW_TYPE, {
+      args: [request],
+      taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+      workflowId: migrationId,
+      // A finished migration's id may be used again; a running one blocks a second start.
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      memo: { source, target, phase: 'Pending' },
+      ...(searchAttributes ? { typedSearchAttributes: searchAttributes } : {}),
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new MigrationInProgress(
+        `a migration of ${source} is already running (${migrationId}): follow it with \`podferry status ${migrationId}\` ` +
+          `or stop it with \`podferry cancel ${migrationId}\``,
+      );
+    }
+    throw err;
+  }
 }
 
 /** True when the namespace has podferry's search attributes registered (see README). */

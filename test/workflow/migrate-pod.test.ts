@@ -12,7 +12,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/worker';
 import type { MigratePodRequest, MigrationResult } from '../../src/api/migration.js';
 import { nodeTaskQueue, WORKFLOW_TYPE } from '../../src/api/names.js';
-import { getProgress, startMigration, watchMigration } from '../../src/client/migrations.js';
+import { defaultMigrationId, getProgress, MigrationInProgress, startMigration, watchMigration } from '../../src/client/migrations.js';
 import { MigrationMetrics, serveMetrics } from '../../src/worker/metrics.js';
 import { progressQuery } from '../../src/workflows/definitions.js';
 import { CONTAINERS, createRecordingStandInActivities, Recorder, type RecordedCall, type Script } from '../support/recording-activities.js';
@@ -231,6 +231,22 @@ describe('migratePod with recording stand-in activities', () => {
     expect(firstUndo).toBeGreaterThan(pushFailed);
     expect(recorder.started()).not.toContain('createTargetPod');
     await Worker.runReplayHistory({ workflowBundle, replayName: 'cancellation' }, await client.workflow.getHandle(progress.migrationId).fetchHistory());
+  }, 60_000);
+
+  test('one migration per pod at a time: a second start while one runs is refused, naming the running one', async () => {
+    const pod = { cluster: 'lab-a', namespace: 'default', pod: `busy-${Date.now().toString(36)}` };
+    // Default ids are per source pod: a running migration of that pod (here one no worker picks up) holds it.
+    const running = await startMigration(client, { source: pod, target: { cluster: 'lab-b' } }, { taskQueue: 'nobody-polls-this' });
+    expect(running.workflowId).toBe(defaultMigrationId(pod));
+    const second = startMigration(client, { source: pod, target: { cluster: 'lab-b' } }, { taskQueue: 'nobody-polls-this' });
+    await expect(second).rejects.toThrow(MigrationInProgress);
+    await expect(second).rejects.toThrow(
+      `a migration of lab-a/default/${pod.pod} is already running (podferry-lab-a-default-${pod.pod}): follow it with \`podferry status`,
+    );
+    await running.terminate('test done');
+    // Once it has ended, the pod can be migrated again under the same id.
+    const again = await startMigration(client, { source: pod, target: { cluster: 'lab-b' } }, { taskQueue: 'nobody-polls-this' });
+    await again.terminate('test done');
   }, 60_000);
 
   test('invalid input is rejected as InvalidInput before any activity runs', async () => {
