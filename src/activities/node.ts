@@ -13,6 +13,8 @@ export interface NodeActivityDeps {
   /** Prefix for host paths reported by the kubelet ("/" for a host process, "/host" in a DaemonSet). */
   hostRoot: string;
   nodeName: string;
+  /** The kubelet's checkpoint directory (host path), always scanned by deleteArchives. */
+  checkpointDir?: string;
   /** The node's containerd (tasks are paused through it when their id says containerd://). */
   containerd?: ContainerdTasks;
   /** The node's CRI image service (to pre-pull base images on a target node). */
@@ -163,6 +165,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
     const targets = new Set(input.paths);
     const dirs = new Set(input.paths.map((p) => path.dirname(p)));
     if (input.pod?.checkpointDir) dirs.add(input.pod.checkpointDir);
+    if (deps.checkpointDir) dirs.add(deps.checkpointDir);
     if (input.pod) {
       // Kubelet naming: checkpoint-<pod>_<namespace>-<container>-<timestamp>.tar
       const prefixes = input.pod.containers.map((c) => `checkpoint-${input.pod!.name}_${input.pod!.namespace}-${c}-`);

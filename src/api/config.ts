@@ -58,6 +58,11 @@ export const NodeWorkerConfig = z
     /** Prefix for host paths such as checkpoint archives: "/" for a host process, "/host" in a DaemonSet. */
     hostRoot: z.string().min(1).default('/'),
     /**
+     * Where the kubelet writes checkpoint archives (<kubelet root>/checkpoints), as a host path. Scanned when
+     * cleaning up, so archives of checkpoints whose answer was lost are found too. `{cluster}`/`{node}` are replaced.
+     */
+    checkpointDir: z.string().min(1).default('/var/lib/kubelet/checkpoints'),
+    /**
      * The node's containerd, when it runs containerd: containers are then paused through it (see
      * src/node/containerd-tasks.ts for why). `{cluster}` and `{node}` in the address are replaced.
      * Without it the node worker freezes container cgroups directly (CRI-O).

@@ -83,6 +83,7 @@ const ENV_OVERRIDES: Array<[string, string[], 'string' | 'number']> = [
   ['PODFERRY_NODE_NAME', ['node', 'nodeName'], 'string'],
   ['PODFERRY_CGROUP_FS_ROOT', ['node', 'cgroupFsRoot'], 'string'],
   ['PODFERRY_HOST_ROOT', ['node', 'hostRoot'], 'string'],
+  ['PODFERRY_CHECKPOINT_DIR', ['node', 'checkpointDir'], 'string'],
   ['PODFERRY_CONTAINERD_ADDRESS', ['node', 'containerd', 'address'], 'string'],
   ['PODFERRY_METRICS_PORT', ['metrics', 'port'], 'number'],
 ];
@@ -107,9 +108,11 @@ export function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown
 function resolveRelativePaths(config: PodferryConfig, baseDir: string): PodferryConfig {
   const resolve = (p: string | undefined) => (p === undefined ? undefined : path.resolve(baseDir, p));
   for (const cluster of Object.values(config.clusters)) cluster.kubeconfig = resolve(cluster.kubeconfig)!;
-  if (config.node?.containerd) {
+  if (config.node) {
     const { cluster, nodeName } = config.node;
-    config.node.containerd.address = config.node.containerd.address.replaceAll('{cluster}', cluster).replaceAll('{node}', nodeName);
+    const expand = (text: string) => text.replaceAll('{cluster}', cluster).replaceAll('{node}', nodeName);
+    config.node.checkpointDir = expand(config.node.checkpointDir);
+    if (config.node.containerd) config.node.containerd.address = expand(config.node.containerd.address);
   }
   const tls = config.temporal.tls;
   if (tls) {

@@ -20,6 +20,7 @@ export function createNodeWorkerActivities(config: PodferryConfig) {
       cgroupFsRoot: node.cgroupFsRoot,
       hostRoot: node.hostRoot,
       nodeName: node.nodeName,
+      checkpointDir: node.checkpointDir,
       containerd: node.containerd ? new ContainerdTasks(node.containerd) : undefined,
       criImages: node.containerd ? new CriImages({ address: node.containerd.address }) : undefined,
     }),

@@ -112,12 +112,16 @@ describe('deleting checkpoint archives', () => {
     const other = file('checkpoint-sample_default-kv-2026-11-28T12:00:00Z.tar');
     const unrelated = file('checkpoint-web_default-counter-2026-11-28T12:00:00Z.tar');
     for (const f of [reported, retried, other, unrelated, `${reported}.podferry-sha256`]) writeFileSync(f, 'x');
-    const activities = createNodeActivities({ cgroupFsRoot: '/nonexistent', hostRoot: '/', nodeName: 'n' });
+    const activities = createNodeActivities({ cgroupFsRoot: '/nonexistent', hostRoot: '/', nodeName: 'n', checkpointDir: dir });
     const input = { paths: [reported], pod: { namespace: 'default', name: 'sample', containers: ['counter', 'kv'] } };
     const { deleted } = await activities.deleteArchives(input);
     expect(deleted.sort()).toEqual([reported, retried, other].sort());
     expect(existsSync(`${reported}.podferry-sha256`)).toBe(false);
     expect(existsSync(unrelated)).toBe(true);
     expect(await activities.deleteArchives(input)).toEqual({ deleted: [] });
+    // No reported path at all (every checkpoint answer was lost): the kubelet's directory is scanned anyway.
+    const lost = file('checkpoint-sample_default-counter-2026-11-28T12:01:00Z.tar');
+    writeFileSync(lost, 'x');
+    expect(await activities.deleteArchives({ paths: [], pod: input.pod })).toEqual({ deleted: [lost] });
   });
 });

@@ -17,6 +17,9 @@ describe('configuration', () => {
     expect(config.clusters['lab-b']).toEqual({ kubeconfig: '/var/lib/podferry-lab/kubeconfig', context: 'lab-b' });
     expect(config.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'podferry' });
     expect(config.registry?.url).toBe('http://10.231.0.1:5000');
+    // {cluster} in node paths is the node worker's cluster
+    expect(config.node?.checkpointDir).toBe('/var/lib/podferry-lab/lab-a/kubelet/checkpoints');
+    expect(config.node?.containerd?.address).toBe('/run/podferry-lab/lab-a/containerd.sock');
   });
 
   test('errors name the file and the field', () => {
@@ -51,7 +54,7 @@ describe('configuration', () => {
     });
     expect(config.temporal.address).toBe('temporal:7233');
     expect(config.registry?.password).toBe('s3cret');
-    expect(config.node).toEqual({ cluster: 'x', nodeName: 'n1', cgroupFsRoot: '/sys/fs/cgroup', hostRoot: '/' });
+    expect(config.node).toEqual({ cluster: 'x', nodeName: 'n1', cgroupFsRoot: '/sys/fs/cgroup', hostRoot: '/', checkpointDir: '/var/lib/kubelet/checkpoints' });
     expect(config.metrics.port).toBe(9999);
     // relative kubeconfig paths are relative to the configuration file
     expect(config.clusters.x?.kubeconfig).toBe(path.join(path.dirname(file), 'kube.yaml'));
