@@ -26,7 +26,7 @@ import type { OperationsActivities } from '../activities/operations.js';
 import { isComplete, splitNodePods } from '../planning/drain.js';
 import type { PodSummary } from '../planning/pod-summary.js';
 import { migratePod } from './migrate-pod.js';
-import { childMigrationId, drainProgressQuery } from './operations-definitions.js';
+import { childMigrationId, drainProgressQuery, inProgress, isAlreadyRunning } from './operations-definitions.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // The timing contract.
@@ -93,7 +93,7 @@ export async function drainNode(request: DrainNodeRequest): Promise<DrainReport>
     };
     const moveOne = async (pod: PodSummary) => {
       const ref = { namespace: pod.namespace, name: pod.name };
-      const migrationId = childMigrationId(drainId, pod);
+      const migrationId = childMigrationId({ cluster: node.cluster, namespace: pod.namespace, name: pod.name });
       progress.pending = progress.pending.filter((p) => p.namespace !== pod.namespace || p.name !== pod.name);
       progress.running.push({ ...ref, migrationId });
       try {
@@ -105,6 +105,7 @@ export async function drainNode(request: DrainNodeRequest): Promise<DrainReport>
         const result = await executeChild(migratePod, {
           args: [childInput],
           workflowId: migrationId,
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
           // A drain that is terminated must not leave a frozen pod behind: its children roll back.
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
           memo: {
@@ -123,7 +124,7 @@ export async function drainNode(request: DrainNodeRequest): Promise<DrainReport>
         }
       } catch (err) {
         if (isCancellation(err)) throw err;
-        const failed: FailedPod = { ...ref, migrationId, ...failureOf(err) };
+        const failed: FailedPod = { ...ref, migrationId, ...(isAlreadyRunning(err) ? inProgress(migrationId) : failureOf(err)) };
         progress.failed.push(failed);
       } finally {
         progress.running = progress.running.filter((r) => r.migrationId !== migrationId);

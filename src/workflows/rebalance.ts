@@ -28,7 +28,7 @@ import {
 import type { OperationsActivities } from '../activities/operations.js';
 import { annotationKeys, planRebalance } from '../planning/rebalance.js';
 import { migratePod } from './migrate-pod.js';
-import { childMigrationId } from './operations-definitions.js';
+import { childMigrationId, inProgress, isAlreadyRunning } from './operations-definitions.js';
 
 /** Short calls to an API server. */
 const API_CALL: ActivityOptions = {
@@ -78,7 +78,7 @@ export async function rebalance(request: RebalanceRequest): Promise<RebalanceSum
   // 4. The moves, all at once: the plan already holds each cluster to guards.maxConcurrentPerCluster.
   await Promise.all(
     plan.moves.map(async (move: PlannedMove) => {
-      const migrationId = childMigrationId(runId, move);
+      const migrationId = childMigrationId({ cluster: move.from, namespace: move.namespace, name: move.name });
       const childInput: MigratePodRequest = {
         source: { cluster: move.from, namespace: move.namespace, pod: move.name },
         target: { cluster: move.to, ...(move.toNode ? { node: move.toNode } : {}) },
@@ -88,13 +88,14 @@ export async function rebalance(request: RebalanceRequest): Promise<RebalanceSum
         const result = await executeChild(migratePod, {
           args: [childInput],
           workflowId: migrationId,
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
           memo: { source: `${move.from}/${move.namespace}/${move.name}`, target: `${move.to}/${move.namespace}`, phase: 'Pending', rebalance: runId },
         });
         summary.moved.push({ ...move, migrationId, downtimeMs: result.downtimeMs });
       } catch (err) {
         if (isCancellation(err)) throw err;
-        summary.failed.push({ ...move, migrationId, ...failureOf(err) });
+        summary.failed.push({ ...move, migrationId, ...(isAlreadyRunning(err) ? inProgress(migrationId) : failureOf(err)) });
         return;
       }
       try {

@@ -136,7 +136,7 @@ describe('drainNode', () => {
     expect(value.error).toBeUndefined();
     const report = value.result as DrainReport;
     expect(report.moved.map((m) => m.name).sort()).toEqual(['app-1', 'app-2', 'app-3', 'app-4']);
-    expect(report.moved.every((m) => m.targetCluster === 'lab-b' && m.migrationId === `${report.drainId}-default-${m.name}`)).toBe(true);
+    expect(report.moved.every((m) => m.targetCluster === 'lab-b' && m.migrationId === `podferry-lab-a-default-${m.name}`)).toBe(true);
     expect(report.failed).toEqual([expect.objectContaining({ name: 'broken', type: 'MigrationRolledBack', reason: expect.stringContaining('injected failure: pod broken cannot be planned') })]);
     expect(Object.fromEntries(report.skipped.map((s) => [s.name, s.type]))).toEqual({
       'node-exporter-x1': 'DaemonSetPod',
