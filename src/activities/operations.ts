@@ -55,10 +55,18 @@ export function createOperationsActivities(deps: OperationsActivityDeps) {
   }
 
   /** Every pod bound to the node, summarized for planning (eligibility included). */
-  async function listNodePods(input: NodeRef): Promise<PodSummary[]> {
+  async function listNodePods(input: NodeRef & { labelSelector?: string }): Promise<PodSummary[]> {
     await readNode(input);
-    const list = await clusters.core(input.cluster).listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${input.node}` });
-    return list.items.map((pod) => summarizePod(input.cluster, pod));
+    try {
+      const list = await clusters.core(input.cluster).listPodForAllNamespaces({
+        fieldSelector: `spec.nodeName=${input.node}`,
+        ...(input.labelSelector ? { labelSelector: input.labelSelector } : {}),
+      });
+      return list.items.map((pod) => summarizePod(input.cluster, pod));
+    } catch (err) {
+      if (apiStatus(err) === 400) throw ApplicationFailure.nonRetryable(`pod selector "${input.labelSelector}": ${apiMessage(err)}`, 'InvalidInput');
+      throw err;
+    }
   }
 
   /** The pods of the given clusters that match a label selector, with the annotations planning reads. */

@@ -24,6 +24,11 @@ export const DrainNodeInput = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Only pods with these labels take part (a Kubernetes label selector, as `kubectl drain --pod-selector`);
+     * the node's other pods are neither moved nor reported. Default: every pod on the node.
+     */
+    podSelector: z.string().min(1, 'empty selector: omit it to take every pod').max(1024).optional(),
     /** How many pods migrate at the same time. */
     concurrency: z.number().int().min(1, 'at least 1 migration at a time').max(20, 'at most 20 migrations at a time').default(2),
     /** Passed to every migratePod child. */

@@ -1,5 +1,5 @@
 // podferry's operations subcommands, registered on the main program by registerOperationCommands:
-//   podferry drain <cluster>/<node> [--to <cluster>] [--to-node <node>] [--concurrency N] [--wait] [--json]
+//   podferry drain <cluster>/<node> [--to <cluster>] [--to-node <node>] [--pod-selector <labels>] [--concurrency N] [--wait] [--json]
 //   podferry schedule create <id> --policy <file|configmap:<cluster>/<ns>/<name>[#key]> --every <duration> [--dry-run]
 //   podferry schedule list | pause <id> | unpause <id> | trigger <id> | delete <id>
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
@@ -78,6 +78,7 @@ export function registerOperationCommands(program: Command): void {
     .argument('<node>', '<cluster>/<node> to drain', parseNodeRef)
     .option('--to <cluster>', 'target cluster (default: the same cluster; moves within a cluster are not supported yet and are reported as skipped)')
     .option('--to-node <node>', 'bind every moved pod to this node of the target cluster')
+    .option('--pod-selector <selector>', 'only pods with these labels (e.g. app=web); the node\'s other pods are left alone')
     .option('--concurrency <n>', 'migrations at the same time', positiveInt, 2)
     .option('--id <drainId>', 'workflow id to use (default: generated)')
     .option('--wait', 'follow the drain until it ends and print the report')
@@ -88,6 +89,7 @@ export function registerOperationCommands(program: Command): void {
         source: node,
         target: { ...(opts.to ? { cluster: opts.to } : {}), ...(opts.toNode ? { node: opts.toNode } : {}) },
         concurrency: opts.concurrency,
+        ...(opts.podSelector ? { podSelector: opts.podSelector } : {}),
       };
       requireClusters(config, [node.cluster, ...(opts.to ? [opts.to as string] : [])]);
       const handle = await startDrain(client, request, { taskQueue: config.temporal.taskQueue, drainId: opts.id });

@@ -19,10 +19,12 @@ export interface StandInClusterState {
   candidates: PodSummary[];
   /** Policy documents per ConfigMap `cluster/namespace/name#key`. */
   configMaps: Map<string, unknown>;
+  /** Labels (`k=v`) per pod name: a label selector here is one `k=v` that must be among them. */
+  labels: Map<string, string[]>;
 }
 
 export function emptyClusterState(): StandInClusterState {
-  return { nodes: new Map(), nodePods: new Map(), candidates: [], configMaps: new Map() };
+  return { nodes: new Map(), nodePods: new Map(), candidates: [], configMaps: new Map(), labels: new Map() };
 }
 
 export function createRecordingOperationsActivities(recorder: Recorder, state: StandInClusterState): OperationsActivities {
@@ -51,7 +53,10 @@ export function createRecordingOperationsActivities(recorder: Recorder, state: S
   return {
     cordonNode: (input) => step('cordonNode', input, () => setUnschedulable(input, true)),
     uncordonNode: (input) => step('uncordonNode', input, () => setUnschedulable(input, false)),
-    listNodePods: (input) => step('listNodePods', input, () => state.nodePods.get(node(input)) ?? []),
+    listNodePods: (input) =>
+      step('listNodePods', input, () =>
+        (state.nodePods.get(node(input)) ?? []).filter((p) => !input.labelSelector || (state.labels.get(p.name) ?? []).includes(input.labelSelector)),
+      ),
     listCandidatePods: (input) =>
       step('listCandidatePods', input, () =>
         state.candidates

@@ -171,13 +171,14 @@ describe('drainNode', () => {
     expect(recorder.started()).toEqual(['cordonNode']);
   }, 60_000);
 
-  test('a node whose pods cannot move (a move within the same cluster): each is reported with the reason, the node is uncordoned again', async () => {
+  test('a node whose selected pods cannot move (a move within the same cluster): each is reported with the reason, unselected pods are left alone, the node is uncordoned again', async () => {
     const state = emptyClusterState();
     state.nodes.set(`lab-a/${NODE}`, false);
-    state.nodePods.set(`lab-a/${NODE}`, [pod('lab-a', 'app-1'), pod('lab-a', 'web-7d9f-x', replicaSet)]);
-    const { value, recorder } = await withWorkers(state, {}, async (taskQueue) =>
-      outcome((await startDrain(client, { source: { cluster: 'lab-a', node: NODE }, target: { node: 'other-node' } }, { taskQueue })).result()),
-    );
+    state.nodePods.set(`lab-a/${NODE}`, [pod('lab-a', 'app-1'), pod('lab-a', 'web-7d9f-x', replicaSet), pod('lab-a', 'someone-elses')]);
+    state.labels.set('app-1', ['team=edge']);
+    state.labels.set('web-7d9f-x', ['team=edge']);
+    const request: DrainNodeRequest = { source: { cluster: 'lab-a', node: NODE }, target: { node: 'other-node' }, podSelector: 'team=edge' };
+    const { value, recorder } = await withWorkers(state, {}, async (taskQueue) => outcome((await startDrain(client, request, { taskQueue })).result()));
     const report = value.result as DrainReport;
     expect(report.moved).toEqual([]);
     expect(report.skipped.map((s) => [s.name, s.type])).toEqual([
