@@ -1,7 +1,7 @@
 // Activities that talk to the API server of a named cluster: plan, copy config, create/watch/delete pods.
 // Each is idempotent (deterministic names, create-or-get, 404 = already done) so retries and worker
 // crashes are harmless.
-import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Pod, V1Secret, V1Taint } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PodIdentity } from '../api/migration.js';
 import { ANNOTATIONS, LABELS, migrationKey } from '../api/names.js';
@@ -39,6 +39,8 @@ export interface MigrationPlan {
    * the target's ready schedulable nodes if there are at most a few.
    */
   prepullNodes: string[];
+  /** NoExecute taints of the chosen target node, tolerated by the target pod (see buildTargetPod). */
+  targetNodeTaints: V1Taint[];
   warnings: string[];
 }
 
@@ -122,9 +124,13 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       }
       throw err;
     }
+    let targetNodeTaints: V1Taint[] = [];
+    let targetIsVirtualNode = false;
     if (target.node) {
       try {
-        await targetCore.readNode({ name: target.node });
+        const targetNode = await targetCore.readNode({ name: target.node });
+        targetNodeTaints = JSON.parse(JSON.stringify(targetNode.spec?.taints ?? [])) as V1Taint[];
+        targetIsVirtualNode = targetNode.metadata?.labels?.['liqo.io/type'] === 'virtual-node';
       } catch (err) {
         if (apiStatus(err) === 404) {
           throw ApplicationFailure.nonRetryable(
@@ -146,7 +152,8 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     // The node must exist in the source cluster's API too (the checkpoint call goes through its proxy).
     await sourceCore.readNode({ name: node });
 
-    let prepullNodes = target.node ? [target.node] : [];
+    // A Liqo virtual node has no node worker of ours: the remote cluster's kubelet pulls the images.
+    let prepullNodes = target.node && !targetIsVirtualNode ? [target.node] : [];
     if (!target.node) {
       const nodes = (await targetCore.listNode()).items.filter(
         (n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
@@ -168,6 +175,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       sourcePod: plain,
       config: referencedConfig(pod.spec!),
       prepullNodes,
+      targetNodeTaints,
       warnings: warningsFor(pod),
     };
   }
@@ -285,6 +293,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       targetNode: plan.target.node,
       images: input.images,
       migrationId: plan.migrationId,
+      targetNodeTaints: plan.targetNodeTaints,
     });
     const core = clusters.core(plan.target.cluster);
     const name = body.metadata!.name!;

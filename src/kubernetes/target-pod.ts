@@ -3,7 +3,7 @@
 // (identity, status, node binding, the service-account token volume the API server injected), and every
 // container's image replaced by its checkpoint image so the runtime restores instead of starting fresh.
 // Pure: unit-tested without a cluster.
-import type { V1Container, V1Pod, V1PodSpec, V1Volume } from '@kubernetes/client-node';
+import type { V1Container, V1Pod, V1PodSpec, V1Taint, V1Toleration, V1Volume } from '@kubernetes/client-node';
 import { ANNOTATIONS, LABELS } from '../api/names.js';
 
 export interface TargetPodInput {
@@ -16,6 +16,25 @@ export interface TargetPodInput {
   /** Checkpoint image reference per container name. */
   images: Record<string, string>;
   migrationId: string;
+  /**
+   * NoExecute taints of the target node (e.g. a Liqo virtual node's `virtual-node.liqo.io/not-allowed`).
+   * A pod bound by nodeName skips the scheduler but not the taint manager, which would evict it: they are
+   * tolerated explicitly.
+   */
+  targetNodeTaints?: V1Taint[];
+}
+
+/** Tolerations to add so the pod may stay on a node with these NoExecute taints. */
+export function tolerationsFor(taints: V1Taint[], existing: V1Toleration[] = []): V1Toleration[] {
+  const tolerated = (taint: V1Taint) =>
+    existing.some(
+      (t) =>
+        (t.operator === 'Exists' && (t.key === undefined || t.key === taint.key)) ||
+        (t.key === taint.key && (t.value ?? '') === (taint.value ?? '') && (t.effect === undefined || t.effect === taint.effect)),
+    );
+  return taints
+    .filter((taint) => taint.effect === 'NoExecute' && !tolerated(taint))
+    .map((taint) => ({ key: taint.key, operator: 'Equal', value: taint.value ?? '', effect: 'NoExecute' }));
 }
 
 /** The token volume the ServiceAccount admission plugin adds (`kube-api-access-xxxxx`); the target adds its own. */
@@ -64,6 +83,8 @@ export function buildTargetPod(input: TargetPodInput): V1Pod {
     if (Object.keys(spec.nodeSelector).length === 0) delete spec.nodeSelector;
   }
   if (input.targetNode) spec.nodeName = input.targetNode;
+  const extraTolerations = tolerationsFor(input.targetNodeTaints ?? [], spec.tolerations);
+  if (extraTolerations.length > 0) spec.tolerations = [...(spec.tolerations ?? []), ...extraTolerations];
 
   return {
     apiVersion: 'v1',

@@ -72,6 +72,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
       sourcePod: JSON.parse(JSON.stringify(pod)),
       config: referencedConfig(pod.spec!),
       prepullNodes: input.target.node ? [input.target.node] : [],
+      targetNodeTaints: [],
       warnings: [],
     };
   };

@@ -80,6 +80,25 @@ describe('rebuilding the source pod for the target cluster', () => {
     expect(rebuild('lab-b-node').spec?.nodeName).toBe('lab-b-node');
   });
 
+  test('tolerates the NoExecute taints of the target node (a Liqo virtual node), once', () => {
+    const liqoTaint = { key: 'virtual-node.liqo.io/not-allowed', value: 'true', effect: 'NoExecute' };
+    const target = buildTargetPod({
+      source: sourcePod(),
+      sourceCluster: 'lab-a',
+      targetNamespace: 'moved',
+      targetNode: 'liqo-remote',
+      images,
+      migrationId: 'm',
+      targetNodeTaints: [liqoTaint, { key: 'dedicated', value: 'x', effect: 'NoSchedule' }, { key: 'node.kubernetes.io/not-ready', effect: 'NoExecute' }],
+    });
+    expect(target.spec?.nodeName).toBe('liqo-remote');
+    // The source's own not-ready toleration already covers that taint; NoSchedule does not evict a bound pod.
+    expect(target.spec?.tolerations).toEqual([
+      ...sourcePod().spec!.tolerations!,
+      { key: 'virtual-node.liqo.io/not-allowed', operator: 'Equal', value: 'true', effect: 'NoExecute' },
+    ]);
+  });
+
   test('does not modify the source object', () => {
     const source = sourcePod();
     const before = JSON.stringify(source);
