@@ -1,0 +1,220 @@
+// `npm run bench`: podferry's downtime against the CRIU floor and the sequential baseline, on the lab.
+//
+//   npm run bench -- [--runs 5] [--containers 1,2,4] [--sizes 16,64,256] [--ways podferry,sequential,floor]
+//                    [--out bench/results] [--config config/lab.yaml]
+//   npm run bench -- --report bench/results/<timestamp>     (rebuild results.md and the plot from raw.json)
+//
+// For every size S and container count N: a warm-up run, then --runs runs; within a run index the ways run
+// back to back (a run pair), so ratios are taken between neighbours and the machine's drift cancels out.
+// One progress line per run; raw.json is rewritten after every run, so an interrupted benchmark keeps its data.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../config/load.js';
+import { Clusters } from '../kubernetes/clusters.js';
+import { temporalConnectionOptions } from '../worker/connection.js';
+import { runFloor, sweepFloor } from './floor.js';
+import { describeMachine } from './machine.js';
+import { runMigration, SOURCE_CLUSTER, TARGET_CLUSTER } from './podferry-way.js';
+import { WAYS, type RunRecord, type Way } from './records.js';
+import { markdown, plot } from './report.js';
+import { removeBenchPod } from './workload.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const LAB_UP_MARKER = '/run/podferry-lab/up';
+const MAX_ATTEMPTS = 3;
+const MIGRATION_TIMEOUT_MS = 8 * 60_000;
+
+const list = (text: string, what: string) =>
+  text.split(',').map((s) => {
+    const n = Number(s.trim());
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${what}: "${s}" is not a positive whole number`);
+    return n;
+  });
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '5' },
+      containers: { type: 'string', default: '1,2,4' },
+      sizes: { type: 'string', default: '16,64,256' },
+      ways: { type: 'string', default: WAYS.join(',') },
+      out: { type: 'string', default: path.join(REPO, 'bench/results') },
+      config: { type: 'string' },
+      report: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(readHelp());
+    return 0;
+  }
+  if (values.report) return regenerate(values.report);
+
+  const runs = list(values.runs, 'runs')[0]!;
+  const containers = list(values.containers, 'containers');
+  const sizes = list(values.sizes, 'sizes');
+  const ways = values.ways.split(',').map((w) => w.trim()) as Way[];
+  for (const way of ways) if (!WAYS.includes(way)) throw new Error(`--ways: unknown way "${way}" (use ${WAYS.join(', ')})`);
+  if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (runc containers for the floor, the lab)');
+
+  const stamp = new Date().toISOString().replace(/[:]/g, '').replace(/\..*/, 'Z');
+  const dir = path.resolve(values.out, stamp);
+  await mkdir(dir, { recursive: true });
+  const command = `npm run bench -- --runs ${runs} --containers ${containers.join(',')} --sizes ${sizes.join(',')} --ways ${ways.join(',')}`;
+  const machine = describeMachine(REPO);
+  await writeFile(path.join(dir, 'machine.txt'), machine);
+  console.log(`podferry bench → ${path.relative(process.cwd(), dir) || dir}`);
+  console.log(machine.trim().split('\n').map((l) => `  ${l}`).join('\n'));
+
+  const config = loadConfig(values.config ? { path: values.config } : {});
+  const clusters = new Clusters(config.clusters);
+  ensureLab();
+  const connection = await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: '10s' });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  await sweepFloor();
+
+  const records: RunRecord[] = [];
+  const total = sizes.length * containers.length * (runs + 1) * ways.length;
+  const started = Date.now();
+  const save = async () => {
+    await writeFile(path.join(dir, 'raw.json'), JSON.stringify({ command, machine, records }, null, 1));
+  };
+  try {
+    for (const sizeMiB of sizes) {
+      for (const n of containers) {
+        for (let run = 0; run <= runs; run++) {
+          for (const way of ways) {
+            const record = await measure(way, n, sizeMiB, run, client, clusters, config.temporal.taskQueue);
+            records.push(record);
+            await save();
+            console.log(progressLine(records.length, total, started, record));
+          }
+        }
+      }
+    }
+  } finally {
+    await removeBenchPod(clusters, [SOURCE_CLUSTER, TARGET_CLUSTER]).catch(() => undefined);
+    await sweepFloor().catch(() => undefined);
+    await connection.close();
+  }
+  await writeFile(path.join(dir, 'machine.txt'), machine + `load average at end: ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  await writeReport(dir, records, machine, command);
+  return records.every((r) => r.ok) ? 0 : 1;
+}
+
+async function measure(way: Way, containers: number, sizeMiB: number, run: number, client: Client, clusters: Clusters, taskQueue: string): Promise<RunRecord> {
+  const base = { way, containers, sizeMiB, run, warmup: run === 0, startedAt: new Date().toISOString() };
+  let lastError = '';
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    try {
+      if (way === 'floor') {
+        const floor = await runFloor(containers, sizeMiB, `${containers}x${sizeMiB}-r${run}-a${attempt}`);
+        return {
+          ...base,
+          ok: true,
+          attempts: attempt,
+          downtimeMs: floor.downtimeMs,
+          workloadGapMs: floor.workloadGapMs,
+          monotonicGapMs: Math.max(...floor.monotonicGapMs),
+          clientGapMs: floor.client.gapMs,
+          totalMs: floor.downtimeMs,
+          bytes: floor.imageBytes,
+          restored: floor.restored,
+          floor,
+        };
+      }
+      const migration = await withTimeout(
+        runMigration(client, clusters, taskQueue, containers, sizeMiB, way === 'podferry'),
+        MIGRATION_TIMEOUT_MS,
+        'migration',
+      );
+      return {
+        ...base,
+        ok: migration.restored,
+        ...(migration.restored ? {} : { error: 'a counter restarted instead of being restored (startedAt changed)' }),
+        attempts: attempt,
+        downtimeMs: migration.result.downtimeMs,
+        workloadGapMs: migration.workloadGapMs,
+        monotonicGapMs: Math.max(...migration.monotonicGapMs),
+        clientGapMs: migration.client.gapMs,
+        totalMs: migration.result.totalMs,
+        bytes: migration.result.bytesPushed,
+        restored: migration.restored,
+        migration,
+      };
+    } catch (err) {
+      lastError = err instanceof Error ? `${err.message}${err.cause instanceof Error ? ` (cause: ${err.cause.message})` : ''}` : String(err);
+      console.log(`  ! ${way} ${containers}×${sizeMiB} MiB run ${run} attempt ${attempt} failed: ${lastError.split('\n')[0]}`);
+      if (attempt < MAX_ATTEMPTS) ensureLab();
+    }
+  }
+  return { ...base, ok: false, attempts: MAX_ATTEMPTS, error: lastError };
+}
+
+/** The lab may be taken down by other work on this machine: bring it (and podferry's workers) back. */
+function ensureLab(): void {
+  if (!existsSync(LAB_UP_MARKER)) {
+    console.log('  … the lab is down: make lab-up');
+    spawnSync('make', ['-C', REPO, 'lab-up'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  const workers = spawnSync(path.join(REPO, 'deploy/lab/workers.sh'), [], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (workers.status !== 0) console.log(`  … deploy/lab/workers.sh: ${workers.stderr.trim().split('\n').pop()}`);
+}
+
+function progressLine(done: number, total: number, started: number, r: RunRecord): string {
+  const elapsed = (Date.now() - started) / 1000;
+  const eta = (elapsed / done) * (total - done);
+  const head = `[${String(done).padStart(String(total).length)}/${total} ${fmtDuration(elapsed)} eta ${fmtDuration(eta)}] ${r.way.padEnd(10)} ${r.containers}×${String(r.sizeMiB).padStart(3)} MiB ${r.warmup ? 'warm-up' : `run ${r.run}  `}`;
+  if (!r.ok) return `${head}  FAILED: ${r.error?.split('\n')[0]?.slice(0, 200)}`;
+  const s = (x: number | undefined) => (x === undefined ? '—' : `${(x / 1000).toFixed(2)} s`);
+  const phases = r.migration
+    ? `  [${['Freezing', 'Checkpointing', 'Pushing', 'CreatingTarget', 'WaitingReady']
+        .map((p) => `${p.slice(0, 5)} ${Math.round(r.migration!.result.phasesMs[p as 'Freezing'] ?? 0)}`)
+        .join(' ')}]`
+    : r.floor
+      ? `  [checkpoint ${Math.round(r.floor.checkpointMs)} restore ${Math.round(r.floor.restoreMs)}]`
+      : '';
+  return `${head}  downtime ${s(r.workloadGapMs)} (client ${s(r.clientGapMs)}, own ${s(r.downtimeMs)}, monotonic ${s(r.monotonicGapMs)}), total ${s(r.totalMs)}, ${((r.bytes ?? 0) / 2 ** 20).toFixed(0)} MiB${phases}`;
+}
+
+const fmtDuration = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, '0')}s`);
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result in ${ms / 1000} s`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function writeReport(dir: string, records: RunRecord[], machine: string, command: string): Promise<void> {
+  await writeFile(path.join(dir, 'results.md'), markdown(records, machine, command));
+  const plotError = await plot(records, dir);
+  if (plotError) console.error(plotError);
+  console.log(`\nresults: ${path.join(dir, 'results.md')}${plotError ? '' : `, plot: ${path.join(dir, 'downtime.png')}`}`);
+}
+
+async function regenerate(dir: string): Promise<number> {
+  const raw = JSON.parse(await readFile(path.join(dir, 'raw.json'), 'utf8')) as { command: string; machine: string; records: RunRecord[] };
+  await writeReport(dir, raw.records, raw.machine, raw.command);
+  return 0;
+}
+
+function readHelp(): string {
+  return execFileSync('sed', ['-n', '2,9p', fileURLToPath(import.meta.url).replace('/dist/', '/src/').replace(/\.js$/, '.ts')], { encoding: 'utf8' })
+    .replace(/^\/\/ ?/gm, '');
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`bench failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,192 @@
+// Ways 1 and 2: one podferry migration of the bench pod lab-a → lab-b, parallel (as it ships) or sequential
+// (options.parallel=false), measured from outside (workload gap, client gap) and from inside (the result's
+// downtime, phases and containers; the workflow history for the time no activity was running).
+import type { Client } from '@temporalio/client';
+import type { MigrationResult } from '../api/migration.js';
+import { startMigration } from '../client/migrations.js';
+import type { Clusters } from '../kubernetes/clusters.js';
+import { GapProbe, type ProbeResult } from './gap-probe.js';
+import { BENCH_NAMESPACE, BENCH_POD, deployBenchPod, FIRST_PORT, readCounters, removeBenchPod, restoredCounters, type CounterState } from './workload.js';
+
+export const SOURCE_CLUSTER = 'lab-a';
+export const TARGET_CLUSTER = 'lab-b';
+export const TARGET_NODE = 'lab-b-node';
+
+export interface ActivitySpan {
+  type: string;
+  scheduledAt: number;
+  startedAt: number;
+  closedAt: number;
+}
+
+export interface HistoryProfile {
+  /** Activities of the migration with their times (epoch ms). */
+  activities: ActivitySpan[];
+  /** The downtime window as the history sees it: freezePod started → waitPodReady closed. */
+  windowMs: number;
+  /** Time inside that window when no activity was running: workflow tasks, scheduling, queue latency. */
+  orchestrationMs: number;
+  /** Per activity type inside the window: summed queue latency (scheduled → started). */
+  queueLatencyMs: number;
+}
+
+export interface MigrationRun {
+  migrationId: string;
+  result: MigrationResult;
+  /** Max over the counters of the wall-clock tick gap (see gap-probe.ts). */
+  workloadGapMs: number;
+  /** Each counter's own longestGapMs (CLOCK_MONOTONIC). */
+  monotonicGapMs: number[];
+  restored: boolean;
+  before: CounterState[];
+  after: CounterState[];
+  client: ProbeResult;
+  history?: HistoryProfile;
+  sourceIp: string;
+  targetIp: string;
+  deployMs: number;
+}
+
+export async function runMigration(
+  client: Client,
+  clusters: Clusters,
+  taskQueue: string,
+  containers: number,
+  ballastMiB: number,
+  parallel: boolean,
+): Promise<MigrationRun> {
+  const deployStarted = Date.now();
+  const source = await deployBenchPod(clusters, SOURCE_CLUSTER, containers, ballastMiB, [TARGET_CLUSTER]);
+  const deployMs = Date.now() - deployStarted;
+  const sourceIp = source.status!.podIP!;
+  const before = await readCounters(sourceIp, containers);
+
+  // The target's address is known once its sandbox exists; watch for it so the probe can follow the pod.
+  let targetIp: string | undefined;
+  let watching = true;
+  const targetCore = clusters.core(TARGET_CLUSTER);
+  const watcher = (async () => {
+    while (watching && !targetIp) {
+      const pod = await targetCore.readNamespacedPod({ namespace: BENCH_NAMESPACE, name: BENCH_POD }).catch(() => undefined);
+      targetIp = pod?.status?.podIP || undefined;
+      if (!targetIp) await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  const ports = Array.from({ length: containers }, (_, i) => FIRST_PORT + i);
+  const probe = new GapProbe(() => (targetIp ? [sourceIp, targetIp] : [sourceIp]), ports);
+  probe.start();
+  await new Promise((r) => setTimeout(r, 300)); // a few answers before the freeze
+
+  let result: MigrationResult;
+  let migrationId: string;
+  try {
+    const handle = await startMigration(
+      client,
+      {
+        source: { cluster: SOURCE_CLUSTER, namespace: BENCH_NAMESPACE, pod: BENCH_POD },
+        target: { cluster: TARGET_CLUSTER, node: TARGET_NODE },
+        options: { parallel },
+      },
+      { taskQueue, migrationId: `bench-${parallel ? 'par' : 'seq'}-${containers}x${ballastMiB}-${Date.now().toString(36)}` },
+    );
+    migrationId = handle.workflowId;
+    result = await handle.result();
+    // The client gap ends at the first answer from the target: give it a moment after Ready.
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && !(targetIp && ports.every((p) => probe.answeredFrom(targetIp!, p)))) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    watching = false;
+    await watcher.catch(() => undefined);
+  }
+  const clientView = await probe.stop();
+  if (!targetIp) throw new Error('the target pod has no IP after the migration');
+  const after = await readCounters(targetIp, containers);
+  const counters = restoredCounters(before, after);
+  let history: HistoryProfile | undefined;
+  try {
+    history = profileHistory(await client.workflow.getHandle(migrationId).fetchHistory());
+  } catch {
+    history = undefined;
+  }
+  await removeBenchPod(clusters, [TARGET_CLUSTER]);
+  return {
+    migrationId,
+    result,
+    workloadGapMs: Math.max(...clientView.counters.map((c) => c.wallGapMs)),
+    monotonicGapMs: counters.monotonicGapMs,
+    restored: counters.restored,
+    before,
+    after,
+    client: clientView,
+    ...(history ? { history } : {}),
+    sourceIp,
+    targetIp,
+    deployMs,
+  };
+}
+
+type Timestamp = { seconds?: { toNumber(): number } | number | string | null; nanos?: number | null } | null | undefined;
+const tsMs = (t: Timestamp): number => {
+  if (!t) return 0;
+  const s = t.seconds;
+  const seconds = s == null ? 0 : typeof s === 'object' ? s.toNumber() : Number(s);
+  return seconds * 1000 + (t.nanos ?? 0) / 1e6;
+};
+type EventId = { toString(): string } | number | null | undefined;
+const idOf = (id: EventId): string => String(id ?? '');
+
+/**
+ * From the workflow history: every activity's scheduled/started/closed times, and how much of the downtime
+ * window (freezePod started → waitPodReady closed) had no activity running. That remainder is what Temporal
+ * itself costs inside the downtime: workflow tasks deciding the next step, and tasks waiting in queues.
+ */
+export function profileHistory(history: { events?: readonly object[] | null }): HistoryProfile {
+  const scheduled = new Map<string, { type: string; at: number }>();
+  const started = new Map<string, number>();
+  const activities: ActivitySpan[] = [];
+  for (const raw of history.events ?? []) {
+    const event = raw as {
+      eventId?: EventId;
+      eventTime?: Timestamp;
+      activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+      activityTaskStartedEventAttributes?: { scheduledEventId?: EventId } | null;
+      activityTaskCompletedEventAttributes?: { scheduledEventId?: EventId } | null;
+      activityTaskFailedEventAttributes?: { scheduledEventId?: EventId } | null;
+      activityTaskTimedOutEventAttributes?: { scheduledEventId?: EventId } | null;
+    };
+    const at = tsMs(event.eventTime);
+    if (event.activityTaskScheduledEventAttributes) {
+      scheduled.set(idOf(event.eventId), { type: event.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at });
+    } else if (event.activityTaskStartedEventAttributes) {
+      started.set(idOf(event.activityTaskStartedEventAttributes.scheduledEventId), at);
+    } else {
+      const closed =
+        event.activityTaskCompletedEventAttributes ?? event.activityTaskFailedEventAttributes ?? event.activityTaskTimedOutEventAttributes;
+      if (!closed) continue;
+      const id = idOf(closed.scheduledEventId);
+      const s = scheduled.get(id);
+      if (!s) continue;
+      activities.push({ type: s.type, scheduledAt: s.at, startedAt: started.get(id) ?? s.at, closedAt: at });
+    }
+  }
+  const freeze = activities.find((a) => a.type === 'freezePod');
+  const ready = [...activities].reverse().find((a) => a.type === 'waitPodReady');
+  if (!freeze || !ready) return { activities, windowMs: 0, orchestrationMs: 0, queueLatencyMs: 0 };
+  const [from, to] = [freeze.startedAt, ready.closedAt];
+  const inside = activities
+    .filter((a) => a.closedAt > from && a.startedAt < to)
+    .map((a) => [Math.max(a.startedAt, from), Math.min(a.closedAt, to)] as const)
+    .sort((x, y) => x[0] - y[0]);
+  let covered = 0;
+  let end = from;
+  for (const [s, e] of inside) {
+    if (e <= end) continue;
+    covered += e - Math.max(s, end);
+    end = e;
+  }
+  const queueLatencyMs = activities
+    .filter((a) => a.scheduledAt >= from && a.scheduledAt < to)
+    .reduce((sum, a) => sum + (a.startedAt - a.scheduledAt), 0);
+  return { activities, windowMs: to - from, orchestrationMs: to - from - covered, queueLatencyMs };
+}

@@ -1,0 +1,34 @@
+// One benchmark run as stored in raw.json, whichever way it was done, with the figures every way shares.
+import type { FloorRun } from './floor.js';
+import type { MigrationRun } from './podferry-way.js';
+
+export const WAYS = ['podferry', 'sequential', 'floor'] as const;
+export type Way = (typeof WAYS)[number];
+
+export interface RunRecord {
+  way: Way;
+  containers: number;
+  sizeMiB: number;
+  /** 0 is the warm-up (kept in raw.json, left out of the statistics). */
+  run: number;
+  warmup: boolean;
+  startedAt: string;
+  ok: boolean;
+  error?: string;
+  attempts: number;
+  /** The way's own downtime: podferry's result.downtimeMs (freeze → target Ready); floor: checkpoint + restore wall time. */
+  downtimeMs?: number;
+  /** The workload's own view in wall-clock time: the longest time any counter of the pod saw no tick. */
+  workloadGapMs?: number;
+  /** The counters' own longestGapMs (CLOCK_MONOTONIC), max over the pod: what the sample reports itself. */
+  monotonicGapMs?: number;
+  /** A client polling counter 0 every 10 ms: last answer before → first answer after. */
+  clientGapMs?: number;
+  /** podferry: whole migration (plan → finalize); floor: same as downtime. */
+  totalMs?: number;
+  /** podferry: bytes pushed to the registry; floor: bytes of CRIU images written. */
+  bytes?: number;
+  restored?: boolean;
+  migration?: MigrationRun;
+  floor?: FloorRun;
+}
