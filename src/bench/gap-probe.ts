@@ -104,16 +104,20 @@ function counterGap(port: number, answers: Answer[]): CounterGap {
   // The last tick before the freeze: the newest lastTick any answer up to the gap reported (answers can
   // arrive out of order).
   const lastBefore = Math.max(...answers.filter((a) => a.at <= best.before.at).map((a) => Date.parse(a.state.lastTick)));
-  const firstAfterAnswer = Date.parse(best.after.state.lastTick);
-  const ended = Date.parse(best.after.state.longestGapEnded);
-  // longestGapEnded is the first tick after the restore when it falls inside the gap; else the first answer's tick bounds it.
-  const firstAfter = ended > lastBefore && ended <= firstAfterAnswer ? ended : firstAfterAnswer;
+  // The first tick after the restore. The first answers after the gap may come before the restored ticker
+  // ran (they still report the last tick before the freeze), so: the earliest `longestGapEnded` after the
+  // freeze that an answer reported (the tick that ended the gap), else the earliest `lastTick` clearly
+  // after the freeze.
+  const after = answers.filter((a) => a.at >= best.after.at);
+  const ended = after.map((a) => Date.parse(a.state.longestGapEnded)).filter((t) => t > lastBefore);
+  const ticks = after.map((a) => Date.parse(a.state.lastTick)).filter((t) => t > lastBefore + 20);
+  const firstAfter = ended.length > 0 ? Math.min(...ended) : ticks.length > 0 ? Math.min(...ticks) : NaN;
   return {
     port,
     clientGapMs: best.after.at - best.before.at,
     wallGapMs: firstAfter - lastBefore,
-    lastTickBefore: new Date(lastBefore).toISOString(),
-    firstTickAfter: new Date(firstAfter).toISOString(),
+    ...(Number.isFinite(lastBefore) ? { lastTickBefore: new Date(lastBefore).toISOString() } : {}),
+    ...(Number.isFinite(firstAfter) ? { firstTickAfter: new Date(firstAfter).toISOString() } : {}),
     firstAnswerFrom: best.after.host,
   };
 }
