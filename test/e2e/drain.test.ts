@@ -1,0 +1,87 @@
+// `podferry drain` on the lab: lab-a-node is emptied of the sample pod, which lands in lab-b with its state
+// (real API servers and kubelets, containerd + CRIU, the registry and the lab's node workers). The lab has
+// one node per cluster, so the test uncordons lab-a-node at the end whatever happens. Other people's pods
+// on lab-a-node are left alone: the drain takes only the pods with this test's label (--pod-selector).
+// The orchestration runs in a worker of this test on its own task queue (the real activities, the workflows
+// from src/), so the test does not depend on the lab's orchestrator having been rebuilt.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { DrainReport } from '../../src/api/drain.js';
+import { loadConfig } from '../../src/config/load.js';
+import { Clusters } from '../../src/kubernetes/clusters.js';
+import { compareSampleStates, deploySample, isReady, putSampleKey, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
+import { MigrationMetrics } from '../../src/worker/metrics.js';
+import { createOrchestratorActivities } from '../../src/worker/orchestrator.js';
+import { podferry } from '../support/lab-cli.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const config = loadConfig();
+const clusters = new Clusters(config.clusters);
+const taskQueue = `podferry-e2e-drain-${Date.now().toString(36)}`;
+const SELECTOR_LABEL = 'podferry.io/e2e';
+
+let nativeConnection: NativeConnection;
+let worker: Worker;
+let running: Promise<void>;
+
+async function setUnschedulable(cluster: string, node: string, value: boolean): Promise<void> {
+  await clusters.core(cluster).patchNode({ name: node, body: [{ op: 'add', path: '/spec/unschedulable', value }] });
+}
+
+beforeAll(async () => {
+  execFileSync(path.join(root, 'deploy/lab/workers.sh'), { stdio: 'inherit' }); // the node workers
+  nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+  worker = await Worker.create({
+    connection: nativeConnection,
+    namespace: config.temporal.namespace,
+    taskQueue,
+    workflowsPath: path.join(root, 'src/workflows/index.ts'),
+    activities: createOrchestratorActivities(config),
+    sinks: new MigrationMetrics().sinks(),
+  });
+  running = worker.run();
+}, 180_000);
+
+afterAll(async () => {
+  // One node per cluster: give it back whatever happened.
+  await setUnschedulable('lab-a', 'lab-a-node', false);
+  worker?.shutdown();
+  await running;
+  await nativeConnection?.close();
+});
+
+describe('podferry drain on the lab', () => {
+  test('drain lab-a/lab-a-node --to lab-b moves the sample pod with its state; the node stays cordoned until the test gives it back', async () => {
+    await setUnschedulable('lab-a', 'lab-a-node', false);
+    const source = await deploySample(clusters, 'lab-a', { removeFrom: ['lab-b'] });
+    await clusters.core('lab-a').patchNamespacedPod({
+      namespace: 'default',
+      name: 'sample',
+      body: [{ op: 'add', path: `/metadata/labels/${SELECTOR_LABEL.replace('/', '~1')}`, value: 'drain' }],
+    });
+    await putSampleKey(source.status!.podIP!, 'e2e', 'survives the drain');
+    const before = await readSampleState(source.status!.podIP!);
+
+    const cli = await podferry(['drain', 'lab-a/lab-a-node', '--to', 'lab-b', '--pod-selector', `${SELECTOR_LABEL}=drain`, '--wait', '--json'], taskQueue);
+    expect({ code: cli.code, stderr: cli.stderr }).toEqual({ code: 0, stderr: '' });
+    const { report } = JSON.parse(cli.stdout) as { report: DrainReport };
+    expect(report).toMatchObject({ cluster: 'lab-a', node: 'lab-a-node', targetCluster: 'lab-b', complete: true, cordoned: true, failed: [], skipped: [] });
+    expect(report.moved).toEqual([expect.objectContaining({ namespace: 'default', name: 'sample', targetCluster: 'lab-b', migrationId: 'podferry-lab-a-default-sample' })]);
+    const node = await clusters.core('lab-a').readNode({ name: 'lab-a-node' });
+    expect(node.spec?.unschedulable).toBe(true);
+
+    const target = await waitForPod(clusters.core('lab-b'), 'default', 'sample', isReady, 60_000);
+    const after = await readSampleState(target!.status!.podIP!);
+    expect(compareSampleStates(before, after).filter((check) => !check.ok)).toEqual([]);
+    expect(target!.metadata!.annotations!['podferry.io/last-migrated-at']).toMatch(/^\d{4}-\d\d-\d\dT/);
+    await waitForPod(clusters.core('lab-a'), 'default', 'sample', (pod) => pod === undefined, 30_000);
+    console.log(`drain moved the sample: downtime ${report.moved[0]!.downtimeMs} ms`);
+
+    // The human form of the same report, for the README.
+    const again = await podferry(['drain', 'lab-a/lab-a-node', '--to', 'lab-b', '--pod-selector', `${SELECTOR_LABEL}=drain`, '--wait'], taskQueue);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('0 moved, 0 failed, 0 skipped; complete, node cordoned');
+  }, 420_000);
+});
