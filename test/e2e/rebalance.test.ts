@@ -1,0 +1,128 @@
+// Scheduled rebalancing on the lab, through `podferry schedule`: a policy that prefers lab-b for the sample
+// pod (its podferry.io/preferred-cluster annotation). A dry-run schedule changes nothing; the real schedule
+// moves the sample once, with its state; the next runs leave it alone, even when the preference flips back
+// within the cool-down (no flapping). Only pods with this test's label take part.
+// The orchestration runs in a worker of this test on its own task queue (the schedule starts its runs there).
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { RebalanceSummary } from '../../src/api/placement-policy.js';
+import { loadConfig } from '../../src/config/load.js';
+import { Clusters } from '../../src/kubernetes/clusters.js';
+import { compareSampleStates, deploySample, isReady, putSampleKey, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
+import { MigrationMetrics } from '../../src/worker/metrics.js';
+import { createOrchestratorActivities } from '../../src/worker/orchestrator.js';
+import { podferry } from '../support/lab-cli.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const config = loadConfig();
+const clusters = new Clusters(config.clusters);
+const suffix = Date.now().toString(36);
+const taskQueue = `podferry-e2e-rebalance-${suffix}`;
+const schedules = { dry: `e2e-rebalance-dry-${suffix}`, real: `e2e-rebalance-${suffix}` };
+
+let nativeConnection: NativeConnection;
+let connection: Connection;
+let client: Client;
+let worker: Worker;
+let running: Promise<void>;
+
+beforeAll(async () => {
+  execFileSync(path.join(root, 'deploy/lab/workers.sh'), { stdio: 'inherit' }); // the node workers
+  nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+  connection = await Connection.connect({ address: config.temporal.address });
+  client = new Client({ connection, namespace: config.temporal.namespace });
+  worker = await Worker.create({
+    connection: nativeConnection,
+    namespace: config.temporal.namespace,
+    taskQueue,
+    workflowsPath: path.join(root, 'src/workflows/index.ts'),
+    activities: createOrchestratorActivities(config),
+    sinks: new MigrationMetrics().sinks(),
+  });
+  running = worker.run();
+}, 180_000);
+
+afterAll(async () => {
+  for (const id of Object.values(schedules)) await client?.schedule.getHandle(id).delete().catch(() => undefined);
+  worker?.shutdown();
+  await running;
+  await connection?.close();
+  await nativeConnection?.close();
+});
+
+/** `podferry schedule trigger`, then the summary of the run it started. */
+async function triggerAndWait(scheduleId: string): Promise<RebalanceSummary> {
+  const handle = client.schedule.getHandle(scheduleId);
+  const before = (await handle.describe()).info.recentActions.length;
+  const cli = await podferry(['schedule', 'trigger', scheduleId], taskQueue);
+  expect({ code: cli.code, stderr: cli.stderr }).toEqual({ code: 0, stderr: '' });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const actions = (await handle.describe()).info.recentActions;
+    if (actions.length > before) return (await client.workflow.getHandle(actions.at(-1)!.action.workflow.workflowId).result()) as RebalanceSummary;
+    if (Date.now() > deadline) throw new Error(`schedule ${scheduleId}: the triggered run did not start`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function annotate(cluster: string, key: string, value: string): Promise<void> {
+  await clusters.core(cluster).patchNamespacedPod({ namespace: 'default', name: 'sample', body: [{ op: 'add', path: `/metadata/annotations/${key.replace('/', '~1')}`, value }] });
+}
+
+describe('scheduled rebalancing on the lab', () => {
+  test('dry-run changes nothing; the schedule moves the sample to lab-b once with its state; later runs leave it alone', async () => {
+    const source = await deploySample(clusters, 'lab-a', { removeFrom: ['lab-b'] });
+    await clusters.core('lab-a').patchNamespacedPod({ namespace: 'default', name: 'sample', body: [{ op: 'add', path: '/metadata/labels/podferry.io~1e2e', value: 'rebalance' }] });
+    await annotate('lab-a', 'podferry.io/preferred-cluster', 'lab-b');
+    await putSampleKey(source.status!.podIP!, 'e2e', 'survives the rebalance');
+    const before = await readSampleState(source.status!.podIP!);
+
+    const policyFile = path.join(mkdtempSync(path.join(tmpdir(), 'podferry-e2e-policy-')), 'policy.yaml');
+    writeFileSync(
+      policyFile,
+      ['selector:', '  matchLabels: { podferry.io/e2e: rebalance }', 'clusters: [lab-a, lab-b]', 'guards:', '  maxConcurrentPerCluster: 1', '  coolDownMinutes: 30', ''].join('\n'),
+    );
+
+    // 1. Dry-run: the plan says it would move; nothing moves.
+    const dry = await podferry(['schedule', 'create', schedules.dry, '--policy', policyFile, '--every', '1h', '--dry-run'], taskQueue);
+    expect({ code: dry.code, stderr: dry.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(dry.stdout).toContain('(dry-run); overlap SKIP');
+    const plan = await triggerAndWait(schedules.dry);
+    expect(plan).toMatchObject({ dryRun: true, candidates: 1, planned: [{ name: 'sample', from: 'lab-a', to: 'lab-b' }], moved: [], failed: [] });
+    const stillThere = await clusters.core('lab-a').readNamespacedPod({ namespace: 'default', name: 'sample' });
+    expect(stillThere.metadata!.uid).toBe(source.metadata!.uid);
+    await waitForPod(clusters.core('lab-b'), 'default', 'sample', (p) => p === undefined, 1_000);
+
+    // 2. The schedule moves it, once.
+    const created = await podferry(['schedule', 'create', schedules.real, '--policy', policyFile, '--every', '1h'], taskQueue);
+    expect(created.code).toBe(0);
+    const first = await triggerAndWait(schedules.real);
+    expect(first.failed).toEqual([]);
+    expect(first.moved).toEqual([expect.objectContaining({ name: 'sample', from: 'lab-a', to: 'lab-b', migrationId: 'podferry-lab-a-default-sample' })]);
+    const target = await waitForPod(clusters.core('lab-b'), 'default', 'sample', isReady, 60_000);
+    expect(compareSampleStates(before, await readSampleState(target!.status!.podIP!)).filter((check) => !check.ok)).toEqual([]);
+    expect(target!.metadata!.annotations!['podferry.io/last-migrated-at']).toMatch(/^\d{4}-/);
+    await waitForPod(clusters.core('lab-a'), 'default', 'sample', (p) => p === undefined, 30_000);
+
+    // 3. The next run leaves it alone: it is where it should be.
+    const second = await triggerAndWait(schedules.real);
+    expect(second).toMatchObject({ planned: [], moved: [], failed: [], skipped: [expect.objectContaining({ cluster: 'lab-b', name: 'sample', type: 'AlreadyPlaced' })] });
+
+    // 4. The preference flips back at once: the cool-down holds it (no flapping).
+    await annotate('lab-b', 'podferry.io/preferred-cluster', 'lab-a');
+    const third = await triggerAndWait(schedules.real);
+    expect(third).toMatchObject({ planned: [], moved: [], skipped: [expect.objectContaining({ cluster: 'lab-b', name: 'sample', type: 'CoolingDown' })] });
+    const unmoved = await clusters.core('lab-b').readNamespacedPod({ namespace: 'default', name: 'sample' });
+    expect(unmoved.metadata!.uid).toBe(target!.metadata!.uid);
+
+    const list = await podferry(['schedule', 'list'], taskQueue);
+    expect(list.stdout).toContain(schedules.real);
+    for (const id of Object.values(schedules)) expect((await podferry(['schedule', 'delete', id], taskQueue)).code).toBe(0);
+    console.log(`rebalance moved the sample: downtime ${first.moved[0]!.downtimeMs} ms`);
+  }, 420_000);
+});
