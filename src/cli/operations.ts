@@ -21,7 +21,14 @@ import { loadConfig } from '../config/load.js';
 import { PolicyError, policySourceFromArgument } from '../config/placement-policy.js';
 import { apiStatus, Clusters } from '../kubernetes/clusters.js';
 import { temporalConnectionOptions } from '../worker/connection.js';
-import { seconds, table } from './format.js';
+import { seconds } from './format.js';
+
+/** A table of text (left-aligned; format.ts's table right-aligns numbers). */
+function textTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
 
 async function connect(configPath: string | undefined): Promise<{ client: Client; config: PodferryConfig }> {
   const config = loadConfig({ path: configPath });
@@ -64,7 +71,7 @@ export function drainReportText(report: DrainReport): string {
     `drain ${report.drainId}: node ${report.cluster}/${report.node} → ${report.targetCluster}: ` +
       `${report.moved.length} moved, ${report.failed.length} failed, ${report.skipped.length} skipped; ` +
       `${report.complete ? 'complete' : 'NOT complete'}, node ${report.cordoned ? 'cordoned' : 'schedulable again'}`,
-    rows.length ? table(['pod', 'outcome', 'detail'], rows) : '(no pods on the node)',
+    rows.length ? textTable(['pod', 'outcome', 'detail'], rows) : '(no pods on the node)',
     ...report.warnings.map((w) => `warning: ${w}`),
   ].join('\n');
 }
@@ -166,7 +173,7 @@ export function registerOperationCommands(program: Command): void {
         return;
       }
       console.log(
-        table(
+        textTable(
           ['schedule', 'every', 'state', 'policy', 'next run', 'last run'],
           schedules.map((s) => [
             s.scheduleId,
