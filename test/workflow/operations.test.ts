@@ -191,6 +191,26 @@ describe('drainNode', () => {
     expect(state.nodes.get(`lab-a/${NODE}`)).toBe(false);
   }, 60_000);
 
+  test('a pod another migration is moving is left to it (MigrationInProgress); the others move', async () => {
+    const state = emptyClusterState();
+    state.nodes.set(`lab-a/${NODE}`, false);
+    state.nodePods.set(`lab-a/${NODE}`, [pod('lab-a', 'busy'), pod('lab-a', 'free')]);
+    // A running migration of lab-a/default/busy (started by someone else; nobody polls its queue, so it stays running).
+    const other = await client.workflow.start('migratePod', { taskQueue: `nobody-${Date.now()}`, workflowId: 'podferry-lab-a-default-busy', args: [{}] });
+    try {
+      const { value } = await withWorkers(state, {}, async (taskQueue) =>
+        outcome((await startDrain(client, { source: { cluster: 'lab-a', node: NODE }, target: { cluster: 'lab-b' } }, { taskQueue })).result()),
+      );
+      const report = value.result as DrainReport;
+      expect(report.moved.map((m) => m.name)).toEqual(['free']);
+      expect(report.failed).toEqual([
+        { namespace: 'default', name: 'busy', migrationId: 'podferry-lab-a-default-busy', type: 'MigrationInProgress', reason: expect.stringContaining('already running') },
+      ]);
+    } finally {
+      await other.terminate('test over');
+    }
+  }, 60_000);
+
   test('invalid input fails as InvalidInput naming the field, before any activity', async () => {
     const { value, recorder } = await withWorkers(emptyClusterState(), {}, (taskQueue) =>
       outcome(client.workflow.execute(DRAIN_WORKFLOW_TYPE, { taskQueue, workflowId: `drain-bad-${Date.now()}`, args: [{ source: { cluster: 'lab-a', node: 'N_1' }, concurrency: 0 }] })),
