@@ -5,7 +5,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { parse } from 'yaml';
 import { LAST_MIGRATED_AT_ANNOTATION } from '../api/drain.js';
 import { apiMessage, apiStatus, type Clusters } from '../kubernetes/clusters.js';
-import { summarizePod, type PodSummary } from '../planning/pod-summary.js';
+import { bytes, cpuMilli, podRequests, summarizePod, type PodSummary } from '../planning/pod-summary.js';
+import type { ClusterCapacity } from '../planning/rebalance.js';
 
 export interface OperationsActivityDeps {
   clusters: Clusters;
@@ -88,6 +89,30 @@ export function createOperationsActivities(deps: OperationsActivityDeps) {
   }
 
   /**
+   * Free CPU and memory per Ready, schedulable node of each cluster: allocatable minus the requests of the
+   * pods that hold a place on it (what the scheduler counts).
+   */
+  async function clusterCapacity(input: { clusters: string[] }): Promise<ClusterCapacity> {
+    const out: ClusterCapacity = {};
+    for (const cluster of input.clusters) {
+      const core = clusters.core(cluster);
+      const [nodes, pods] = await Promise.all([core.listNode(), core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' })]);
+      out[cluster] = nodes.items
+        .filter((n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+        .map((n) => {
+          const name = n.metadata!.name!;
+          const used = pods.items.filter((p) => p.spec?.nodeName === name).map(podRequests);
+          return {
+            node: name,
+            freeCpuMilli: cpuMilli(n.status?.allocatable?.cpu) - used.reduce((sum, r) => sum + r.cpuMilli, 0),
+            freeMemoryBytes: bytes(n.status?.allocatable?.memory) - used.reduce((sum, r) => sum + r.memoryBytes, 0),
+          };
+        });
+    }
+    return out;
+  }
+
+  /**
    * Reads a placement policy document (YAML or JSON) from a ConfigMap key. Returns it unvalidated: the
    * workflow validates it, so the error names the field in the policy.
    */
@@ -133,7 +158,7 @@ export function createOperationsActivities(deps: OperationsActivityDeps) {
     return { marked: true };
   }
 
-  return { cordonNode, uncordonNode, listNodePods, listCandidatePods, readPolicyConfigMap, markMigrated };
+  return { cordonNode, uncordonNode, listNodePods, listCandidatePods, clusterCapacity, readPolicyConfigMap, markMigrated };
 }
 
 export type OperationsActivities = ReturnType<typeof createOperationsActivities>;

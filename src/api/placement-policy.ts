@@ -53,6 +53,11 @@ export const PlacementPolicy = z
         maxConcurrentPerCluster: z.number().int().min(1, 'at least 1').max(50, 'at most 50').default(1),
         /** A pod moved less than this long ago stays where it is (annotation podferry.io/last-migrated-at): nothing flaps. */
         coolDownMinutes: z.number().min(0, 'cannot be negative').default(30),
+        /**
+         * Move a pod only where a Ready, schedulable node of the target has its CPU and memory requests free
+         * (allocatable minus the requests of the pods on it, as the API servers report them).
+         */
+        respectCapacity: z.boolean().default(true),
         /** Only report the plan; start nothing. */
         dryRun: z.boolean().default(false),
       })

@@ -5,6 +5,9 @@ import { LAST_MIGRATED_AT_ANNOTATION } from '../api/drain.js';
 import type { PlacementPolicy, PlannedMove, SkippedCandidate } from '../api/placement-policy.js';
 import type { PodSummary } from './pod-summary.js';
 
+/** Free resources per Ready, schedulable node, per cluster (read by the clusterCapacity activity). */
+export type ClusterCapacity = Record<string, Array<{ node: string; freeCpuMilli: number; freeMemoryBytes: number }>>;
+
 export interface RebalancePlan {
   moves: PlannedMove[];
   skipped: SkippedCandidate[];
@@ -42,8 +45,13 @@ export function desiredCluster(pod: PodSummary, policy: PlacementPolicy): { clus
   return { skip: 'NoPreference', reason: `neither ${preferredClusterAnnotation} nor ${userRegionAnnotation} is set: no preferred place` };
 }
 
-export function planRebalance(pods: PodSummary[], policy: PlacementPolicy, now: number): RebalancePlan {
+/**
+ * capacity: free resources of the clusters' nodes (guards.respectCapacity); a planned move takes its
+ * requests from the first node of the target that fits them (the target node when the policy names one).
+ */
+export function planRebalance(pods: PodSummary[], policy: PlacementPolicy, now: number, capacity?: ClusterCapacity): RebalancePlan {
   const plan: RebalancePlan = { moves: [], skipped: [] };
+  const free = capacity ? (JSON.parse(JSON.stringify(capacity)) as ClusterCapacity) : undefined;
   const perCluster = new Map<string, number>();
   const coolDownMs = policy.guards.coolDownMinutes * 60_000;
   const sorted = [...pods].sort((a, b) => `${a.cluster}/${a.namespace}/${a.name}`.localeCompare(`${b.cluster}/${b.namespace}/${b.name}`));
@@ -87,9 +95,24 @@ export function planRebalance(pods: PodSummary[], policy: PlacementPolicy, now: 
       skip('ClusterLimitReached', `cluster ${busy} already takes part in ${limit} migration(s) this run (guards.maxConcurrentPerCluster): next run`);
       continue;
     }
-    for (const cluster of [pod.cluster, desired.cluster]) perCluster.set(cluster, (perCluster.get(cluster) ?? 0) + 1);
     const toNode = policy.placement.targetNodes[desired.cluster];
+    if (free && policy.guards.respectCapacity) {
+      const nodes = (free[desired.cluster] ?? []).filter((n) => !toNode || n.node === toNode);
+      const fit = nodes.find((n) => n.freeCpuMilli >= pod.requests.cpuMilli && n.freeMemoryBytes >= pod.requests.memoryBytes);
+      if (!fit) {
+        const most = nodes.length ? `most free: ${Math.max(...nodes.map((n) => n.freeCpuMilli))}m CPU, ${mib(Math.max(...nodes.map((n) => n.freeMemoryBytes)))} memory` : 'no Ready, schedulable node';
+        skip('NoCapacity', `no node of ${desired.cluster}${toNode ? ` (${toNode})` : ''} has its requests free (${pod.requests.cpuMilli}m CPU, ${mib(pod.requests.memoryBytes)} memory; ${most})`);
+        continue;
+      }
+      fit.freeCpuMilli -= pod.requests.cpuMilli;
+      fit.freeMemoryBytes -= pod.requests.memoryBytes;
+    }
+    for (const cluster of [pod.cluster, desired.cluster]) perCluster.set(cluster, (perCluster.get(cluster) ?? 0) + 1);
     plan.moves.push({ namespace: pod.namespace, name: pod.name, from: pod.cluster, to: desired.cluster, ...(toNode ? { toNode } : {}), why: desired.why });
   }
   return plan;
+}
+
+function mib(n: number): string {
+  return `${(n / 2 ** 20).toFixed(0)}Mi`;
 }

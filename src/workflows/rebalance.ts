@@ -1,7 +1,7 @@
 // rebalance: one run of scheduled edge rebalancing (a Temporal Schedule starts it; overlap SKIP).
 //
-//   read the placement policy → list candidate pods in its clusters → plan (pure: preferred cluster,
-//   eligibility, cool-down, per-cluster limit) → migratePod children for the planned moves (none in
+//   read the placement policy → list candidate pods in its clusters, and their free capacity → plan (pure:
+//   preferred cluster, eligibility, cool-down, per-cluster limit, capacity) → migratePod children for the planned moves (none in
 //   dry-run) → mark moved pods (podferry.io/last-migrated-at) → summary
 //
 // Nothing to undo at this level: each child is its own saga and rolls itself back; a failed child is
@@ -71,7 +71,8 @@ export async function rebalance(request: RebalanceRequest): Promise<RebalanceSum
     ...(policy.selector.namespaces ? { namespaces: policy.selector.namespaces } : {}),
     annotationKeys: annotationKeys(policy),
   });
-  const plan = planRebalance(pods, policy, Date.now());
+  const capacity = policy.guards.respectCapacity ? await api.clusterCapacity({ clusters: policy.clusters }) : undefined;
+  const plan = planRebalance(pods, policy, Date.now(), capacity);
   const summary: RebalanceSummary = { runId, dryRun, policySource, candidates: pods.length, planned: plan.moves, moved: [], skipped: plan.skipped, failed: [] };
   if (dryRun) return summary;
 

@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { LAST_MIGRATED_AT_ANNOTATION } from '../../src/api/drain.js';
 import type { OperationsActivities } from '../../src/activities/operations.js';
 import type { PodSummary } from '../../src/planning/pod-summary.js';
+import type { ClusterCapacity } from '../../src/planning/rebalance.js';
 import type { Recorder } from './recording-activities.js';
 
 export interface StandInClusterState {
@@ -19,12 +20,14 @@ export interface StandInClusterState {
   candidates: PodSummary[];
   /** Policy documents per ConfigMap `cluster/namespace/name#key`. */
   configMaps: Map<string, unknown>;
+  /** Free resources per cluster; a cluster absent here has one roomy node. */
+  capacity: ClusterCapacity;
   /** Labels (`k=v`) per pod name: a label selector here is one `k=v` that must be among them. */
   labels: Map<string, string[]>;
 }
 
 export function emptyClusterState(): StandInClusterState {
-  return { nodes: new Map(), nodePods: new Map(), candidates: [], configMaps: new Map(), labels: new Map() };
+  return { nodes: new Map(), nodePods: new Map(), candidates: [], configMaps: new Map(), labels: new Map(), capacity: {} };
 }
 
 export function createRecordingOperationsActivities(recorder: Recorder, state: StandInClusterState): OperationsActivities {
@@ -62,6 +65,10 @@ export function createRecordingOperationsActivities(recorder: Recorder, state: S
         state.candidates
           .filter((p) => input.clusters.includes(p.cluster))
           .map((p) => ({ ...p, annotations: Object.fromEntries(Object.entries(p.annotations).filter(([k]) => input.annotationKeys.includes(k))) })),
+      ),
+    clusterCapacity: (input) =>
+      step('clusterCapacity', input, () =>
+        Object.fromEntries(input.clusters.map((c) => [c, state.capacity[c] ?? [{ node: `${c}-node`, freeCpuMilli: 64_000, freeMemoryBytes: 2 ** 40 }]])),
       ),
     readPolicyConfigMap: (input) =>
       step('readPolicyConfigMap', input, () => {

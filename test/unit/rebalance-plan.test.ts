@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import { describeIssues } from '../../src/api/migration.js';
 import { PlacementPolicy, type PlacementPolicyDocument } from '../../src/api/placement-policy.js';
 import { PolicyError, policySourceFromArgument } from '../../src/config/placement-policy.js';
-import { summarizePod } from '../../src/planning/pod-summary.js';
+import { bytes, cpuMilli, summarizePod } from '../../src/planning/pod-summary.js';
 import { annotationKeys, planRebalance } from '../../src/planning/rebalance.js';
 import { sourcePod } from '../fixtures/source-pod.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -99,6 +99,26 @@ describe('the rebalancing plan', () => {
     });
   });
 
+  test('capacity: a move needs a node of the target with its requests free; planned moves use it up; respectCapacity: false ignores it', () => {
+    // The fixture pod requests 10m CPU and 16Mi (one of its containers has requests).
+    const want = (name: string) => pod('lab-a', name, { 'podferry.io/preferred-cluster': 'lab-b' });
+    expect(want('x').requests).toEqual({ cpuMilli: 10, memoryBytes: 16 * 2 ** 20 });
+    const capacity = { 'lab-b': [{ node: 'b1', freeCpuMilli: 25, freeMemoryBytes: 2 ** 30 }] };
+    const plan = planRebalance([want('p1'), want('p2'), want('p3')], policy({ guards: { maxConcurrentPerCluster: 5 } }), NOW, capacity);
+    expect(plan.moves.map((m) => m.name)).toEqual(['p1', 'p2']);
+    expect(plan.skipped).toEqual([
+      expect.objectContaining({ name: 'p3', type: 'NoCapacity', reason: 'no node of lab-b has its requests free (10m CPU, 16Mi memory; most free: 5m CPU, 992Mi memory)' }),
+    ]);
+    expect(capacity['lab-b'][0]!.freeCpuMilli).toBe(25); // the caller's numbers are not changed
+    expect(planRebalance([want('p1')], policy(), NOW, { 'lab-b': [] }).skipped[0]!.reason).toContain('no Ready, schedulable node');
+    expect(planRebalance([want('p1')], policy({ guards: { respectCapacity: false } }), NOW, { 'lab-b': [] }).moves).toHaveLength(1);
+  });
+
+  test('Kubernetes quantities: CPU in millicores, memory in bytes', () => {
+    expect([cpuMilli('250m'), cpuMilli('1'), cpuMilli('0.5'), cpuMilli(undefined), cpuMilli('lots')]).toEqual([250, 1000, 500, 0, 0]);
+    expect([bytes('16Mi'), bytes('1G'), bytes('1e3'), bytes('1048576'), bytes('1.5Gi'), bytes('3X')]).toEqual([16 * 2 ** 20, 1e9, 1000, 1048576, 1.5 * 2 ** 30, 0]);
+  });
+
   test('target nodes per cluster are passed on', () => {
     const plan = planRebalance([pod('lab-a', 'a', { 'podferry.io/preferred-cluster': 'lab-b' })], policy({ placement: { targetNodes: { 'lab-b': 'lab-b-node' } } }), NOW);
     expect(plan.moves[0]).toMatchObject({ to: 'lab-b', toNode: 'lab-b-node' });
@@ -112,7 +132,7 @@ describe('placement policy validation', () => {
   };
 
   test('defaults: cool-down 30 min, 1 migration per cluster, not dry-run, the podferry.io annotations', () => {
-    expect(policy().guards).toEqual({ maxConcurrentPerCluster: 1, coolDownMinutes: 30, dryRun: false });
+    expect(policy().guards).toEqual({ maxConcurrentPerCluster: 1, coolDownMinutes: 30, respectCapacity: true, dryRun: false });
     expect(policy().placement).toMatchObject({ preferredClusterAnnotation: 'podferry.io/preferred-cluster', userRegionAnnotation: 'podferry.io/user-region' });
   });
 

@@ -254,7 +254,7 @@ describe('rebalance', () => {
       failed: [],
       skipped: [expect.objectContaining({ name: 'stays', type: 'AlreadyPlaced' })],
     });
-    expect(recorder.started()).toEqual(['listCandidatePods']);
+    expect(recorder.started()).toEqual(['listCandidatePods', 'clusterCapacity']);
   }, 60_000);
 
   test('a run moves the pod to its preferred cluster; a second run within the cool-down moves nothing, even when the preference flips', async () => {
