@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Client, Connection, ScheduleOverlapPolicy, WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { DrainNodeRequest, DrainReport } from '../../src/api/drain.js';
 import { nodeTaskQueue } from '../../src/api/names.js';
@@ -58,10 +58,14 @@ function pod(cluster: string, name: string, overrides: Parameters<typeof sourceP
  * clusters. `brokenPods` fail at planMigration; `spans` records when each pod's migration started
  * (planMigration) and ended (deleteArchives, its last node-side step).
  */
-async function withWorkers<T>(state: StandInClusterState, options: { checkpointMs?: number; brokenPods?: string[] }, body: (taskQueue: string) => Promise<T>) {
+async function withWorkers<T>(state: StandInClusterState, options: { checkpointMs?: number; brokenPods?: string[]; blockAt?: string }, body: (taskQueue: string, recorder: Recorder) => Promise<T>) {
   const id = `ops${++sequence}-${Date.now().toString(36)}`;
   const recorder = new Recorder();
-  const migrations = createRecordingStandInActivities(recorder, { node: NODE, ...(options.checkpointMs ? { checkpointMs: options.checkpointMs } : {}) });
+  const migrations = createRecordingStandInActivities(recorder, {
+    node: NODE,
+    ...(options.checkpointMs ? { checkpointMs: options.checkpointMs } : {}),
+    ...(options.blockAt ? { blockAt: options.blockAt } : {}),
+  });
   const spans = new Map<string, { start: number; end?: number }>();
   const orchestratorActivities = {
     ...migrations.orchestrator,
@@ -88,7 +92,7 @@ async function withWorkers<T>(state: StandInClusterState, options: { checkpointM
   const orchestrator = await Worker.create({ connection, taskQueue, workflowBundle, activities: orchestratorActivities, sinks: new MigrationMetrics().sinks() });
   const nodeA = await Worker.create({ connection, taskQueue: nodeTaskQueue('lab-a', NODE), activities: nodeActivities });
   const nodeB = await Worker.create({ connection, taskQueue: nodeTaskQueue('lab-b', NODE), activities: nodeActivities });
-  const value = await orchestrator.runUntil(nodeA.runUntil(nodeB.runUntil(() => body(taskQueue))));
+  const value = await orchestrator.runUntil(nodeA.runUntil(nodeB.runUntil(() => body(taskQueue, recorder))));
   return { value, recorder, spans };
 }
 
@@ -209,6 +213,32 @@ describe('drainNode', () => {
     } finally {
       await other.terminate('test over');
     }
+  }, 60_000);
+
+  test('cancelled mid-way: the running child rolls back, no other pod starts, the node is uncordoned (nothing moved)', async () => {
+    const state = emptyClusterState();
+    state.nodes.set(`lab-a/${NODE}`, false);
+    state.nodePods.set(`lab-a/${NODE}`, [pod('lab-a', 'app-1'), pod('lab-a', 'app-2')]);
+    const request: DrainNodeRequest = { source: { cluster: 'lab-a', node: NODE }, target: { cluster: 'lab-b' }, concurrency: 1 };
+    const { value, recorder } = await withWorkers(state, { blockAt: 'waitPodReady' }, async (taskQueue, rec) => {
+      const handle = await startDrain(client, request, { taskQueue });
+      const deadline = Date.now() + 30_000;
+      while (!rec.started().includes('waitPodReady')) {
+        if (Date.now() > deadline) throw new Error(`waitPodReady never started: ${rec.started().join(', ')}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await handle.cancel();
+      return outcome(handle.result());
+    });
+    expect(value.error).toBeInstanceOf(WorkflowFailedError);
+    expect((value.error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    const calls = recorder.started();
+    // app-1's migration undid itself (target deleted, source thawed); app-2 was never planned.
+    expect(calls).toEqual(expect.arrayContaining(['deletePod:lab-b', 'thawPod']));
+    expect(calls.filter((c) => c === 'planMigration')).toHaveLength(1);
+    expect(calls.at(-1)).toBe('uncordonNode');
+    expect(calls.indexOf('uncordonNode')).toBeGreaterThan(calls.indexOf('thawPod'));
+    expect(state.nodes.get(`lab-a/${NODE}`)).toBe(false);
   }, 60_000);
 
   test('invalid input fails as InvalidInput naming the field, before any activity', async () => {
