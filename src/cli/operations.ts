@@ -1,7 +1,7 @@
 // podferry's operations subcommands, registered on the main program by registerOperationCommands:
 //   podferry drain <cluster>/<node> [--to <cluster>] [--to-node <node>] [--pod-selector <labels>] [--concurrency N] [--wait] [--json]
 //   podferry schedule create <id> --policy <file|configmap:<cluster>/<ns>/<name>[#key]> --every <duration> [--dry-run]
-//   podferry schedule list | pause <id> | unpause <id> | trigger <id> | delete <id>
+//   podferry schedule list | show <id> | pause <id> | unpause <id> | trigger <id> | delete <id>
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { Command, InvalidArgumentError } from 'commander';
 import type { PodferryConfig } from '../api/config.js';
@@ -14,6 +14,7 @@ import {
   InvalidOperationInput,
   listRebalanceSchedules,
   parseEvery,
+  recentRebalanceRuns,
   startDrain,
   summarizeSchedule,
 } from '../client/operations.js';
@@ -185,6 +186,35 @@ export function registerOperationCommands(program: Command): void {
           ]),
         ),
       );
+    });
+
+  schedule
+    .command('show')
+    .description("a schedule's recent runs: what each moved, skipped (with the reason) and failed")
+    .argument('<scheduleId>')
+    .option('--json', 'machine-readable output')
+    .action(async (scheduleId: string, opts) => {
+      const { client } = await connect(configPath());
+      const summary = summarizeSchedule(await client.schedule.getHandle(scheduleId).describe());
+      const runs = await recentRebalanceRuns(client, scheduleId);
+      if (opts.json) {
+        console.log(JSON.stringify({ schedule: summary, runs }, null, 2));
+        return;
+      }
+      console.log(`schedule ${scheduleId}: every ${summary.every}, ${summary.paused ? 'paused' : 'active'}${summary.dryRun ? ', dry-run' : ''}, overlap ${summary.overlap}, policy ${summary.policy ?? '?'}`);
+      for (const run of runs) {
+        console.log(`\nrun ${run.workflowId} (${run.startedAt.toISOString()}): ${run.status}${run.error ? `: ${run.error}` : ''}`);
+        const s = run.summary;
+        if (!s) continue;
+        const rows = [
+          ...(s.dryRun ? s.planned.map((m) => [`${m.from}/${m.namespace}/${m.name}`, 'would move', `→ ${m.to}${m.toNode ? `/${m.toNode}` : ''} (${m.why})`]) : []),
+          ...s.moved.map((m) => [`${m.from}/${m.namespace}/${m.name}`, 'moved', `→ ${m.to}, downtime ${seconds(m.downtimeMs)} (${m.why})`]),
+          ...s.failed.map((f) => [`${f.from}/${f.namespace}/${f.name}`, `failed${f.type ? ` (${f.type})` : ''}`, f.reason]),
+          ...s.skipped.map((k) => [`${k.cluster}/${k.namespace}/${k.name}`, `skipped (${k.type})`, k.reason]),
+        ];
+        console.log(`${s.candidates} candidate(s)${s.dryRun ? ', dry-run' : ''}`);
+        if (rows.length) console.log(textTable(['pod', 'outcome', 'detail'], rows));
+      }
     });
 
   for (const [name, description, act] of [

@@ -3,11 +3,13 @@
 import { ScheduleOverlapPolicy, type Client, type ScheduleDescription, type WorkflowHandle } from '@temporalio/client';
 import { DrainNodeInput, type DrainNodeRequest, type DrainProgress } from '../api/drain.js';
 import { describeIssues } from '../api/migration.js';
+import { describeFailure } from './migrations.js';
 import { DEFAULT_TASK_QUEUE } from '../api/names.js';
 import { RebalanceInput, type RebalanceRequest } from '../api/placement-policy.js';
 import type { drainNode } from '../workflows/drain-node.js';
 import { DRAIN_WORKFLOW_TYPE, drainProgressQuery, REBALANCE_WORKFLOW_TYPE } from '../workflows/operations-definitions.js';
 import type { rebalance } from '../workflows/rebalance.js';
+import type { RebalanceSummary } from '../api/placement-policy.js';
 
 export type DrainHandle = WorkflowHandle<typeof drainNode>;
 
@@ -118,4 +120,27 @@ export async function listRebalanceSchedules(client: Client): Promise<RebalanceS
 function formatMs(ms: number): string {
   for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
   return `${ms / 1000}s`;
+}
+
+export interface RebalanceRun {
+  workflowId: string;
+  startedAt: Date;
+  status: string;
+  summary?: RebalanceSummary;
+  error?: string;
+}
+
+/** The schedule's recent runs (Temporal keeps the last ten), newest first, with each finished run's summary. */
+export async function recentRebalanceRuns(client: Client, scheduleId: string): Promise<RebalanceRun[]> {
+  const description = await client.schedule.getHandle(scheduleId).describe();
+  const runs: RebalanceRun[] = [];
+  for (const action of [...description.info.recentActions].reverse()) {
+    const handle = client.workflow.getHandle(action.action.workflow.workflowId, action.action.workflow.firstExecutionRunId);
+    const status = (await handle.describe()).status.name;
+    const run: RebalanceRun = { workflowId: handle.workflowId, startedAt: action.takenAt, status };
+    if (status === 'COMPLETED') run.summary = (await handle.result()) as RebalanceSummary;
+    else if (status !== 'RUNNING') run.error = await handle.result().then(() => '', (err: unknown) => describeFailure(err).chain.join(': '));
+    runs.push(run);
+  }
+  return runs;
 }

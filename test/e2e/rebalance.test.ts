@@ -120,6 +120,10 @@ describe('scheduled rebalancing on the lab', () => {
     const unmoved = await clusters.core('lab-b').readNamespacedPod({ namespace: 'default', name: 'sample' });
     expect(unmoved.metadata!.uid).toBe(target!.metadata!.uid);
 
+    const shown = await podferry(['schedule', 'show', schedules.real], taskQueue);
+    expect(shown.stdout).toMatch(/lab-a\/default\/sample\s+moved\s+→ lab-b, downtime/);
+    expect(shown.stdout).toMatch(/lab-b\/default\/sample\s+skipped \(CoolingDown\)/);
+    console.log(`$ podferry schedule show ${schedules.real}\n${shown.stdout}`);
     const list = await podferry(['schedule', 'list'], taskQueue);
     expect(list.stdout).toContain(schedules.real);
     for (const id of Object.values(schedules)) expect((await podferry(['schedule', 'delete', id], taskQueue)).code).toBe(0);

@@ -322,7 +322,7 @@ describe('rebalance', () => {
 });
 
 describe('rebalancing schedules', () => {
-  test('created with overlap SKIP; a triggered dry-run run reports its plan; the CLI lists, pauses, refuses a bad policy, deletes', async () => {
+  test('created with overlap SKIP; a triggered dry-run run reports its plan; the CLI lists, shows its runs, pauses, refuses a bad policy, deletes', async () => {
     const state = emptyClusterState();
     state.candidates.push(pod('lab-a', 'sample', {}, { 'podferry.io/preferred-cluster': 'lab-b' }));
     const dir = mkdtempSync(path.join(tmpdir(), 'podferry-schedule-'));
@@ -374,9 +374,10 @@ describe('rebalancing schedules', () => {
         listed = JSON.parse((await cli('schedule', 'list', '--json')).stdout) as typeof listed;
       }
       const cliDescription = await client.schedule.getHandle(`${scheduleId}-cli`).describe();
+      const shown = await cli('schedule', 'show', scheduleId);
       const deleted = await cli('schedule', 'delete', `${scheduleId}-cli`);
       await handle.delete();
-      return { description, summary, refused, created, paused, listed, cliDescription, deleted };
+      return { description, summary, refused, created, paused, listed, cliDescription, shown, deleted };
     });
     expect(value.description.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
     expect(value.description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'rebalance' });
@@ -392,6 +393,8 @@ describe('rebalancing schedules', () => {
     expect(value.cliDescription.state.paused).toBe(true);
     expect(value.listed.find((s) => s.scheduleId.endsWith('-cli'))).toMatchObject({ paused: true, overlap: 'SKIP', policy: expect.stringContaining('good.yaml') });
     expect(value.cliDescription.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+    expect(value.shown.stdout).toMatch(/run rebalance-edge-.* COMPLETED\n1 candidate\(s\), dry-run\n/);
+    expect(value.shown.stdout).toMatch(/lab-a\/default\/sample\s+would move\s+→ lab-b \(podferry.io\/preferred-cluster=lab-b\)/);
     expect(value.deleted.code).toBe(0);
   }, 120_000);
 });
