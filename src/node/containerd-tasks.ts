@@ -4,21 +4,13 @@
 // keeps its own view of the task consistent, so the container stays frozen after its checkpoint.
 // The two requests carry a single string field, so they are encoded by hand (no generated code).
 import grpc from '@grpc/grpc-js';
+import { encodeField1 } from './protobuf-field.js';
 
 const SERVICE = '/containerd.services.tasks.v1.Tasks';
 
 /** protobuf: field 1 (container_id), wire type 2 (length-delimited). */
 export function encodeContainerIdRequest(containerId: string): Buffer {
-  const bytes = Buffer.from(containerId, 'utf8');
-  const length: number[] = [];
-  let n = bytes.length;
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n > 0) byte |= 0x80;
-    length.push(byte);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([0x0a, ...length]), bytes]);
+  return encodeField1(containerId);
 }
 
 export class ContainerdTasks {

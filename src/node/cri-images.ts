@@ -4,7 +4,7 @@
 // frozen: containerd needs that base image to restore a checkpoint, and its restore path pulls it with a
 // default resolver (HTTPS only, no mirrors) if it is not there, on the critical path of the downtime.
 import grpc from '@grpc/grpc-js';
-import { encodeContainerIdRequest as encodeStringField1 } from './containerd-tasks.js';
+import { decodeStringField1, encodeField1 } from './protobuf-field.js';
 
 export class CriImages {
   private readonly client: grpc.Client;
@@ -16,11 +16,11 @@ export class CriImages {
   /** Pulls an image reference (tag or digest) and returns the runtime's image id. */
   pull(image: string, timeoutMs = 300_000): Promise<string> {
     // PullImageRequest { ImageSpec image = 1 { string image = 1 } }
-    const request = encodeStringField1(image.toString()); // ImageSpec
+    const request = encodeField1(image); // ImageSpec
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(
         '/runtime.v1.ImageService/PullImage',
-        (spec: Buffer) => Buffer.concat([Buffer.from([0x0a]), varint(spec.length), spec]),
+        (spec: Buffer) => encodeField1(spec),
         (bytes: Buffer) => decodeStringField1(bytes),
         request,
         new grpc.Metadata(),
@@ -33,30 +33,4 @@ export class CriImages {
   close(): void {
     this.client.close();
   }
-}
-
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-
-/** PullImageResponse { string image_ref = 1 } */
-function decodeStringField1(bytes: Buffer): string {
-  if (bytes.length < 2 || bytes[0] !== 0x0a) return '';
-  let length = 0;
-  let shift = 0;
-  let i = 1;
-  for (; i < bytes.length; i++) {
-    const b = bytes[i]!;
-    length |= (b & 0x7f) << shift;
-    shift += 7;
-    if ((b & 0x80) === 0) break;
-  }
-  return bytes.subarray(i + 1, i + 1 + length).toString('utf8');
 }
