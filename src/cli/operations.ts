@@ -156,10 +156,11 @@ export function registerOperationCommands(program: Command): void {
       requireClusters(config, policy.clusters);
       const { client } = await connect(configPath());
       const input: RebalanceRequest = { policy: source, ...(opts.dryRun ? { dryRun: true } : {}) };
-      const handle = await createRebalanceSchedule(client, { scheduleId, input, everyMs, taskQueue: config.temporal.taskQueue, description });
+      const dryRun = Boolean(opts.dryRun) || policy.guards.dryRun;
+      const handle = await createRebalanceSchedule(client, { scheduleId, input, everyMs, taskQueue: config.temporal.taskQueue, description, dryRun });
       const summary = summarizeSchedule(await handle.describe());
       if (opts.json) console.log(JSON.stringify(summary, null, 2));
-      else console.log(`schedule ${scheduleId}: rebalance every ${summary.every} with ${description}${opts.dryRun || policy.guards.dryRun ? ' (dry-run)' : ''}; overlap ${summary.overlap}; next run ${summary.nextRun?.toISOString() ?? '?'}`);
+      else console.log(`schedule ${scheduleId}: rebalance every ${summary.every} with ${description}${dryRun ? ' (dry-run)' : ''}; overlap ${summary.overlap}; next run ${summary.nextRun?.toISOString() ?? '?'}`);
     });
 
   schedule

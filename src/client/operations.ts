@@ -56,6 +56,8 @@ export interface CreateRebalanceScheduleOptions {
   taskQueue?: string;
   /** Shown by `schedule list`. */
   description: string;
+  /** Whether runs only report (shown by `schedule list`); default: input.dryRun. */
+  dryRun?: boolean;
 }
 
 export async function createRebalanceSchedule(client: Client, options: CreateRebalanceScheduleOptions) {
@@ -76,7 +78,7 @@ export async function createRebalanceSchedule(client: Client, options: CreateReb
     },
     // A run never starts while the previous one still runs: two runs would plan the same pods.
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1m' },
-    memo: { policy: options.description, dryRun: Boolean(options.input.dryRun) },
+    memo: { policy: options.description, dryRun: options.dryRun ?? Boolean(options.input.dryRun) },
   });
 }
 

@@ -16,6 +16,7 @@ import {
   isCancellation,
   ParentClosePolicy,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   workflowInfo,
   type ActivityOptions,
@@ -59,10 +60,26 @@ export async function drainNode(request: DrainNodeRequest): Promise<DrainReport>
   const targetCluster = input.target.cluster ?? input.source.cluster;
   const progress: DrainProgress = { phase: 'Validating', pending: [], running: [], moved: [], skipped: [], failed: [] };
   setHandler(drainProgressQuery, () => progress);
+  // The Web UI shows this (and `podferry drain --wait` the query): which pods wait, run, moved, failed, skipped.
+  const publish = () =>
+    setCurrentDetails(
+      [
+        `**Drain** ${node.cluster}/${node.node} → ${targetCluster}: **${progress.phase}**`,
+        '',
+        '| pod | state | detail |',
+        '| --- | --- | --- |',
+        ...progress.running.map((r) => `| ${r.namespace}/${r.name} | migrating | ${r.migrationId} |`),
+        ...progress.pending.map((p) => `| ${p.namespace}/${p.name} | waiting | |`),
+        ...progress.moved.map((m) => `| ${m.namespace}/${m.name} | moved | ${m.migrationId} |`),
+        ...progress.failed.map((f) => `| ${f.namespace}/${f.name} | failed | ${f.type ?? ''}: ${f.reason.replace(/\|/g, '/')} |`),
+        ...progress.skipped.map((k) => `| ${k.namespace}/${k.name} | skipped | ${k.type}: ${k.reason.replace(/\|/g, '/')} |`),
+      ].join('\n'),
+    );
   const warnings: string[] = [];
 
   // 1. Cordon. An unknown node fails here, before anything changed.
   progress.phase = 'Cordoning';
+  publish();
   let cordonedByDrain = false;
   try {
     cordonedByDrain = !(await api.cordonNode(node)).wasUnschedulable;
@@ -87,6 +104,7 @@ export async function drainNode(request: DrainNodeRequest): Promise<DrainReport>
 
     // 3. Migrate, at most `concurrency` at a time (a pool of lanes taking the next pod when one is done).
     progress.phase = 'Migrating';
+    publish();
     const queue = [...split.migratable];
     const lane = async () => {
       for (let pod = queue.shift(); pod; pod = queue.shift()) await moveOne(pod);
@@ -96,6 +114,7 @@ export async function drainNode(request: DrainNodeRequest): Promise<DrainReport>
       const migrationId = childMigrationId({ cluster: node.cluster, namespace: pod.namespace, name: pod.name });
       progress.pending = progress.pending.filter((p) => p.namespace !== pod.namespace || p.name !== pod.name);
       progress.running.push({ ...ref, migrationId });
+      publish();
       try {
         const childInput: MigratePodRequest = {
           source: { cluster: node.cluster, namespace: pod.namespace, pod: pod.name },
@@ -128,6 +147,7 @@ export async function drainNode(request: DrainNodeRequest): Promise<DrainReport>
         progress.failed.push(failed);
       } finally {
         progress.running = progress.running.filter((r) => r.migrationId !== migrationId);
+        publish();
       }
     };
     const lanes = await Promise.allSettled(Array.from({ length: Math.min(input.concurrency, queue.length) }, lane));
@@ -139,6 +159,7 @@ export async function drainNode(request: DrainNodeRequest): Promise<DrainReport>
     const cordoned = await giveBackIfUnchanged(complete);
     if (!cordoned) warnings.push(`node ${node.node} was uncordoned again: no pod could be moved`);
     progress.phase = 'Done';
+    publish();
     return {
       drainId,
       cluster: node.cluster,

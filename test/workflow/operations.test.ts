@@ -134,9 +134,14 @@ describe('drainNode', () => {
       pod('lab-a', 'web-7d9f-x', replicaSet),
     ]);
     const request: DrainNodeRequest = { source: { cluster: 'lab-a', node: NODE }, target: { cluster: 'lab-b' } };
-    const { value, recorder, spans } = await withWorkers(state, { checkpointMs: 300, brokenPods: ['broken'] }, async (taskQueue) =>
-      outcome((await startDrain(client, request, { taskQueue, drainId: `drain-mix-${Date.now().toString(36)}` })).result()),
-    );
+    let details = '';
+    const { value, recorder, spans } = await withWorkers(state, { checkpointMs: 300, brokenPods: ['broken'] }, async (taskQueue) => {
+      const handle = await startDrain(client, request, { taskQueue, drainId: `drain-mix-${Date.now().toString(36)}` });
+      const settled = await outcome(handle.result());
+      // What the Web UI shows for it.
+      details = ((await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string }).currentDetails ?? '';
+      return settled;
+    });
     expect(value.error).toBeUndefined();
     const report = value.result as DrainReport;
     expect(report.moved.map((m) => m.name).sort()).toEqual(['app-1', 'app-2', 'app-3', 'app-4']);
@@ -149,6 +154,9 @@ describe('drainNode', () => {
     });
     expect(report).toMatchObject({ cordonedByDrain: true, cordoned: true, complete: false, warnings: [] });
     expect(state.nodes.get(`lab-a/${NODE}`)).toBe(true);
+    expect(details).toContain(`**Drain** lab-a/${NODE} → lab-b: **Done**`);
+    expect(details).toContain('| default/app-1 | moved | podferry-lab-a-default-app-1 |');
+    expect(details).toContain('| default/node-exporter-x1 | skipped | DaemonSetPod: ');
 
     // Cordoned before anything else; never uncordoned (pods moved); each moved pod marked at the target.
     const calls = recorder.started();
