@@ -95,6 +95,7 @@ leftovers() {
 main() {
   require_root
   if [[ ${1:-} == --check ]]; then leftovers; exit 0; fi
+  lab_lock
   if [[ ! -d $LAB_RUN ]] && [[ -z $(leftovers) ]]; then log "the lab is already down"; exit 0; fi
   stop_daemons
   remove_stale_shim_sockets

@@ -106,3 +106,12 @@ component_failed() {
 }
 
 lab_kubectl() { "$K8S_BIN/kubectl" --kubeconfig "$LAB_KUBECONFIG" "$@"; }
+
+# up, down and reset hold one lock, so that concurrent callers (a test, a person) run one after the other.
+# The scripts call each other; the lock is taken once per process tree.
+lab_lock() {
+  [[ -n ${PODFERRY_LAB_LOCKED:-} ]] && return 0
+  exec 9>"$LAB_STATE.lock"
+  flock 9
+  export PODFERRY_LAB_LOCKED=1
+}

@@ -3,6 +3,7 @@
 # Built tools in $LAB_CACHE are kept.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_root
+lab_lock
 "$LAB_DIR/down.sh"
 rm -rf "$LAB_STATE"
 log "lab state wiped ($LAB_STATE)"

@@ -284,6 +284,7 @@ node_ready() {
 
 main() {
   preflight
+  lab_lock
   if [[ -f "$LAB_RUN/up" ]]; then
     local missing=() name
     for name in $(cat "$LAB_RUN/up"); do is_running "$name" || missing+=("$name"); done
