@@ -17,6 +17,20 @@ export interface NodeRef {
   node: string;
 }
 
+/**
+ * Runs one call against a cluster's API server; a connection failure ("fetch failed") becomes an error
+ * naming the cluster and the cause, so a failed drain or run says which API server was unreachable.
+ */
+async function onCluster<T>(cluster: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof ApplicationFailure || apiStatus(err) !== undefined) throw err;
+    const cause = (err as { cause?: { message?: string } }).cause?.message;
+    throw new Error(`cluster ${cluster}: cannot reach its API server (${cause ?? (err as Error).message})`);
+  }
+}
+
 export function createOperationsActivities(deps: OperationsActivityDeps) {
   const { clusters } = deps;
 
@@ -47,17 +61,17 @@ export function createOperationsActivities(deps: OperationsActivityDeps) {
 
   /** Marks the node unschedulable (kubectl cordon); an unknown node fails as UnknownNode, changing nothing. */
   async function cordonNode(input: NodeRef): Promise<{ wasUnschedulable: boolean }> {
-    return setUnschedulable(input, true);
+    return onCluster(input.cluster, () => setUnschedulable(input, true));
   }
 
   /** Makes the node schedulable again (kubectl uncordon). */
   async function uncordonNode(input: NodeRef): Promise<{ wasUnschedulable: boolean }> {
-    return setUnschedulable(input, false);
+    return onCluster(input.cluster, () => setUnschedulable(input, false));
   }
 
   /** Every pod bound to the node, summarized for planning (eligibility included). */
   async function listNodePods(input: NodeRef & { labelSelector?: string }): Promise<PodSummary[]> {
-    await readNode(input);
+    await onCluster(input.cluster, () => readNode(input));
     try {
       const list = await clusters.core(input.cluster).listPodForAllNamespaces({
         fieldSelector: `spec.nodeName=${input.node}`,
@@ -80,9 +94,11 @@ export function createOperationsActivities(deps: OperationsActivityDeps) {
     const out: PodSummary[] = [];
     for (const cluster of input.clusters) {
       const core = clusters.core(cluster);
-      const lists = input.namespaces?.length
-        ? await Promise.all(input.namespaces.map((namespace) => core.listNamespacedPod({ namespace, labelSelector: input.labelSelector })))
-        : [await core.listPodForAllNamespaces({ labelSelector: input.labelSelector })];
+      const lists = await onCluster(cluster, async () =>
+        input.namespaces?.length
+          ? Promise.all(input.namespaces.map((namespace) => core.listNamespacedPod({ namespace, labelSelector: input.labelSelector })))
+          : [await core.listPodForAllNamespaces({ labelSelector: input.labelSelector })],
+      );
       for (const list of lists) out.push(...list.items.map((pod) => summarizePod(cluster, pod, input.annotationKeys)));
     }
     return out;
@@ -96,7 +112,9 @@ export function createOperationsActivities(deps: OperationsActivityDeps) {
     const out: ClusterCapacity = {};
     for (const cluster of input.clusters) {
       const core = clusters.core(cluster);
-      const [nodes, pods] = await Promise.all([core.listNode(), core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' })]);
+      const [nodes, pods] = await onCluster(cluster, () =>
+        Promise.all([core.listNode(), core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' })]),
+      );
       out[cluster] = nodes.items
         .filter((n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
         .map((n) => {

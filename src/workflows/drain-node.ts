@@ -32,10 +32,11 @@ import { childMigrationId, drainProgressQuery, inProgress, isAlreadyRunning } fr
 // ---------------------------------------------------------------------------------------------------------
 // The timing contract.
 
-/** Short calls to an API server. */
+/** Short calls to an API server, retried for up to 2 minutes (an API server restarting does not fail the drain). */
 const API_CALL: ActivityOptions = {
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
+  scheduleToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
 };
 /** Giving the node back (the undo of the cordon): retried for longer, it matters. */
 const UNDO_CALL: ActivityOptions = {

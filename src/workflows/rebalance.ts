@@ -30,10 +30,11 @@ import { annotationKeys, planRebalance } from '../planning/rebalance.js';
 import { migratePod } from './migrate-pod.js';
 import { childMigrationId, inProgress, isAlreadyRunning } from './operations-definitions.js';
 
-/** Short calls to an API server. */
+/** Short calls to an API server, retried for up to 2 minutes (an API server restarting does not fail the run). */
 const API_CALL: ActivityOptions = {
   startToCloseTimeout: '60s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
+  scheduleToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
 };
 const api = proxyActivities<OperationsActivities>(API_CALL);
 
