@@ -1,6 +1,6 @@
 // `npm run bench`: podferry's downtime against the CRIU floor and the sequential baseline, on the lab.
 //
-//   npm run bench -- [--runs 5] [--containers 1,2,4] [--sizes 16,64,256] [--ways podferry,sequential,floor]
+//   npm run bench -- [--runs 5] [--containers 1,2,4] [--sizes 16,64,256] [--ways podferry,sequential,floor[,prepull]]
 //                    [--out bench/results] [--config config/lab.yaml]
 //   npm run bench -- --report bench/results/<timestamp>     (rebuild results.md and the plot from raw.json)
 //
@@ -15,18 +15,20 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config/load.js';
+import type { PodferryConfig } from '../api/config.js';
 import { Clusters } from '../kubernetes/clusters.js';
 import { temporalConnectionOptions } from '../worker/connection.js';
 import { runFloor, sweepFloor } from './floor.js';
 import { describeMachine } from './machine.js';
 import { runMigration, SOURCE_CLUSTER, TARGET_CLUSTER } from './podferry-way.js';
-import { WAYS, type RunRecord, type Way } from './records.js';
-import { markdown, plot } from './report.js';
+import { DEFAULT_WAYS, WAYS, type RunRecord, type Way } from './records.js';
+import { enrich, markdown, plot } from './report.js';
 import { removeBenchPod } from './workload.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const LAB_UP_MARKER = '/run/podferry-lab/up';
-const MAX_ATTEMPTS = 3;
+const MAX_ATTEMPTS = 4;
+const RETRY_PAUSE_MS = 15_000;
 const MIGRATION_TIMEOUT_MS = 8 * 60_000;
 
 const list = (text: string, what: string) =>
@@ -42,7 +44,7 @@ async function main(): Promise<number> {
       runs: { type: 'string', default: '5' },
       containers: { type: 'string', default: '1,2,4' },
       sizes: { type: 'string', default: '16,64,256' },
-      ways: { type: 'string', default: WAYS.join(',') },
+      ways: { type: 'string', default: DEFAULT_WAYS.join(',') },
       out: { type: 'string', default: path.join(REPO, 'bench/results') },
       config: { type: 'string' },
       report: { type: 'string' },
@@ -72,7 +74,6 @@ async function main(): Promise<number> {
   console.log(machine.trim().split('\n').map((l) => `  ${l}`).join('\n'));
 
   const config = loadConfig(values.config ? { path: values.config } : {});
-  const clusters = new Clusters(config.clusters);
   ensureLab();
   const connection = await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: '10s' });
   const client = new Client({ connection, namespace: config.temporal.namespace });
@@ -89,7 +90,7 @@ async function main(): Promise<number> {
       for (const n of containers) {
         for (let run = 0; run <= runs; run++) {
           for (const way of ways) {
-            const record = await measure(way, n, sizeMiB, run, client, clusters, config.temporal.taskQueue);
+            const record = await measure(way, n, sizeMiB, run, client, config);
             records.push(record);
             await save();
             console.log(progressLine(records.length, total, started, record));
@@ -98,7 +99,7 @@ async function main(): Promise<number> {
       }
     }
   } finally {
-    await removeBenchPod(clusters, [SOURCE_CLUSTER, TARGET_CLUSTER]).catch(() => undefined);
+    await removeBenchPod(new Clusters(config.clusters), [SOURCE_CLUSTER, TARGET_CLUSTER]).catch(() => undefined);
     await sweepFloor().catch(() => undefined);
     await connection.close();
   }
@@ -107,10 +108,12 @@ async function main(): Promise<number> {
   return records.every((r) => r.ok) ? 0 : 1;
 }
 
-async function measure(way: Way, containers: number, sizeMiB: number, run: number, client: Client, clusters: Clusters, taskQueue: string): Promise<RunRecord> {
+async function measure(way: Way, containers: number, sizeMiB: number, run: number, client: Client, config: PodferryConfig): Promise<RunRecord> {
   const base = { way, containers, sizeMiB, run, warmup: run === 0, startedAt: new Date().toISOString() };
   let lastError = '';
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    // Read the kubeconfig again at every attempt: a lab that was reset meanwhile has new certificates.
+    const clusters = new Clusters(config.clusters);
     try {
       if (way === 'floor') {
         const floor = await runFloor(containers, sizeMiB, `${containers}x${sizeMiB}-r${run}-a${attempt}`);
@@ -129,7 +132,7 @@ async function measure(way: Way, containers: number, sizeMiB: number, run: numbe
         };
       }
       const migration = await withTimeout(
-        runMigration(client, clusters, taskQueue, containers, sizeMiB, way === 'podferry'),
+        runMigration(client, clusters, config.temporal.taskQueue, containers, sizeMiB, way !== 'sequential', way === 'prepull' ? earlyPullTarget(config) : undefined),
         MIGRATION_TIMEOUT_MS,
         'migration',
       );
@@ -150,10 +153,25 @@ async function measure(way: Way, containers: number, sizeMiB: number, run: numbe
     } catch (err) {
       lastError = err instanceof Error ? `${err.message}${err.cause instanceof Error ? ` (cause: ${err.cause.message})` : ''}` : String(err);
       console.log(`  ! ${way} ${containers}×${sizeMiB} MiB run ${run} attempt ${attempt} failed: ${lastError.split('\n')[0]}`);
-      if (attempt < MAX_ATTEMPTS) ensureLab();
+      if (attempt < MAX_ATTEMPTS) {
+        await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS)); // a lab going down or up takes a few seconds
+        ensureLab();
+      }
     }
   }
   return { ...base, ok: false, attempts: MAX_ATTEMPTS, error: lastError };
+}
+
+/** Where the `prepull` experiment pulls: the lab's target node containerd, the registry as the nodes name it. */
+function earlyPullTarget(config: PodferryConfig) {
+  const registry = config.registry;
+  if (!registry) throw new Error('the prepull experiment needs `registry:` in the configuration');
+  return {
+    registryUrl: registry.url.replace(/\/$/, ''),
+    pullHost: registry.pullHost ?? new URL(registry.url).host,
+    repository: registry.repository,
+    criAddress: `/run/podferry-lab/${TARGET_CLUSTER}/containerd.sock`,
+  };
 }
 
 /** The lab may be taken down by other work on this machine: bring it (and podferry's workers) back. */
@@ -202,6 +220,8 @@ async function writeReport(dir: string, records: RunRecord[], machine: string, c
 
 async function regenerate(dir: string): Promise<number> {
   const raw = JSON.parse(await readFile(path.join(dir, 'raw.json'), 'utf8')) as { command: string; machine: string; records: RunRecord[] };
+  enrich(raw.records);
+  await writeFile(path.join(dir, 'raw.json'), JSON.stringify(raw, null, 1));
   await writeReport(dir, raw.records, raw.machine, raw.command);
   return 0;
 }

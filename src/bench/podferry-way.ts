@@ -5,7 +5,9 @@ import type { Client } from '@temporalio/client';
 import type { MigrationResult } from '../api/migration.js';
 import { startMigration } from '../client/migrations.js';
 import type { Clusters } from '../kubernetes/clusters.js';
+import { startEarlyPulls, type EarlyPull } from './early-pull.js';
 import { GapProbe, type ProbeResult } from './gap-probe.js';
+import { targetTimeline, type TargetTimeline } from './target-timeline.js';
 import { BENCH_NAMESPACE, BENCH_POD, deployBenchPod, FIRST_PORT, readCounters, removeBenchPod, restoredCounters, type CounterState } from './workload.js';
 
 export const SOURCE_CLUSTER = 'lab-a';
@@ -42,6 +44,10 @@ export interface MigrationRun {
   after: CounterState[];
   client: ProbeResult;
   history?: HistoryProfile;
+  /** The target node's restore steps, from its containerd log (lab only). */
+  targetTimeline?: TargetTimeline;
+  /** The `prepull` experiment's pulls. */
+  earlyPulls?: EarlyPull[];
   sourceIp: string;
   targetIp: string;
   deployMs: number;
@@ -54,6 +60,7 @@ export async function runMigration(
   containers: number,
   ballastMiB: number,
   parallel: boolean,
+  earlyPull?: Omit<Parameters<typeof startEarlyPulls>[0], 'migrationId' | 'containers'>,
 ): Promise<MigrationRun> {
   const deployStarted = Date.now();
   const source = await deployBenchPod(clusters, SOURCE_CLUSTER, containers, ballastMiB, [TARGET_CLUSTER]);
@@ -78,7 +85,11 @@ export async function runMigration(
   await new Promise((r) => setTimeout(r, 300)); // a few answers before the freeze
 
   let result: MigrationResult;
-  let migrationId: string;
+  const migrationId = `bench-${earlyPull ? 'pre' : parallel ? 'par' : 'seq'}-${containers}x${ballastMiB}-${Date.now().toString(36)}`;
+  const early = earlyPull
+    ? startEarlyPulls({ ...earlyPull, migrationId, containers: Array.from({ length: containers }, (_, i) => `c${i}`) })
+    : undefined;
+  let earlyPulls: EarlyPull[] | undefined;
   try {
     const handle = await startMigration(
       client,
@@ -87,9 +98,8 @@ export async function runMigration(
         target: { cluster: TARGET_CLUSTER, node: TARGET_NODE },
         options: { parallel },
       },
-      { taskQueue, migrationId: `bench-${parallel ? 'par' : 'seq'}-${containers}x${ballastMiB}-${Date.now().toString(36)}` },
+      { taskQueue, migrationId },
     );
-    migrationId = handle.workflowId;
     result = await handle.result();
     // The client gap ends at the first answer from the target: give it a moment after Ready.
     const deadline = Date.now() + 5000;
@@ -98,6 +108,7 @@ export async function runMigration(
   } finally {
     watching = false;
     await watcher.catch(() => undefined);
+    earlyPulls = await early?.stop();
   }
   const clientView = await probe.stop();
   if (!targetIp) throw new Error('the target pod has no IP after the migration');
@@ -109,8 +120,11 @@ export async function runMigration(
   } catch {
     history = undefined;
   }
+  const timeline = targetTimeline(result.target.cluster, result.target.uid, result.images.map((i) => ({ container: i.container, ref: i.ref })));
   await removeBenchPod(clusters, [TARGET_CLUSTER]);
   return {
+    ...(timeline ? { targetTimeline: timeline } : {}),
+    ...(earlyPulls ? { earlyPulls } : {}),
     migrationId,
     result,
     workloadGapMs: Math.max(...clientView.counters.map((c) => c.wallGapMs)),

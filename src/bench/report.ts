@@ -7,6 +7,7 @@ import type { MigrationPhase } from '../api/migration.js';
 import type { RunRecord, Way } from './records.js';
 import { WAYS } from './records.js';
 import { cellKey, cells, measured, pairRatios, summarize, type Cell, type Summary } from './stats.js';
+import { targetTimeline, type ContainerRestore } from './target-timeline.js';
 
 const ms = (s: Summary | undefined) => (s ? `${Math.round(s.median)} (${Math.round(s.min)}–${Math.round(s.max)})` : '—');
 const ratio = (s: Summary | undefined) => (s ? `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})` : '—');
@@ -57,8 +58,19 @@ export function markdown(records: RunRecord[], machine: string, command: string)
     );
   }
   lines.push('');
+  if (records.some((r) => r.way === 'prepull')) {
+    lines.push('Experiment `prepull` (podferry + each checkpoint image pulled on the target node as soon as it is pushed; see bench/README.md), per run pair:', '');
+    lines.push('| pod | prepull / podferry (workload downtime) | prepull / podferry (own downtime) |');
+    lines.push('|---|---|---|');
+    for (const cell of all) {
+      const a = summarize(pairRatios(records, cell, 'prepull', 'podferry', (x) => x.workloadGapMs));
+      const b = summarize(pairRatios(records, cell, 'prepull', 'podferry', (x) => x.downtimeMs));
+      if (a || b) lines.push(`| ${cell.containers} × ${cell.sizeMiB} | ${ratio(a)} | ${ratio(b)} |`);
+    }
+    lines.push('');
+  }
 
-  lines.push('## Where the downtime goes (podferry and sequential)', '');
+  lines.push('## Where the downtime goes (the podferry ways)', '');
   lines.push('Phases are the workflow\'s wall clock per phase (medians). `ckpt max`/`push max`: the slowest container\'s checkpoint (kubelet call) and push.');
   lines.push('`restore→Ready`: own downtime minus the workload\'s gap, i.e. the time from the counters ticking again at the target until the');
   lines.push('workflow observed the pod Ready (readiness probe period, kubelet status, API polling). `orchestration`: time inside the');
@@ -66,7 +78,7 @@ export function markdown(records: RunRecord[], machine: string, command: string)
   lines.push(`| pod | way | ${PHASES.join(' | ')} | ckpt max | push max | restore→Ready | orchestration (% of window) |`);
   lines.push(`|---|---|${PHASES.map(() => '---').join('|')}|---|---|---|---|`);
   for (const cell of all) {
-    for (const way of ['podferry', 'sequential'] as const) {
+    for (const way of ['podferry', 'sequential', 'prepull'] as const) {
       const rs = measured(records, way, cell).filter((r) => r.migration);
       if (rs.length === 0) continue;
       const phase = (p: MigrationPhase) => Math.round(pick(rs, (r) => r.migration!.result.phasesMs[p])?.median ?? NaN);
@@ -83,6 +95,7 @@ export function markdown(records: RunRecord[], machine: string, command: string)
   }
   lines.push('');
 
+  lines.push(...targetSide(records, all));
   lines.push('## Targets of issue 4', '');
   lines.push(...targets(records, all), '');
   const failures = records.filter((r) => !r.ok);
@@ -94,6 +107,70 @@ export function markdown(records: RunRecord[], machine: string, command: string)
   lines.push('## Machine', '', '```', machine.trim(), '```', '');
   lines.push('Raw data: `raw.json` (one record per run, warm-ups included, with every phase, container timing and the activity spans from the workflow history).');
   return lines.join('\n') + '\n';
+}
+
+/** Fills in each migration's target timeline from the target node's containerd log when it is missing. */
+export function enrich(records: RunRecord[]): void {
+  for (const r of records) {
+    const m = r.migration;
+    if (!m || m.targetTimeline) continue;
+    const t = targetTimeline(m.result.target.cluster, m.result.target.uid, m.result.images.map((i) => ({ container: i.container, ref: i.ref })));
+    if (t) m.targetTimeline = t;
+  }
+}
+
+function targetSide(records: RunRecord[], all: Cell[]): string[] {
+  const out: string[] = [];
+  out.push('## Inside WaitingReady: the target node (from its containerd log)', '');
+  out.push('`created→sandbox`: target pod created (createTargetPod closed) until the kubelet asks for the sandbox. `pull`, `create`');
+  out.push('(containerd unpacks the checkpoint), `restore` (StartContainer: CRIU restores): the slowest container\'s. `restores span`: first pull');
+  out.push('started → last container restored. `serial`: sum of per-container pull→restored times / that span (1.0 = one container after the');
+  out.push('other, N = all at once). `→Ready`: last container restored until the workflow saw the pod Ready (readiness probe, status, polling).', '');
+  out.push('| pod | way | created→sandbox | sandbox | pull | create | restore | restores span | serial | →Ready |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|');
+  const med = (rs: RunRecord[], f: (r: RunRecord) => number | undefined) => {
+    const s = pick(rs, f);
+    return s ? String(Math.round(s.median)) : '—';
+  };
+  for (const cell of all) {
+    for (const way of ['podferry', 'sequential', 'prepull'] as const) {
+      const rs = measured(records, way, cell).filter((r) => r.migration?.targetTimeline && r.migration.history);
+      if (rs.length === 0) continue;
+      const t = (r: RunRecord) => r.migration!.targetTimeline!;
+      const act = (r: RunRecord, type: string) => [...r.migration!.history!.activities].reverse().find((a) => a.type === type);
+      const maxOf = (r: RunRecord, f: (c: ContainerRestore) => number) => {
+        const v = t(r).containers.map(f).filter((x) => Number.isFinite(x));
+        return v.length ? Math.max(...v) : undefined;
+      };
+      const span = (r: RunRecord) => {
+        const cs = t(r).containers;
+        const a = Math.min(...cs.map((c) => c.pullStart ?? NaN));
+        const b = Math.max(...cs.map((c) => c.restoreEnd ?? NaN));
+        return Number.isFinite(b - a) ? b - a : undefined;
+      };
+      out.push(
+        `| ${cell.containers} × ${cell.sizeMiB} | ${way} | ` +
+          [
+            med(rs, (r) => (t(r).sandboxStart ?? NaN) - (act(r, 'createTargetPod')?.closedAt ?? NaN)),
+            med(rs, (r) => (t(r).sandboxEnd ?? NaN) - (t(r).sandboxStart ?? NaN)),
+            med(rs, (r) => maxOf(r, (c) => (c.pullEnd ?? NaN) - (c.pullStart ?? NaN))),
+            med(rs, (r) => maxOf(r, (c) => (c.createEnd ?? NaN) - (c.createStart ?? NaN))),
+            med(rs, (r) => maxOf(r, (c) => (c.restoreEnd ?? NaN) - (c.restoreStart ?? NaN))),
+            med(rs, span),
+          ].join(' | ') +
+          ` | ${(() => {
+            const s = pick(rs, (r) => {
+              const sp = span(r);
+              const sum = t(r).containers.reduce((n, c) => n + ((c.restoreEnd ?? NaN) - (c.pullStart ?? NaN)), 0);
+              return sp && Number.isFinite(sum) ? sum / sp : undefined;
+            });
+            return s ? s.median.toFixed(2) : '—';
+          })()} | ${med(rs, (r) => (act(r, 'waitPodReady')?.closedAt ?? NaN) - Math.max(...t(r).containers.map((c) => c.restoreEnd ?? NaN)))} |`,
+      );
+    }
+  }
+  out.push('');
+  return out;
 }
 
 function targets(records: RunRecord[], all: Cell[]): string[] {

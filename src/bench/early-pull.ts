@@ -1,0 +1,65 @@
+// Experiment (way `prepull`): what pulling each checkpoint image on the target node as soon as it is pushed
+// would save, measured without changing the workflow. While podferry migrates, the bench watches the
+// registry for each container's checkpoint image (the tag is deterministic: checkpointImageTag) and pulls it
+// on the target node through the CRI, exactly as the kubelet would, in parallel. When the kubelet's
+// one-container-at-a-time start loop reaches a container, its image is already there (or being pulled).
+// This stands in for a change to the workflow: a target-node `pullImages` of the checkpoint images started
+// per container right after its push, before createTargetPod.
+import { performance } from 'node:perf_hooks';
+import { checkpointImageTag } from '../api/names.js';
+import { CriImages } from '../node/cri-images.js';
+
+export interface EarlyPull {
+  container: string;
+  /** performance.timeOrigin-based epoch ms. */
+  seenAt?: number;
+  pulledAt?: number;
+  error?: string;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+export function startEarlyPulls(options: {
+  migrationId: string;
+  containers: string[];
+  registryUrl: string;
+  /** The registry host as the target node pulls from it. */
+  pullHost: string;
+  repository: string;
+  criAddress: string;
+}): { stop: () => Promise<EarlyPull[]> } {
+  const cri = new CriImages({ address: options.criAddress });
+  let stopped = false;
+  const results = options.containers.map(async (container): Promise<EarlyPull> => {
+    const tag = checkpointImageTag(options.migrationId, container);
+    const out: EarlyPull = { container };
+    while (!stopped) {
+      const response = await fetch(`${options.registryUrl}/v2/${options.repository}/manifests/${tag}`, {
+        method: 'HEAD',
+        headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+        signal: AbortSignal.timeout(2000),
+      }).catch(() => undefined);
+      const digest = response?.ok ? response.headers.get('docker-content-digest') : null;
+      if (digest) {
+        out.seenAt = now();
+        try {
+          await cri.pull(`${options.pullHost}/${options.repository}@${digest}`, 120_000);
+          out.pulledAt = now();
+        } catch (err) {
+          out.error = (err as Error).message;
+        }
+        return out;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return out;
+  });
+  return {
+    stop: async () => {
+      stopped = true;
+      const pulls = await Promise.all(results);
+      cri.close();
+      return pulls;
+    },
+  };
+}
