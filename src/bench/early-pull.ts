@@ -36,7 +36,7 @@ export function startEarlyPulls(options: {
     while (!stopped) {
       const response = await fetch(`${options.registryUrl}/v2/${options.repository}/manifests/${tag}`, {
         method: 'HEAD',
-        headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+        headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
         signal: AbortSignal.timeout(2000),
       }).catch(() => undefined);
       const digest = response?.ok ? response.headers.get('docker-content-digest') : null;

@@ -3,6 +3,7 @@
 //   npm run bench -- [--runs 5] [--containers 1,2,4] [--sizes 16,64,256] [--ways podferry,sequential,floor[,prepull]]
 //                    [--out bench/results] [--config config/lab.yaml]
 //   npm run bench -- --report bench/results/<timestamp>     (rebuild results.md and the plot from raw.json)
+//   npm run bench -- --report <new dir> --merge <dir>,<dir>  (one report from several results folders)
 //
 // For every size S and container count N: a warm-up run, then --runs runs; within a run index the ways run
 // back to back (a run pair), so ratios are taken between neighbours and the machine's drift cancels out.
@@ -48,6 +49,7 @@ async function main(): Promise<number> {
       out: { type: 'string', default: path.join(REPO, 'bench/results') },
       config: { type: 'string' },
       report: { type: 'string' },
+      merge: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -55,6 +57,7 @@ async function main(): Promise<number> {
     console.log(readHelp());
     return 0;
   }
+  if (values.report && values.merge) return merge(values.report, values.merge.split(','));
   if (values.report) return regenerate(values.report);
 
   const runs = list(values.runs, 'runs')[0]!;
@@ -226,8 +229,28 @@ async function regenerate(dir: string): Promise<number> {
   return 0;
 }
 
+/**
+ * One report from several results folders (e.g. a matrix finished in two sittings): their records side by
+ * side; a failed record is dropped when another folder has successful runs of the same way and cell.
+ */
+async function merge(dir: string, sources: string[]): Promise<number> {
+  const raws = await Promise.all(
+    sources.map(async (s) => JSON.parse(await readFile(path.join(s, 'raw.json'), 'utf8')) as { command: string; machine: string; records: RunRecord[] }),
+  );
+  const all = raws.flatMap((raw) => raw.records);
+  const key = (r: RunRecord) => `${r.way} ${r.containers}x${r.sizeMiB}`;
+  const succeeded = new Set(all.filter((r) => r.ok).map(key));
+  const records = all.filter((r) => r.ok || !succeeded.has(key(r)));
+  const command = raws.map((raw, i) => `${raw.command}  (${path.basename(sources[i]!)})`).join('; then ');
+  const machine = raws.map((raw, i) => `-- ${path.basename(sources[i]!)}\n${raw.machine.trim()}`).join('\n');
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'raw.json'), JSON.stringify({ command, machine, sources, records }, null, 1));
+  await writeReport(dir, records, machine, command);
+  return 0;
+}
+
 function readHelp(): string {
-  return execFileSync('sed', ['-n', '2,9p', fileURLToPath(import.meta.url).replace('/dist/', '/src/').replace(/\.js$/, '.ts')], { encoding: 'utf8' })
+  return execFileSync('sed', ['-n', '2,10p', fileURLToPath(import.meta.url).replace('/dist/', '/src/').replace(/\.js$/, '.ts')], { encoding: 'utf8' })
     .replace(/^\/\/ ?/gm, '');
 }
 
