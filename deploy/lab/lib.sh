@@ -83,7 +83,8 @@ start_daemon() {
   local name=$1 netns=$2; shift 2
   mkdir -p "$LAB_RUN/pids" "$LAB_STATE/logs"
   [[ -n $netns ]] && set -- nsenter "--net=/run/netns/$netns" -- "$@"
-  setsid "$@" >>"$(log_file "$name")" 2>&1 </dev/null &
+  # 9>&-: a daemon must not inherit the lab lock (see lab_lock), or it would hold it for its whole life.
+  setsid "$@" >>"$(log_file "$name")" 2>&1 </dev/null 9>&- &
   echo $! >"$(pid_file "$name")"
 }
 
