@@ -53,9 +53,14 @@ remove_cgroup_tree() {
 }
 
 remove_cgroups() {
-  local cluster hierarchy
-  for cluster in "${CLUSTERS[@]}"; do
-    for hierarchy in /sys/fs/cgroup/*/; do remove_cgroup_tree "$hierarchy$cluster"; done
+  local cluster hierarchy attempt
+  # A task can take a moment to leave its cgroup after SIGKILL; try again rather than leave one behind.
+  for attempt in 1 2 3; do
+    for cluster in "${CLUSTERS[@]}"; do
+      for hierarchy in /sys/fs/cgroup/*/; do remove_cgroup_tree "$hierarchy$cluster"; done
+    done
+    compgen -G "/sys/fs/cgroup/*/lab-[ab]" >/dev/null || return 0
+    sleep 1
   done
 }
 
