@@ -70,7 +70,9 @@ async function main(): Promise<number> {
   const stamp = new Date().toISOString().replace(/[:]/g, '').replace(/\..*/, 'Z');
   const dir = path.resolve(values.out, stamp);
   await mkdir(dir, { recursive: true });
-  const command = `npm run bench -- --runs ${runs} --containers ${containers.join(',')} --sizes ${sizes.join(',')} --ways ${ways.join(',')}`;
+  const command =
+    (process.env.PODFERRY_BENCH_PREPULL === 'ordered' ? 'PODFERRY_BENCH_PREPULL=ordered ' : '') +
+    `npm run bench -- --runs ${runs} --containers ${containers.join(',')} --sizes ${sizes.join(',')} --ways ${ways.join(',')}`;
   const machine = describeMachine(REPO);
   await writeFile(path.join(dir, 'machine.txt'), machine);
   console.log(`podferry bench → ${path.relative(process.cwd(), dir) || dir}`);
@@ -174,6 +176,7 @@ function earlyPullTarget(config: PodferryConfig) {
     pullHost: registry.pullHost ?? new URL(registry.url).host,
     repository: registry.repository,
     criAddress: `/run/podferry-lab/${TARGET_CLUSTER}/containerd.sock`,
+    ordered: process.env.PODFERRY_BENCH_PREPULL === 'ordered',
   };
 }
 
@@ -231,16 +234,18 @@ async function regenerate(dir: string): Promise<number> {
 
 /**
  * One report from several results folders (e.g. a matrix finished in two sittings): their records side by
- * side; a failed record is dropped when another folder has successful runs of the same way and cell.
+ * side; a pod shape (N × S) measured in several folders is taken from the last one that measured it.
  */
 async function merge(dir: string, sources: string[]): Promise<number> {
   const raws = await Promise.all(
     sources.map(async (s) => JSON.parse(await readFile(path.join(s, 'raw.json'), 'utf8')) as { command: string; machine: string; records: RunRecord[] }),
   );
-  const all = raws.flatMap((raw) => raw.records);
-  const key = (r: RunRecord) => `${r.way} ${r.containers}x${r.sizeMiB}`;
-  const succeeded = new Set(all.filter((r) => r.ok).map(key));
-  const records = all.filter((r) => r.ok || !succeeded.has(key(r)));
+  // A cell (way × pod) measured in several folders is taken from the last folder that has a successful run of it
+  // (run pairs must come from one sitting); a cell no folder measured successfully keeps its failed records.
+  const key = (r: RunRecord) => `${r.containers}x${r.sizeMiB}`;
+  const owner = new Map<string, number>();
+  raws.forEach((raw, i) => raw.records.filter((r) => r.ok).forEach((r) => owner.set(key(r), i)));
+  const records = raws.flatMap((raw, i) => raw.records.filter((r) => (owner.get(key(r)) ?? i) === i));
   const command = raws.map((raw, i) => `${raw.command}  (${path.basename(sources[i]!)})`).join('; then ');
   const machine = raws.map((raw, i) => `-- ${path.basename(sources[i]!)}\n${raw.machine.trim()}`).join('\n');
   await mkdir(dir, { recursive: true });
