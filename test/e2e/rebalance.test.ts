@@ -1,11 +1,11 @@
 // Scheduled rebalancing on the lab, through `podferry schedule`: a policy that prefers lab-b for the sample
-// pod (its podferry.io/preferred-cluster annotation). A dry-run schedule changes nothing; the real schedule
+// pod (its podferry.io/preferred-cluster annotation). A dry-run schedule (policy in a ConfigMap) changes nothing; the real schedule
 // moves the sample once, with its state; the next runs leave it alone, even when the preference flips back
 // within the cool-down (no flapping). Only pods with this test's label take part.
 // The orchestration runs in a worker of this test on its own task queue (the schedule starts its runs there).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -24,6 +24,7 @@ const clusters = new Clusters(config.clusters);
 const suffix = Date.now().toString(36);
 const taskQueue = `podferry-e2e-rebalance-${suffix}`;
 const schedules = { dry: `e2e-rebalance-dry-${suffix}`, real: `e2e-rebalance-${suffix}` };
+const POLICY_CONFIGMAP = 'podferry-e2e-policy';
 
 let nativeConnection: NativeConnection;
 let connection: Connection;
@@ -49,6 +50,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const id of Object.values(schedules)) await client?.schedule.getHandle(id).delete().catch(() => undefined);
+  await clusters.core('lab-a').deleteNamespacedConfigMap({ namespace: 'default', name: POLICY_CONFIGMAP }).catch(() => undefined);
   worker?.shutdown();
   await running;
   await connection?.close();
@@ -88,12 +90,14 @@ describe('scheduled rebalancing on the lab', () => {
       ['selector:', '  matchLabels: { podferry.io/e2e: rebalance }', 'clusters: [lab-a, lab-b]', 'guards:', '  maxConcurrentPerCluster: 1', '  coolDownMinutes: 30', ''].join('\n'),
     );
 
-    // 1. Dry-run: the plan says it would move; nothing moves.
-    const dry = await podferry(['schedule', 'create', schedules.dry, '--policy', policyFile, '--every', '1h', '--dry-run'], taskQueue);
+    // 1. Dry-run, with the same policy in a ConfigMap (read at every run): the plan says it would move; nothing moves.
+    await clusters.core('lab-a').deleteNamespacedConfigMap({ namespace: 'default', name: POLICY_CONFIGMAP }).catch(() => undefined);
+    await clusters.core('lab-a').createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: POLICY_CONFIGMAP }, data: { 'policy.yaml': readFileSync(policyFile, 'utf8') } } });
+    const dry = await podferry(['schedule', 'create', schedules.dry, '--policy', `configmap:lab-a/default/${POLICY_CONFIGMAP}`, '--every', '1h', '--dry-run'], taskQueue);
     expect({ code: dry.code, stderr: dry.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(dry.stdout).toContain('(dry-run); overlap SKIP');
+    expect(dry.stdout).toContain(`with configmap lab-a/default/${POLICY_CONFIGMAP}#policy.yaml (dry-run); overlap SKIP`);
     const plan = await triggerAndWait(schedules.dry);
-    expect(plan).toMatchObject({ dryRun: true, candidates: 1, planned: [{ name: 'sample', from: 'lab-a', to: 'lab-b' }], moved: [], failed: [] });
+    expect(plan).toMatchObject({ dryRun: true, policySource: `configmap lab-a/default/${POLICY_CONFIGMAP}#policy.yaml`, candidates: 1, planned: [{ name: 'sample', from: 'lab-a', to: 'lab-b' }], moved: [], failed: [] });
     const stillThere = await clusters.core('lab-a').readNamespacedPod({ namespace: 'default', name: 'sample' });
     expect(stillThere.metadata!.uid).toBe(source.metadata!.uid);
     await waitForPod(clusters.core('lab-b'), 'default', 'sample', (p) => p === undefined, 1_000);
