@@ -7,7 +7,7 @@ set logscale y
 set grid
 set key outside right
 set xrange [0.5:4.5]
-set xtics (1, 2, 4)
+set xtics (1, 2, 3, 4)
 plot 'plot.dat' index 0 using 1:2:3:4 with yerrorlines title 'podferry 16 MiB' dt 1 lw 2 lc rgb '#1b9e77' pt 5, \
      'plot.dat' index 1 using 1:2:3:4 with yerrorlines title 'podferry 64 MiB' dt 1 lw 2 lc rgb '#d95f02' pt 5, \
      'plot.dat' index 2 using 1:2:3:4 with yerrorlines title 'podferry 256 MiB' dt 1 lw 2 lc rgb '#7570b3' pt 5, \
