@@ -6,7 +6,8 @@ LAB_CACHE ?= $(or $(PODFERRY_LAB_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/p
 # Node.js 24 from the lab tools comes first: the system's Node 20 is too old for @kubernetes/client-node 2.x.
 export PATH := $(LAB_CACHE)/node-24/bin:$(PATH)
 
-.PHONY: demo test deps build lab-tools lab-up lab-down lab-status lab-reset lab-selftest lab-lifecycle
+# bench: the downtime benchmark on the lab (bench/README.md); pass flags with BENCH_FLAGS="--runs 1 --sizes 16"
+.PHONY: bench demo test deps build lab-tools lab-up lab-down lab-status lab-reset lab-selftest lab-lifecycle
 
 ## demo: build the lab if needed, start it, and migrate the sample pod from lab-a to lab-b
 demo: deps lab-up
@@ -18,6 +19,10 @@ test: deps
 	$(MAKE) lab-up
 	npm run test:e2e
 	npm run test:lab
+
+bench: deps lab-up
+	$(LAB)/workers.sh
+	node dist/bench/main.js $(BENCH_FLAGS)
 
 deps: lab-tools node_modules build
 
