@@ -7,7 +7,7 @@ LAB_CACHE ?= $(or $(PODFERRY_LAB_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/p
 export PATH := $(LAB_CACHE)/node-24/bin:$(PATH)
 
 # bench: the downtime benchmark on the lab (bench/README.md); pass flags with BENCH_FLAGS="--runs 1 --sizes 16"
-.PHONY: bench demo test deps build lab-tools lab-up lab-down lab-status lab-reset lab-selftest lab-lifecycle
+.PHONY: bench demo test deps build lab-tools lab-up lab-down lab-status lab-reset lab-selftest
 
 ## demo: build the lab if needed, start it, and migrate the sample pod from lab-a to lab-b
 demo: deps lab-up
