@@ -45,13 +45,19 @@ export class GapProbe {
   private readonly pending = new Set<Promise<void>>();
 
   /** hosts() is read at every tick, so the target can join once its address is known. */
-  constructor(
-    private readonly hosts: () => string[],
-    private readonly ports: number[],
-    private readonly intervalMs = 10,
-    private readonly timeoutMs = 1000,
-    private readonly maxInFlight = 400,
-  ) {}
+  private readonly hosts: () => string[];
+  private readonly ports: number[];
+  private readonly intervalMs: number;
+  private readonly timeoutMs: number;
+  private readonly maxInFlight: number;
+
+  constructor(hosts: () => string[], ports: number[], intervalMs = 10, timeoutMs = 1000, maxInFlight = 400) {
+    this.hosts = hosts;
+    this.ports = ports;
+    this.intervalMs = intervalMs;
+    this.timeoutMs = timeoutMs;
+    this.maxInFlight = maxInFlight;
+  }
 
   start(): void {
     this.timer = setInterval(() => this.tick(), this.intervalMs);

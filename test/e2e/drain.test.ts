@@ -5,51 +5,32 @@
 // The orchestration runs in a worker of this test on its own task queue (the real activities, the workflows
 // from src/), so the test does not depend on the lab's orchestrator having been rebuilt.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import type { DrainReport } from '../../src/api/drain.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Clusters } from '../../src/kubernetes/clusters.js';
 import { compareSampleStates, deploySample, isReady, putSampleKey, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
-import { MigrationMetrics } from '../../src/worker/metrics.js';
-import { createOrchestratorActivities } from '../../src/worker/orchestrator.js';
 import { podferry } from '../support/lab-cli.js';
+import { startLabOrchestrator, type LabOrchestrator } from '../support/lab-orchestrator.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const config = loadConfig();
 const clusters = new Clusters(config.clusters);
 const taskQueue = `podferry-e2e-drain-${Date.now().toString(36)}`;
 const SELECTOR_LABEL = 'podferry.io/e2e';
 
-let nativeConnection: NativeConnection;
-let worker: Worker;
-let running: Promise<void>;
+let orchestrator: LabOrchestrator | undefined;
 
 async function setUnschedulable(cluster: string, node: string, value: boolean): Promise<void> {
   await clusters.core(cluster).patchNode({ name: node, body: [{ op: 'add', path: '/spec/unschedulable', value }] });
 }
 
 beforeAll(async () => {
-  execFileSync(path.join(root, 'deploy/lab/workers.sh'), { stdio: 'inherit' }); // the node workers
-  nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
-  worker = await Worker.create({
-    connection: nativeConnection,
-    namespace: config.temporal.namespace,
-    taskQueue,
-    workflowsPath: path.join(root, 'src/workflows/index.ts'),
-    activities: createOrchestratorActivities(config),
-    sinks: new MigrationMetrics().sinks(),
-  });
-  running = worker.run();
+  orchestrator = await startLabOrchestrator(config, taskQueue);
 }, 180_000);
 
 afterAll(async () => {
   // One node per cluster: give it back whatever happened.
   await setUnschedulable('lab-a', 'lab-a-node', false);
-  worker?.shutdown();
-  await running;
-  await nativeConnection?.close();
+  await orchestrator?.stop();
 });
 
 describe('podferry drain on the lab', () => {

@@ -9,14 +9,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import { checkpointImageTag } from '../../src/api/names.js';
 import { startMigration } from '../../src/client/migrations.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Clusters } from '../../src/kubernetes/clusters.js';
 import { compareSampleStates, deploySample, isReady, putSampleKey, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { createOrchestratorActivities } from '../../src/worker/orchestrator.js';
+import { startLabOrchestrator, type LabOrchestrator } from '../support/lab-orchestrator.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const config = loadConfig();
@@ -54,35 +53,22 @@ describe('podferry migrate on the lab', () => {
 
 describe('a failure after the source stopped', () => {
   const taskQueue = `podferry-e2e-faults-${Date.now().toString(36)}`;
-  let nativeConnection: NativeConnection;
+  let orchestrator: LabOrchestrator | undefined;
   let connection: Connection;
-  let worker: Worker;
-  let running: Promise<void>;
 
   beforeAll(async () => {
-    nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
     connection = await Connection.connect({ address: config.temporal.address });
-    const real = createOrchestratorActivities(config);
-    worker = await Worker.create({
-      connection: nativeConnection,
-      taskQueue,
-      workflowsPath: path.join(root, 'src/workflows/index.ts'),
-      activities: {
-        ...real,
-        // The injected fault: the target cluster refuses the pod, after freeze, checkpoint and push.
-        createTargetPod: async () => {
-          throw ApplicationFailure.nonRetryable('injected by the e2e test: the target API server refused the pod', 'InjectedFailure');
-        },
+    orchestrator = await startLabOrchestrator(config, taskQueue, {
+      // The injected fault: the target cluster refuses the pod, after freeze, checkpoint and push.
+      createTargetPod: async () => {
+        throw ApplicationFailure.nonRetryable('injected by the e2e test: the target API server refused the pod', 'InjectedFailure');
       },
     });
-    running = worker.run();
   }, 120_000);
 
   afterAll(async () => {
-    worker.shutdown();
-    await running;
-    await connection.close();
-    await nativeConnection.close();
+    await orchestrator?.stop();
+    await connection?.close();
   });
 
   test('the workload resumes at the source with its state; nothing is left at the target', async () => {

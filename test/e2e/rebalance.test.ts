@@ -9,14 +9,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import type { RebalanceSummary } from '../../src/api/placement-policy.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Clusters } from '../../src/kubernetes/clusters.js';
 import { compareSampleStates, deploySample, isReady, putSampleKey, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
-import { MigrationMetrics } from '../../src/worker/metrics.js';
-import { createOrchestratorActivities } from '../../src/worker/orchestrator.js';
 import { podferry } from '../support/lab-cli.js';
+import { startLabOrchestrator, type LabOrchestrator } from '../support/lab-orchestrator.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const config = loadConfig();
@@ -26,35 +24,21 @@ const taskQueue = `podferry-e2e-rebalance-${suffix}`;
 const schedules = { dry: `e2e-rebalance-dry-${suffix}`, real: `e2e-rebalance-${suffix}` };
 const POLICY_CONFIGMAP = 'podferry-e2e-policy';
 
-let nativeConnection: NativeConnection;
+let orchestrator: LabOrchestrator | undefined;
 let connection: Connection;
 let client: Client;
-let worker: Worker;
-let running: Promise<void>;
 
 beforeAll(async () => {
-  execFileSync(path.join(root, 'deploy/lab/workers.sh'), { stdio: 'inherit' }); // the node workers
-  nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
   connection = await Connection.connect({ address: config.temporal.address });
   client = new Client({ connection, namespace: config.temporal.namespace });
-  worker = await Worker.create({
-    connection: nativeConnection,
-    namespace: config.temporal.namespace,
-    taskQueue,
-    workflowsPath: path.join(root, 'src/workflows/index.ts'),
-    activities: createOrchestratorActivities(config),
-    sinks: new MigrationMetrics().sinks(),
-  });
-  running = worker.run();
+  orchestrator = await startLabOrchestrator(config, taskQueue);
 }, 180_000);
 
 afterAll(async () => {
   for (const id of Object.values(schedules)) await client?.schedule.getHandle(id).delete().catch(() => undefined);
   await clusters.core('lab-a').deleteNamespacedConfigMap({ namespace: 'default', name: POLICY_CONFIGMAP }).catch(() => undefined);
-  worker?.shutdown();
-  await running;
+  await orchestrator?.stop();
   await connection?.close();
-  await nativeConnection?.close();
 });
 
 /** `podferry schedule trigger`, then the summary of the run it started. */
