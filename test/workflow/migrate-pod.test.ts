@@ -15,6 +15,7 @@ import { nodeTaskQueue, WORKFLOW_TYPE } from '../../src/api/names.js';
 import { defaultMigrationId, getProgress, MigrationInProgress, startMigration, watchMigration } from '../../src/client/migrations.js';
 import { MigrationMetrics, serveMetrics } from '../../src/worker/metrics.js';
 import { progressQuery } from '../../src/workflows/definitions.js';
+import { runProcess } from '../support/run-process.js';
 import { CONTAINERS, createRecordingStandInActivities, Recorder, type RecordedCall, type Script } from '../support/recording-activities.js';
 import { freePort } from '../support/registry.js';
 import { startTemporal, type TestTemporal } from '../support/temporal.js';
@@ -348,17 +349,7 @@ describe('migratePod with recording stand-in activities', () => {
         '',
       ].join('\n'),
     );
-    const cli = (...args: string[]) =>
-      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, ['--import', path.join(repo, 'test/support/ts-resolve.mjs'), path.join(repo, 'src/cli/podferry.ts'), '--config', configFile, ...args], {
-          env: { ...process.env, NODE_OPTIONS: '' },
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('exit', (code) => resolve({ code, stdout, stderr }));
-      });
+    const cli = (...args: string[]) => runProcess(process.execPath, ['--import', path.join(repo, 'test/support/ts-resolve.mjs'), path.join(repo, 'src/cli/podferry.ts'), '--config', configFile, ...args]);
     const orchestrator = await Worker.create({ connection, taskQueue, workflowBundle, activities: activities.orchestrator });
     const node = await Worker.create({ connection, taskQueue: nodeTaskQueue('lab-a', `node-${id}`), activities: activities.node });
     await orchestrator.runUntil(

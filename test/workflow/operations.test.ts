@@ -2,7 +2,6 @@
 // (test/support/operations-activities.ts for the cluster reads and writes; the migratePod children run the
 // real migratePod workflow with the recording stand-ins of test/support/recording-activities.ts). And the
 // rebalancing schedule: created with overlap SKIP, managed through the podferry CLI.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,6 +18,7 @@ import { MigrationMetrics } from '../../src/worker/metrics.js';
 import { summarizePod, type PodSummary } from '../../src/planning/pod-summary.js';
 import { DRAIN_WORKFLOW_TYPE, REBALANCE_WORKFLOW_TYPE } from '../../src/workflows/operations-definitions.js';
 import { sourcePod } from '../fixtures/source-pod.js';
+import { runProcess } from '../support/run-process.js';
 import { createRecordingOperationsActivities, emptyClusterState, type StandInClusterState } from '../support/operations-activities.js';
 import { createRecordingStandInActivities, Recorder } from '../support/recording-activities.js';
 import { startTemporal, type TestTemporal } from '../support/temporal.js';
@@ -361,17 +361,7 @@ describe('rebalancing schedules', () => {
       writeFileSync(badPolicy, 'selector:\n  matchLabels: {}\nclusters: [lab-a, lab-b]\n');
       const goodPolicy = path.join(dir, 'good.yaml');
       writeFileSync(goodPolicy, 'selector:\n  matchLabels: { tier: demo }\nclusters: [lab-a, lab-b]\nguards: { coolDownMinutes: 60 }\n');
-      const cli = (...args: string[]) =>
-        new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-          const child = spawn(process.execPath, ['--import', path.join(repo, 'test/support/ts-resolve.mjs'), path.join(repo, 'src/cli/podferry.ts'), '--config', configFile, ...args], {
-            env: { ...process.env, NODE_OPTIONS: '' },
-          });
-          let stdout = '';
-          let stderr = '';
-          child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-          child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-          child.on('exit', (code) => resolve({ code, stdout, stderr }));
-        });
+      const cli = (...args: string[]) => runProcess(process.execPath, ['--import', path.join(repo, 'test/support/ts-resolve.mjs'), path.join(repo, 'src/cli/podferry.ts'), '--config', configFile, ...args]);
       const refused = await cli('schedule', 'create', `${scheduleId}-bad`, '--policy', badPolicy, '--every', '10m');
       const created = await cli('schedule', 'create', `${scheduleId}-cli`, '--policy', goodPolicy, '--every', '10m', '--json');
       const paused = await cli('schedule', 'pause', `${scheduleId}-cli`);
