@@ -59,7 +59,9 @@ remove_cgroups() {
     for cluster in "${CLUSTERS[@]}"; do
       for hierarchy in /sys/fs/cgroup/*/; do remove_cgroup_tree "$hierarchy$cluster"; done
     done
-    compgen -G "/sys/fs/cgroup/*/lab-[ab]" >/dev/null || return 0
+    local left=0
+    for cluster in "${CLUSTERS[@]}"; do compgen -G "/sys/fs/cgroup/*/$cluster" >/dev/null && left=1; done
+    ((left)) || return 0
     sleep 1
   done
 }

@@ -11,9 +11,10 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../../src/config/load.js';
 import { Clusters } from '../../src/kubernetes/clusters.js';
 import { compareSampleStates, deploySample, isReady, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
+import { labCacheDir, temporalBinary } from '../support/temporal.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const kubectlBin = path.join(process.env.PODFERRY_LAB_CACHE ?? path.join(process.env.HOME ?? '/root', '.cache/podferry-lab'), 'kubernetes-v1.37.2/kubectl');
+const kubectlBin = path.join(labCacheDir(), 'kubernetes-v1.37.2/kubectl');
 const kubeconfig = '/var/lib/podferry-lab/kubeconfig';
 const hostNodeWorkerPid = '/run/podferry-lab/pids/podferry-node-lab-a.pid';
 const config = loadConfig();
@@ -37,7 +38,6 @@ describe('deploy/ on a lab cluster', () => {
   beforeAll(() => {
     execFileSync(path.join(root, 'deploy/lab/workers.sh'), { stdio: 'inherit' });
     execFileSync(path.join(root, 'deploy/lab/worker-image.sh'), { stdio: 'inherit' });
-    kubectl('create', 'namespace', 'podferry-system', '--dry-run=client', '-o', 'yaml');
     spawnSync(kubectlBin, ['--kubeconfig', kubeconfig, '--context', 'lab-a', 'create', 'namespace', 'podferry-system']);
     const secret = kubectl('create', 'secret', 'generic', 'podferry-kubeconfigs', '-n', 'podferry-system', `--from-file=kubeconfig=${kubeconfig}`, '--dry-run=client', '-o', 'yaml');
     execFileSync(kubectlBin, ['--kubeconfig', kubeconfig, '--context', 'lab-a', 'apply', '-f', '-'], { input: secret });
@@ -69,7 +69,7 @@ describe('deploy/ on a lab cluster', () => {
     const connection = await Connection.connect({ address: config.temporal.address });
     const client = new Client({ connection, namespace: config.temporal.namespace });
     await eventually('the DaemonSet pod polls lab-a-node\'s queue', () => {
-      const out = spawnSync(path.join(process.env.HOME ?? '/root', '.cache/podferry-lab/temporal-v1.5.1/temporal'), [
+      const out = spawnSync(temporalBinary(), [
         'task-queue', 'describe', '--address', config.temporal.address, '--task-queue', 'podferry-node-lab-a-lab-a-node', '-o', 'json',
       ], { encoding: 'utf8' }).stdout;
       return out.includes(podName) ? true : undefined;

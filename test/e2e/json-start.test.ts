@@ -8,14 +8,14 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../../src/config/load.js';
 import { Clusters } from '../../src/kubernetes/clusters.js';
 import { compareSampleStates, deploySample, isReady, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
+import { temporalBinary } from '../support/temporal.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const temporalCli = path.join(process.env.PODFERRY_LAB_CACHE ?? path.join(process.env.HOME ?? '/root', '.cache/podferry-lab'), 'temporal-v1.5.1/temporal');
 const config = loadConfig();
 const clusters = new Clusters(config.clusters);
 
 function startWithJson(workflowId: string, input: unknown): void {
-  execFileSync(temporalCli, [
+  execFileSync(temporalBinary(), [
     'workflow', 'start', '--address', config.temporal.address, '--namespace', config.temporal.namespace,
     '--task-queue', config.temporal.taskQueue, '--type', 'migratePod', '--workflow-id', workflowId,
     '--input', JSON.stringify(input),

@@ -7,10 +7,13 @@ import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from './registry.js';
 
+/** The lab's tool cache (deploy/lab/lib.sh: LAB_CACHE). */
+export function labCacheDir(): string {
+  return process.env.PODFERRY_LAB_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'podferry-lab');
+}
+
 export function temporalBinary(): string {
-  if (process.env.PODFERRY_TEMPORAL_BIN) return process.env.PODFERRY_TEMPORAL_BIN;
-  const cache = process.env.PODFERRY_LAB_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'podferry-lab');
-  return path.join(cache, 'temporal-v1.5.1', 'temporal');
+  return process.env.PODFERRY_TEMPORAL_BIN ?? path.join(labCacheDir(), 'temporal-v1.5.1', 'temporal');
 }
 
 export interface TestTemporal {
