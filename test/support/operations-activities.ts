@@ -31,17 +31,7 @@ export function emptyClusterState(): StandInClusterState {
 }
 
 export function createRecordingOperationsActivities(recorder: Recorder, state: StandInClusterState): OperationsActivities {
-  async function step<T>(call: string, input: unknown, result: () => T | Promise<T>): Promise<T> {
-    recorder.record({ call, event: 'start', at: Date.now(), input });
-    try {
-      const value = await result();
-      recorder.record({ call, event: 'end', at: Date.now() });
-      return value;
-    } catch (err) {
-      recorder.record({ call, event: 'fail', at: Date.now() });
-      throw err;
-    }
-  }
+  const step = <T>(call: string, input: unknown, result: () => T | Promise<T>): Promise<T> => recorder.step(call, input, result);
   const node = (input: { cluster: string; node: string }) => {
     const key = `${input.cluster}/${input.node}`;
     if (!state.nodes.has(key)) throw ApplicationFailure.nonRetryable(`node ${input.node} does not exist in cluster ${input.cluster}`, 'UnknownNode');

@@ -39,6 +39,18 @@ export class Recorder {
     this.calls.push(entry);
     if (this.file) appendFileSync(this.file, `${JSON.stringify(entry)}\n`);
   }
+  /** Records a call's start, then its end or failure, around `run`. */
+  async step<T>(call: string, input: unknown, run: () => T | Promise<T>): Promise<T> {
+    this.record({ call, event: 'start', at: Date.now(), input });
+    try {
+      const value = await run();
+      this.record({ call, event: 'end', at: Date.now() });
+      return value;
+    } catch (err) {
+      this.record({ call, event: 'fail', at: Date.now() });
+      throw err;
+    }
+  }
   /** Calls that started, in order. */
   started(): string[] {
     return this.calls.filter((c) => c.event === 'start').map((c) => c.call);
@@ -48,19 +60,12 @@ export class Recorder {
 export const CONTAINERS = ['counter', 'kv', 'ballast'];
 
 export function createRecordingStandInActivities(recorder: Recorder, script: Script) {
-  async function step<T>(call: string, input: unknown, result: () => T | Promise<T>): Promise<T> {
-    recorder.record({ call, event: 'start', at: Date.now(), input });
-    try {
+  const step = <T>(call: string, input: unknown, result: () => T | Promise<T>): Promise<T> =>
+    recorder.step(call, input, async () => {
       if (script.failAt === call) throw ApplicationFailure.nonRetryable(`injected failure at ${call}`, 'InjectedFailure');
       if (script.blockAt === call) await blockUntilCancelled();
-      const value = await result();
-      recorder.record({ call, event: 'end', at: Date.now() });
-      return value;
-    } catch (err) {
-      recorder.record({ call, event: 'fail', at: Date.now() });
-      throw err;
-    }
-  }
+      return result();
+    });
 
   const plan = (input: Parameters<KubernetesActivities['planMigration']>[0]): MigrationPlan => {
     const pod = sourcePod();

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { Client, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { bundleWorkflowCode, NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/worker';
 import type { MigratePodRequest, MigrationResult } from '../../src/api/migration.js';
 import { nodeTaskQueue, WORKFLOW_TYPE } from '../../src/api/names.js';
 import { defaultMigrationId, getProgress, MigrationInProgress, startMigration, watchMigration } from '../../src/client/migrations.js';
@@ -18,11 +18,13 @@ import { progressQuery } from '../../src/workflows/definitions.js';
 import { runProcess } from '../support/run-process.js';
 import { CONTAINERS, createRecordingStandInActivities, Recorder, type RecordedCall, type Script } from '../support/recording-activities.js';
 import { freePort } from '../support/registry.js';
-import { startTemporal, type TestTemporal } from '../support/temporal.js';
+import { type TestTemporal } from '../support/temporal.js';
+import { startWorkflowTestEnv, type WorkflowTestEnv } from '../support/workflow-env.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
 
+let env: WorkflowTestEnv | undefined;
 let temporal: TestTemporal;
 let client: Client;
 let connection: NativeConnection;
@@ -37,19 +39,14 @@ beforeAll(async () => {
     logger: new DefaultLogger('WARN'),
     telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}` } } },
   });
-  temporal = await startTemporal();
-  const bundle = await bundleWorkflowCode({ workflowsPath: path.join(repo, 'src/workflows/index.ts'), logger: new DefaultLogger('WARN') });
-  workflowBundle = bundle;
+  env = await startWorkflowTestEnv();
+  ({ temporal, connection, client, workflowBundle } = env);
   bundlePath = path.join(mkdtempSync(path.join(tmpdir(), 'podferry-bundle-')), 'workflows.js');
-  writeFileSync(bundlePath, bundle.code);
-  connection = await NativeConnection.connect({ address: temporal.address });
-  client = new Client({ connection: await Connection.connect({ address: temporal.address }), namespace: temporal.namespace });
+  writeFileSync(bundlePath, workflowBundle.code);
 }, 180_000);
 
 afterAll(async () => {
-  await client?.connection.close();
-  await connection?.close();
-  await temporal?.stop();
+  await env?.stop();
 });
 
 function request(options: MigratePodRequest['options'], targetNode: string): MigratePodRequest {

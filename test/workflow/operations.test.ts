@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { Client, Connection, ScheduleOverlapPolicy, WorkflowFailedError } from '@temporalio/client';
+import { Client, ScheduleOverlapPolicy, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { DrainNodeRequest, DrainReport } from '../../src/api/drain.js';
 import { nodeTaskQueue } from '../../src/api/names.js';
 import type { PlacementPolicyDocument, RebalanceRequest, RebalanceSummary } from '../../src/api/placement-policy.js';
@@ -21,10 +21,12 @@ import { sourcePod } from '../fixtures/source-pod.js';
 import { runProcess } from '../support/run-process.js';
 import { createRecordingOperationsActivities, emptyClusterState, type StandInClusterState } from '../support/operations-activities.js';
 import { createRecordingStandInActivities, Recorder } from '../support/recording-activities.js';
-import { startTemporal, type TestTemporal } from '../support/temporal.js';
+import { type TestTemporal } from '../support/temporal.js';
+import { startWorkflowTestEnv, type WorkflowTestEnv } from '../support/workflow-env.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+let env: WorkflowTestEnv | undefined;
 let temporal: TestTemporal;
 let client: Client;
 let connection: NativeConnection;
@@ -33,16 +35,12 @@ let sequence = 0;
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  temporal = await startTemporal();
-  workflowBundle = await bundleWorkflowCode({ workflowsPath: path.join(repo, 'src/workflows/index.ts'), logger: new DefaultLogger('WARN') });
-  connection = await NativeConnection.connect({ address: temporal.address });
-  client = new Client({ connection: await Connection.connect({ address: temporal.address }), namespace: temporal.namespace });
+  env = await startWorkflowTestEnv();
+  ({ temporal, connection, client, workflowBundle } = env);
 }, 180_000);
 
 afterAll(async () => {
-  await client?.connection.close();
-  await connection?.close();
-  await temporal?.stop();
+  await env?.stop();
 });
 
 const NODE = 'node-d';
