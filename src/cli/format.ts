@@ -1,9 +1,11 @@
 // Human output of the CLI: timing tables and sizes. Pure.
 import type { MigrationResult } from '../api/migration.js';
 
-export function table(headers: string[], rows: string[][]): string {
+/** Columns after the first are right-aligned (figures) unless `align` is 'left' (text). */
+export function table(headers: string[], rows: string[][], align: 'figures' | 'left' = 'figures'): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const pad = (c: string, i: number) => (i === 0 || align === 'left' ? c.padEnd(widths[i]!) : c.padStart(widths[i]!));
+  const line = (cells: string[]) => cells.map(pad).join('  ').trimEnd();
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 

@@ -2,7 +2,7 @@
 //   podferry drain <cluster>/<node> [--to <cluster>] [--to-node <node>] [--pod-selector <labels>] [--concurrency N] [--wait] [--json]
 //   podferry schedule create <id> --policy <file|configmap:<cluster>/<ns>/<name>[#key]> --every <duration> [--dry-run]
 //   podferry schedule list | show <id> | pause <id> | unpause <id> | trigger <id> | delete <id>
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { Command, InvalidArgumentError } from 'commander';
 import type { PodferryConfig } from '../api/config.js';
 import type { DrainNodeRequest, DrainReport } from '../api/drain.js';
@@ -21,32 +21,8 @@ import {
 import { loadConfig } from '../config/load.js';
 import { PolicyError, policySourceFromArgument } from '../config/placement-policy.js';
 import { apiStatus, Clusters } from '../kubernetes/clusters.js';
-import { temporalConnectionOptions } from '../worker/connection.js';
-import { seconds } from './format.js';
-
-/** A table of text (left-aligned; format.ts's table right-aligns numbers). */
-function textTable(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-async function connect(configPath: string | undefined): Promise<{ client: Client; config: PodferryConfig }> {
-  const config = loadConfig({ path: configPath });
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: '5s' });
-  } catch (err) {
-    throw new Error(`cannot reach Temporal at ${config.temporal.address} (${(err as Error).message}): start it (lab: make lab-up) or set temporal.address`);
-  }
-  return { client: new Client({ connection, namespace: config.temporal.namespace }), config };
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive whole number, got "${value}"`);
-  return n;
-}
+import { connect, positiveInt } from './common.js';
+import { seconds, table } from './format.js';
 
 function parseNodeRef(ref: string): { cluster: string; node: string } {
   const parts = ref.split('/');
@@ -72,7 +48,7 @@ export function drainReportText(report: DrainReport): string {
     `drain ${report.drainId}: node ${report.cluster}/${report.node} → ${report.targetCluster}: ` +
       `${report.moved.length} moved, ${report.failed.length} failed, ${report.skipped.length} skipped; ` +
       `${report.complete ? 'complete' : 'NOT complete'}, node ${report.cordoned ? 'cordoned' : 'schedulable again'}`,
-    rows.length ? textTable(['pod', 'outcome', 'detail'], rows) : '(no pods on the node)',
+    rows.length ? table(['pod', 'outcome', 'detail'], rows, 'left') : '(no pods on the node)',
     ...report.warnings.map((w) => `warning: ${w}`),
   ].join('\n');
 }
@@ -175,7 +151,7 @@ export function registerOperationCommands(program: Command): void {
         return;
       }
       console.log(
-        textTable(
+        table(
           ['schedule', 'every', 'state', 'policy', 'next run', 'last run'],
           schedules.map((s) => [
             s.scheduleId,
@@ -185,6 +161,7 @@ export function registerOperationCommands(program: Command): void {
             s.nextRun?.toISOString() ?? '',
             s.lastRun ? `${s.lastRun.at.toISOString()} ${s.lastRun.workflowId}` : '',
           ]),
+          'left',
         ),
       );
     });
@@ -214,7 +191,7 @@ export function registerOperationCommands(program: Command): void {
           ...s.skipped.map((k) => [`${k.cluster}/${k.namespace}/${k.name}`, `skipped (${k.type})`, k.reason]),
         ];
         console.log(`${s.candidates} candidate(s)${s.dryRun ? ', dry-run' : ''}`);
-        if (rows.length) console.log(textTable(['pod', 'outcome', 'detail'], rows));
+        if (rows.length) console.log(table(['pod', 'outcome', 'detail'], rows, 'left'));
       }
     });
 

@@ -4,12 +4,10 @@
 //   podferry status <id> [--json]
 //   podferry list [--json]
 //   podferry cancel <id>
-import { Client, Connection } from '@temporalio/client';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import type { MigratePodRequest, MigrationProgress } from '../api/migration.js';
-import { ConfigError, loadConfig } from '../config/load.js';
-import type { PodferryConfig } from '../api/config.js';
+import { ConfigError } from '../config/load.js';
 import {
   describeFailure,
   getProgress,
@@ -19,27 +17,8 @@ import {
   watchMigration,
   type MigrationHandle,
 } from '../client/migrations.js';
-import { temporalConnectionOptions } from '../worker/connection.js';
+import { connect, positiveInt } from './common.js';
 import { resultReport, table } from './format.js';
-
-async function connect(configPath: string | undefined): Promise<{ client: Client; config: PodferryConfig }> {
-  const config = loadConfig({ path: configPath });
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: '5s' });
-  } catch (err) {
-    throw new Error(
-      `cannot reach Temporal at ${config.temporal.address} (${(err as Error).message}): start it (lab: make lab-up) or set temporal.address / PODFERRY_TEMPORAL_ADDRESS`,
-    );
-  }
-  return { client: new Client({ connection, namespace: config.temporal.namespace }), config };
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive whole number of seconds, got "${value}"`);
-  return n;
-}
 
 function parsePodRef(ref: string): { namespace: string; pod: string } {
   const parts = ref.split('/');
