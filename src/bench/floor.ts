@@ -8,8 +8,8 @@ import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promi
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { GapProbe, type ProbeResult } from './gap-probe.js';
-import { readCounters, restoredCounters, type CounterState } from './workload.js';
+import { GapProbe } from './gap-probe.js';
+import { observeWorkload, readCounters, type WorkloadObservation } from './workload.js';
 
 const LAB_CACHE = process.env.PODFERRY_LAB_CACHE ?? path.join(homedir(), '.cache/podferry-lab');
 export const RUNC = process.env.PODFERRY_BENCH_RUNC ?? path.join(LAB_CACHE, 'runc-v1.4.4/runc');
@@ -19,21 +19,13 @@ const RUNC_ROOT = '/run/podferry-bench/runc';
 const WORK_DIR = '/var/lib/podferry-bench/floor';
 export const FLOOR_FIRST_PORT = 18080;
 
-export interface FloorRun {
+export interface FloorRun extends WorkloadObservation {
   checkpointMs: number;
   restoreMs: number;
   /** checkpoint + restore wall time: the floor's downtime as the runtime sees it. */
   downtimeMs: number;
   perContainer: Array<{ checkpointMs: number; restoreMs: number; imageBytes: number }>;
   imageBytes: number;
-  /** Max over the counters of the wall-clock tick gap (see gap-probe.ts). */
-  workloadGapMs: number;
-  /** Each counter's own longestGapMs (CLOCK_MONOTONIC). */
-  monotonicGapMs: number[];
-  restored: boolean;
-  before: CounterState[];
-  after: CounterState[];
-  client: ProbeResult;
 }
 
 function runcArgs(...args: string[]): string[] {
@@ -176,7 +168,6 @@ export async function runFloor(containers: number, ballastMiB: number, runTag: s
     const after = await readCounters('127.0.0.1', containers, FLOOR_FIRST_PORT);
     await new Promise((r) => setTimeout(r, 100));
     const client = await probe.stop();
-    const counters = restoredCounters(before, after);
     const imageSizes = await Promise.all(ids.map((_, i) => du(path.join(dir, `image-${i}`))));
     return {
       checkpointMs: t1 - t0,
@@ -184,12 +175,7 @@ export async function runFloor(containers: number, ballastMiB: number, runTag: s
       downtimeMs: t2 - t0,
       perContainer: ids.map((_, i) => ({ checkpointMs: checkpoints[i]!, restoreMs: restores[i]!, imageBytes: imageSizes[i]! })),
       imageBytes: imageSizes.reduce((a, b) => a + b, 0),
-      workloadGapMs: Math.max(...client.counters.map((c) => c.wallGapMs)),
-      monotonicGapMs: counters.monotonicGapMs,
-      restored: counters.restored,
-      before,
-      after,
-      client,
+      ...observeWorkload(before, after, client),
     };
   } finally {
     if (!process.env.PODFERRY_BENCH_KEEP) await cleanup(ids, dir);

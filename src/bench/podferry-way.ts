@@ -6,9 +6,9 @@ import type { MigrationResult } from '../api/migration.js';
 import { startMigration } from '../client/migrations.js';
 import type { Clusters } from '../kubernetes/clusters.js';
 import { startEarlyPulls, type EarlyPull } from './early-pull.js';
-import { GapProbe, type ProbeResult } from './gap-probe.js';
+import { GapProbe } from './gap-probe.js';
 import { targetTimeline, type TargetTimeline } from './target-timeline.js';
-import { BENCH_NAMESPACE, BENCH_POD, deployBenchPod, FIRST_PORT, readCounters, removeBenchPod, restoredCounters, type CounterState } from './workload.js';
+import { BENCH_NAMESPACE, BENCH_POD, deployBenchPod, FIRST_PORT, readCounters, removeBenchPod, observeWorkload, type WorkloadObservation } from './workload.js';
 
 export const SOURCE_CLUSTER = 'lab-a';
 export const TARGET_CLUSTER = 'lab-b';
@@ -32,17 +32,9 @@ export interface HistoryProfile {
   queueLatencyMs: number;
 }
 
-export interface MigrationRun {
+export interface MigrationRun extends WorkloadObservation {
   migrationId: string;
   result: MigrationResult;
-  /** Max over the counters of the wall-clock tick gap (see gap-probe.ts). */
-  workloadGapMs: number;
-  /** Each counter's own longestGapMs (CLOCK_MONOTONIC). */
-  monotonicGapMs: number[];
-  restored: boolean;
-  before: CounterState[];
-  after: CounterState[];
-  client: ProbeResult;
   history?: HistoryProfile;
   /** The target node's restore steps, from its containerd log (lab only). */
   targetTimeline?: TargetTimeline;
@@ -113,7 +105,6 @@ export async function runMigration(
   const clientView = await probe.stop();
   if (!targetIp) throw new Error('the target pod has no IP after the migration');
   const after = await readCounters(targetIp, containers);
-  const counters = restoredCounters(before, after);
   let history: HistoryProfile | undefined;
   try {
     history = profileHistory(await client.workflow.getHandle(migrationId).fetchHistory());
@@ -127,12 +118,7 @@ export async function runMigration(
     ...(earlyPulls ? { earlyPulls } : {}),
     migrationId,
     result,
-    workloadGapMs: Math.max(...clientView.counters.map((c) => c.wallGapMs)),
-    monotonicGapMs: counters.monotonicGapMs,
-    restored: counters.restored,
-    before,
-    after,
-    client: clientView,
+    ...observeWorkload(before, after, clientView),
     ...(history ? { history } : {}),
     sourceIp,
     targetIp,

@@ -1,6 +1,7 @@
 // The benchmark's workload: a pod of N containers, each the sample's `counter` role holding S MiB of random
 // memory (BALLAST_MIB) on its own port (8080+i). Every counter reports the longest time it saw no tick,
 // which is the downtime as the workload itself lives it; the pod's figure is the maximum over its counters.
+import type { ProbeResult } from './gap-probe.js';
 import http from 'node:http';
 import type { V1Pod } from '@kubernetes/client-node';
 import { apiStatus, type Clusters } from '../kubernetes/clusters.js';
@@ -101,7 +102,26 @@ export async function readCounters(host: string, containers: number, firstPort =
 }
 
 /** Whether every counter was restored (same process start, count went on), and each counter's own longestGapMs (CLOCK_MONOTONIC). */
-export function restoredCounters(before: CounterState[], after: CounterState[]): { restored: boolean; monotonicGapMs: number[] } {
-  const restored = after.every((a, i) => a.startedAt === before[i]?.startedAt && a.count >= (before[i]?.count ?? 0));
-  return { restored, monotonicGapMs: after.map((a) => a.longestGapMs) };
+/** What one run saw of the workload, whichever way it moved: the same fields in every way's record. */
+export interface WorkloadObservation {
+  /** Max over the counters of the wall-clock tick gap (see gap-probe.ts). */
+  workloadGapMs: number;
+  /** Each counter's own longestGapMs (CLOCK_MONOTONIC). */
+  monotonicGapMs: number[];
+  /** Every counter kept its process (start time) and went on counting. */
+  restored: boolean;
+  before: CounterState[];
+  after: CounterState[];
+  client: ProbeResult;
+}
+
+export function observeWorkload(before: CounterState[], after: CounterState[], client: ProbeResult): WorkloadObservation {
+  return {
+    workloadGapMs: Math.max(...client.counters.map((c) => c.wallGapMs)),
+    monotonicGapMs: after.map((a) => a.longestGapMs),
+    restored: after.every((a, i) => a.startedAt === before[i]?.startedAt && a.count >= (before[i]?.count ?? 0)),
+    before,
+    after,
+    client,
+  };
 }
