@@ -19,8 +19,8 @@ stop_pid() {
 stop_daemons() {
   local name
   # Kubelets first, so nothing restarts containers while the rest goes down.
-  for name in lab-a-kubelet lab-b-kubelet; do stop_pid "$name"; done
-  for name in lab-a-containerd lab-b-containerd; do stop_pid "$name"; done
+  for name in "${NODES[@]}"; do stop_pid "$name-kubelet"; done
+  for name in "${NODES[@]}"; do stop_pid "$name-containerd"; done
   for name in $(ls "$LAB_RUN/pids" 2>/dev/null | sed 's/\.pid$//'); do stop_pid "$name"; done
   # containerd shims outlive containerd by design; ours are the ones addressed under $LAB_RUN.
   pkill -KILL -f "containerd-shim-runc-v2 .*-address $LAB_RUN/" 2>/dev/null || true
@@ -53,14 +53,14 @@ remove_cgroup_tree() {
 }
 
 remove_cgroups() {
-  local cluster hierarchy attempt
+  local node hierarchy attempt
   # A task can take a moment to leave its cgroup after SIGKILL; try again rather than leave one behind.
   for attempt in 1 2 3; do
-    for cluster in "${CLUSTERS[@]}"; do
-      for hierarchy in /sys/fs/cgroup/*/; do remove_cgroup_tree "$hierarchy$cluster"; done
+    for node in "${NODES[@]}"; do
+      for hierarchy in /sys/fs/cgroup/*/; do remove_cgroup_tree "$hierarchy$node"; done
     done
     local left=0
-    for cluster in "${CLUSTERS[@]}"; do compgen -G "/sys/fs/cgroup/*/$cluster" >/dev/null && left=1; done
+    for node in "${NODES[@]}"; do compgen -G "/sys/fs/cgroup/*/$node" >/dev/null && left=1; done
     ((left)) || return 0
     sleep 1
   done
@@ -76,10 +76,10 @@ unmount_all() {
 }
 
 remove_network() {
-  local cluster
-  for cluster in "${CLUSTERS[@]}"; do
-    ip netns del "$(netns_name "$cluster")" 2>/dev/null || true
-    ip link del "pf-$cluster" 2>/dev/null || true
+  local node
+  for node in "${NODES[@]}"; do
+    ip netns del "$(netns_name "$node")" 2>/dev/null || true
+    ip link del "pf-$node" 2>/dev/null || true
   done
   ip link del "$LAB_BRIDGE" 2>/dev/null || true
   if [[ -f "$LAB_RUN/ip_forward.saved" ]]; then cat "$LAB_RUN/ip_forward.saved" >/proc/sys/net/ipv4/ip_forward; fi
@@ -87,13 +87,13 @@ remove_network() {
 
 # Lists what the lab could have left behind; empty output means a clean host.
 leftovers() {
-  local cluster hierarchy
+  local node hierarchy
   pgrep -a -f "$LAB_RUN/|$LAB_STATE/|TCP-LISTEN:[0-9]+,bind=$HOST_IP" || true
   awk -v a="$LAB_STATE/" -v b="$LAB_RUN/" 'index($5, a) == 1 || index($5, b) == 1 {print "mount " $5}' /proc/self/mountinfo
-  for cluster in "${CLUSTERS[@]}"; do
-    ip netns list 2>/dev/null | grep -w "$(netns_name "$cluster")" | sed 's/^/netns /' || true
-    ip link show "pf-$cluster" >/dev/null 2>&1 && echo "veth pf-$cluster"
-    for hierarchy in /sys/fs/cgroup/*/; do [[ -d $hierarchy$cluster ]] && echo "cgroup $hierarchy$cluster"; done
+  for node in "${NODES[@]}"; do
+    ip netns list 2>/dev/null | awk -v ns="$(netns_name "$node")" '$1 == ns {print "netns " ns}' 
+    ip link show "pf-$node" >/dev/null 2>&1 && echo "veth pf-$node"
+    for hierarchy in /sys/fs/cgroup/*/; do [[ -d $hierarchy$node ]] && echo "cgroup $hierarchy$node"; done
   done
   ip link show "$LAB_BRIDGE" >/dev/null 2>&1 && echo "bridge $LAB_BRIDGE"
   true

@@ -39,9 +39,6 @@ TEMPORAL_UI_PORT="8233"
 CLUSTERS=(lab-a lab-b)
 
 # Per-cluster facts, indexed by cluster name.
-declare -A NODE_IP=([lab-a]=10.231.0.11 [lab-b]=10.231.0.12)
-declare -A POD_CIDR=([lab-a]=10.232.1.0/24 [lab-b]=10.232.2.0/24)
-declare -A POD_GATEWAY=([lab-a]=10.232.1.1 [lab-b]=10.232.2.1)
 declare -A SERVICE_CIDR=([lab-a]=10.233.1.0/24 [lab-b]=10.233.2.0/24)
 declare -A APISERVER_PORT=([lab-a]=6443 [lab-b]=6444)
 declare -A ETCD_CLIENT_PORT=([lab-a]=23791 [lab-b]=23792)
@@ -49,10 +46,18 @@ declare -A ETCD_PEER_PORT=([lab-a]=23801 [lab-b]=23802)
 declare -A CM_PORT=([lab-a]=10357 [lab-b]=10367)
 declare -A SCHED_PORT=([lab-a]=10359 [lab-b]=10369)
 
-node_name() { echo "$1-node"; }
+# Nodes, each in its own network namespace with its own containerd and kubelet. lab-a has a second node so
+# that moves inside one cluster (drain to another node) can be shown; pods pin their node when it matters.
+NODES=(lab-a-node lab-b-node lab-a-node2)
+declare -A NODE_CLUSTER=([lab-a-node]=lab-a [lab-b-node]=lab-b [lab-a-node2]=lab-a)
+declare -A NODE_IP=([lab-a-node]=10.231.0.11 [lab-b-node]=10.231.0.12 [lab-a-node2]=10.231.0.13)
+declare -A POD_CIDR=([lab-a-node]=10.232.1.0/24 [lab-b-node]=10.232.2.0/24 [lab-a-node2]=10.232.3.0/24)
+
+pod_gateway() { local cidr=${POD_CIDR[$1]}; echo "${cidr%.*}.1"; }
 netns_name() { echo "podferry-$1"; }
 cluster_state() { echo "$LAB_STATE/$1"; }
-cluster_run() { echo "$LAB_RUN/$1"; }
+node_state() { echo "$LAB_STATE/$1"; }
+node_run() { echo "$LAB_RUN/$1"; }
 
 log() { printf '\033[1m[lab]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[31m[lab] error:\033[0m %s\n' "$*" >&2; exit 1; }

@@ -60,8 +60,6 @@ ensure_pki() {
   issue_cert "$pki" apiserver-kubelet-client kube-apiserver-kubelet-client "" ""
   issue_cert "$pki" controller-manager system:kube-controller-manager "" ""
   issue_cert "$pki" scheduler system:kube-scheduler "" ""
-  issue_cert "$pki" kubelet "system:node:$(node_name "$cluster")" system:nodes ""
-  issue_cert "$pki" kubelet-serving "$(node_name "$cluster")" "" "IP:${NODE_IP[$cluster]},DNS:$(node_name "$cluster")"
   [[ -f "$pki/sa.key" ]] || openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   [[ -f "$pki/sa.pub" ]] || openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 
@@ -70,5 +68,12 @@ ensure_pki() {
   write_kubeconfig "$state/admin.kubeconfig" "$cluster" "$server" "$pki" admin
   write_kubeconfig "$state/controller-manager.kubeconfig" "$cluster" "$server" "$pki" controller-manager
   write_kubeconfig "$state/scheduler.kubeconfig" "$cluster" "$server" "$pki" scheduler
-  write_kubeconfig "$state/kubelet.kubeconfig" "$cluster" "$server" "$pki" kubelet
+  local node
+  for node in "${NODES[@]}"; do
+    [[ ${NODE_CLUSTER[$node]} == "$cluster" ]] || continue
+    issue_cert "$pki" "kubelet-$node" "system:node:$node" system:nodes ""
+    issue_cert "$pki" "kubelet-serving-$node" "$node" "" "IP:${NODE_IP[$node]},DNS:$node"
+    mkdir -p "$(node_state "$node")"
+    write_kubeconfig "$(node_state "$node")/kubelet.kubeconfig" "$cluster" "$server" "$pki" "kubelet-$node"
+  done
 }

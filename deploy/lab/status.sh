@@ -14,8 +14,10 @@ for cluster in "${CLUSTERS[@]}"; do
   printf '%-28s %-22b %s\n' "$cluster-apiserver" "$(state_of "$cluster-apiserver")" "https://$HOST_IP:${APISERVER_PORT[$cluster]}"
   printf '%-28s %-22b %s\n' "$cluster-controller-manager" "$(state_of "$cluster-controller-manager")" "127.0.0.1:${CM_PORT[$cluster]}"
   printf '%-28s %-22b %s\n' "$cluster-scheduler" "$(state_of "$cluster-scheduler")" "127.0.0.1:${SCHED_PORT[$cluster]}"
-  printf '%-28s %-22b %s\n' "$cluster-containerd" "$(state_of "$cluster-containerd")" "netns $(netns_name "$cluster"), $(cluster_run "$cluster")/containerd.sock"
-  printf '%-28s %-22b %s\n' "$cluster-kubelet" "$(state_of "$cluster-kubelet")" "node $(node_name "$cluster") ${NODE_IP[$cluster]}:10250, pods ${POD_CIDR[$cluster]}"
+done
+for node in "${NODES[@]}"; do
+  printf '%-28s %-22b %s\n' "$node-containerd" "$(state_of "$node-containerd")" "netns $(netns_name "$node"), $(node_run "$node")/containerd.sock"
+  printf '%-28s %-22b %s\n' "$node-kubelet" "$(state_of "$node-kubelet")" "${NODE_CLUSTER[$node]} node $node ${NODE_IP[$node]}:10250, pods ${POD_CIDR[$node]}"
 done
 for extra in $(ls "$LAB_RUN/pids" | sed 's/\.pid$//' | grep -v -e '^temporal$' -e '^temporal-bridge$' -e '^registry$' -e '^lab-'); do
   printf '%-28s %-22b %s\n' "$extra" "$(state_of "$extra")" "log $(log_file "$extra")"

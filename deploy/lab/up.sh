@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts the lab: Temporal dev server, OCI registry, and two one-node clusters (lab-a, lab-b),
+# Starts the lab: Temporal dev server, OCI registry, and two clusters (lab-a with two nodes, lab-b with one),
 # each node in its own network namespace with containerd + runc + CRIU 4.2 and a kubelet.
 # A component that fails to start stops `up` with its name and log tail, and everything is torn down.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -24,18 +24,18 @@ setup_host_network() {
   ip link add "$LAB_BRIDGE" type bridge
   ip addr add "$HOST_IP/24" dev "$LAB_BRIDGE"
   ip link set "$LAB_BRIDGE" up
-  local cluster ns
-  for cluster in "${CLUSTERS[@]}"; do
-    ns=$(netns_name "$cluster")
+  local node ns
+  for node in "${NODES[@]}"; do
+    ns=$(netns_name "$node")
     ip netns add "$ns"
-    ip link add "pf-$cluster" type veth peer name eth0 netns "$ns"
-    ip link set "pf-$cluster" master "$LAB_BRIDGE" up
-    ip -n "$ns" addr add "${NODE_IP[$cluster]}/24" dev eth0
+    ip link add "pf-$node" type veth peer name eth0 netns "$ns"
+    ip link set "pf-$node" master "$LAB_BRIDGE" up
+    ip -n "$ns" addr add "${NODE_IP[$node]}/24" dev eth0
     ip -n "$ns" link set eth0 up
     ip -n "$ns" link set lo up
     ip -n "$ns" route add default via "$HOST_IP"
     ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
-    ip route add "${POD_CIDR[$cluster]}" via "${NODE_IP[$cluster]}"
+    ip route add "${POD_CIDR[$node]}" via "${NODE_IP[$node]}"
   done
 }
 
@@ -106,9 +106,10 @@ start_control_plane() {
 }
 
 write_node_config() {
-  local cluster=$1 state run
-  state=$(cluster_state "$cluster")
-  run=$(cluster_run "$cluster")
+  local node=$1 cluster=${NODE_CLUSTER[$1]} state run pki
+  state=$(node_state "$node")
+  run=$(node_run "$node")
+  pki="$(cluster_state "$cluster")/pki"
   mkdir -p "$state/cni/net.d" "$state/certs.d/$REGISTRY" "$state/kubelet" "$state/pod-logs" "$run"
 
   cat >"$state/certs.d/$REGISTRY/hosts.toml" <<EOF
@@ -125,7 +126,7 @@ EOF
     "type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false,
     "ipam": {
       "type": "host-local", "dataDir": "$state/cni/ipam",
-      "ranges": [[{"subnet": "${POD_CIDR[$cluster]}", "gateway": "${POD_GATEWAY[$cluster]}"}]],
+      "ranges": [[{"subnet": "${POD_CIDR[$node]}", "gateway": "$(pod_gateway "$node")"}]],
       "routes": [{"dst": "0.0.0.0/0"}]
     }
   }]
@@ -181,7 +182,7 @@ EOF
   cat >"$state/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: ${NODE_IP[$cluster]}
+address: ${NODE_IP[$node]}
 port: 10250
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
@@ -189,13 +190,13 @@ healthzPort: 10248
 authentication:
   anonymous: {enabled: false}
   webhook: {enabled: true}
-  x509: {clientCAFile: $state/pki/ca.crt}
+  x509: {clientCAFile: $pki/ca.crt}
 authorization: {mode: Webhook}
-tlsCertFile: $state/pki/kubelet-serving.crt
-tlsPrivateKeyFile: $state/pki/kubelet-serving.key
+tlsCertFile: $pki/kubelet-serving-$node.crt
+tlsPrivateKeyFile: $pki/kubelet-serving-$node.key
 containerRuntimeEndpoint: unix://$run/containerd.sock
 cgroupDriver: cgroupfs
-cgroupRoot: /$cluster
+cgroupRoot: /$node
 cgroupsPerQOS: true
 failCgroupV1: false
 failSwapOn: false
@@ -215,33 +216,32 @@ EOF
 
 # The kubelet expects its cgroup root to exist in every v1 hierarchy.
 create_node_cgroups() {
-  local cluster=$1 hierarchy
+  local node=$1 hierarchy
   for hierarchy in /sys/fs/cgroup/*/; do
     [[ $(basename "$hierarchy") == unified ]] && continue
-    mkdir -p "$hierarchy$cluster"
+    mkdir -p "$hierarchy$node"
   done
   # cpuset children start empty; copy the parent's CPUs and memory nodes.
-  if [[ -d /sys/fs/cgroup/cpuset/$cluster ]]; then
-    cat /sys/fs/cgroup/cpuset/cpuset.cpus >"/sys/fs/cgroup/cpuset/$cluster/cpuset.cpus"
-    cat /sys/fs/cgroup/cpuset/cpuset.mems >"/sys/fs/cgroup/cpuset/$cluster/cpuset.mems"
+  if [[ -d /sys/fs/cgroup/cpuset/$node ]]; then
+    cat /sys/fs/cgroup/cpuset/cpuset.cpus >"/sys/fs/cgroup/cpuset/$node/cpuset.cpus"
+    cat /sys/fs/cgroup/cpuset/cpuset.mems >"/sys/fs/cgroup/cpuset/$node/cpuset.mems"
   fi
 }
 
 start_node() {
-  local cluster=$1 state run ns node
-  state=$(cluster_state "$cluster")
-  run=$(cluster_run "$cluster")
-  ns=$(netns_name "$cluster")
-  node=$(node_name "$cluster")
-  log "$cluster: node $node (${NODE_IP[$cluster]}): containerd $CONTAINERD_VERSION, runc $RUNC_VERSION, CRIU $("$CRIU_BIN/criu" --version | sed -n 's/Version: //p'), kubelet"
-  write_node_config "$cluster"
-  create_node_cgroups "$cluster"
+  local node=$1 cluster=${NODE_CLUSTER[$1]} state run ns
+  state=$(node_state "$node")
+  run=$(node_run "$node")
+  ns=$(netns_name "$node")
+  log "$cluster: node $node (${NODE_IP[$node]}): containerd $CONTAINERD_VERSION, runc $RUNC_VERSION, CRIU $("$CRIU_BIN/criu" --version | sed -n 's/Version: //p'), kubelet"
+  write_node_config "$node"
+  create_node_cgroups "$node"
   local path="$CONTAINERD_BIN:$CRIU_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-  start_daemon "$cluster-containerd" "$ns" env PATH="$path" "$CONTAINERD_BIN/containerd" --config "$state/containerd.toml"
-  wait_for "$cluster-containerd" 30 test -S "$run/containerd.sock"
-  start_daemon "$cluster-kubelet" "$ns" env PATH="$path" "$K8S_BIN/kubelet" --config "$state/kubelet.yaml" \
+  start_daemon "$node-containerd" "$ns" env PATH="$path" "$CONTAINERD_BIN/containerd" --config "$state/containerd.toml"
+  wait_for "$node-containerd" 30 test -S "$run/containerd.sock"
+  start_daemon "$node-kubelet" "$ns" env PATH="$path" "$K8S_BIN/kubelet" --config "$state/kubelet.yaml" \
     --kubeconfig "$state/kubelet.kubeconfig" --root-dir "$state/kubelet" --hostname-override "$node" \
-    --node-ip "${NODE_IP[$cluster]}" --cert-dir "$state/kubelet-certs"
+    --node-ip "${NODE_IP[$node]}" --cert-dir "$state/kubelet-certs"
 }
 
 # runc hands CRIU the options in /etc/criu/runc.conf (Kubernetes passes none itself). A frozen pod still
@@ -277,8 +277,8 @@ default_service_account() {
 }
 
 node_ready() {
-  local cluster=$1
-  [[ $(lab_kubectl --context "$cluster" get node "$(node_name "$cluster")" \
+  local node=$1
+  [[ $(lab_kubectl --context "${NODE_CLUSTER[$node]}" get node "$node" \
     -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
 }
 
@@ -307,13 +307,15 @@ main() {
   wait_for registry 20 curl -sf "http://$REGISTRY/v2/"
   for cluster in "${CLUSTERS[@]}"; do start_control_plane "$cluster"; done
   merge_kubeconfigs
-  for cluster in "${CLUSTERS[@]}"; do apply_cluster_rbac "$cluster"; start_node "$cluster"; done
+  for cluster in "${CLUSTERS[@]}"; do apply_cluster_rbac "$cluster"; done
+  local node
+  for node in "${NODES[@]}"; do start_node "$node"; done
   "$LAB_DIR/images.sh"
   for cluster in "${CLUSTERS[@]}"; do
     wait_for "$cluster-scheduler" 60 curl -sfk "https://127.0.0.1:${SCHED_PORT[$cluster]}/healthz"
     wait_for "$cluster-controller-manager" 60 default_service_account "$cluster"
-    wait_for "$cluster-kubelet" 120 node_ready "$cluster"
   done
+  for node in "${NODES[@]}"; do wait_for "$node-kubelet" 120 node_ready "$node"; done
   wait_for temporal 60 "$TEMPORAL_BIN/temporal" operator cluster health --address "$TEMPORAL_ADDRESS"
   (cd "$LAB_RUN/pids" && ls | sed 's/\.pid$//') >"$LAB_RUN/up"
   trap - EXIT

@@ -25,11 +25,10 @@ main() {
   [[ -f "$LAB_RUN/up" ]] || die "the lab is down; run 'make lab-up' first"
   [[ -f "$PROJECT_DIR/dist/worker/orchestrator.js" ]] || die "podferry is not built; run 'make build' first"
   start_worker podferry-orchestrator podferry "$PROJECT_DIR/dist/worker/orchestrator.js" --metrics-port 9464
-  local cluster node
-  for cluster in "${CLUSTERS[@]}"; do
-    node=$(node_name "$cluster")
-    start_worker "podferry-node-$cluster" "podferry-node-$cluster-$node" "$PROJECT_DIR/dist/worker/node.js" \
-      --cluster "$cluster" --node "$node"
+  local node
+  for node in "${NODES[@]}"; do
+    start_worker "podferry-node-$node" "podferry-node-${NODE_CLUSTER[$node]}-$node" "$PROJECT_DIR/dist/worker/node.js" \
+      --cluster "${NODE_CLUSTER[$node]}" --node "$node"
   done
 }
 

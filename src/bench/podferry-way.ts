@@ -111,7 +111,7 @@ export async function runMigration(
   } catch {
     history = undefined;
   }
-  const timeline = targetTimeline(result.target.cluster, result.target.uid, result.images.map((i) => ({ container: i.container, ref: i.ref })));
+  const timeline = targetTimeline(result.target.node, result.target.uid, result.images.map((i) => ({ container: i.container, ref: i.ref })));
   await removeBenchPod(clusters, [TARGET_CLUSTER]);
   return {
     ...(timeline ? { targetTimeline: timeline } : {}),

@@ -114,7 +114,7 @@ export function enrich(records: RunRecord[]): void {
   for (const r of records) {
     const m = r.migration;
     if (!m || m.targetTimeline) continue;
-    const t = targetTimeline(m.result.target.cluster, m.result.target.uid, m.result.images.map((i) => ({ container: i.container, ref: i.ref })));
+    const t = targetTimeline(m.result.target.node, m.result.target.uid, m.result.images.map((i) => ({ container: i.container, ref: i.ref })));
     if (t) m.targetTimeline = t;
   }
 }

@@ -20,15 +20,15 @@ export interface TargetTimeline {
   containers: ContainerRestore[];
 }
 
-const LOG = (cluster: string) => `/var/lib/podferry-lab/logs/${cluster}-containerd.log`;
+const LOG = (node: string) => `/var/lib/podferry-lab/logs/${node}-containerd.log`;
 const logCache = new Map<string, { size: number; lines: string[] }>();
 
-function lines(cluster: string): string[] {
-  const text = readFileSync(LOG(cluster), 'utf8');
-  const cached = logCache.get(cluster);
+function lines(node: string): string[] {
+  const text = readFileSync(LOG(node), 'utf8');
+  const cached = logCache.get(node);
   if (cached && cached.size === text.length) return cached.lines;
   const all = text.split('\n');
-  logCache.set(cluster, { size: text.length, lines: all });
+  logCache.set(node, { size: text.length, lines: all });
   return all;
 }
 
@@ -36,10 +36,11 @@ const timeOf = (line: string) => Date.parse(/^time="([^"]+)"/.exec(line)?.[1] ??
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The target pod's restore steps from containerd's log; undefined when the log is not there (not the lab). */
-export function targetTimeline(cluster: string, podUid: string, images: Array<{ container: string; ref: string }>): TargetTimeline | undefined {
+export function targetTimeline(node: string | undefined, podUid: string, images: Array<{ container: string; ref: string }>): TargetTimeline | undefined {
+  if (!node) return undefined;
   let log: string[];
   try {
-    log = lines(cluster);
+    log = lines(node);
   } catch {
     return undefined;
   }

@@ -116,13 +116,17 @@ export async function waitForPod(
 export const isReady = (pod: V1Pod | undefined) =>
   pod?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true && !!pod.status?.podIP;
 
-/** Removes the sample from every given cluster, then runs a fresh one in `cluster`; returns it once Ready. */
+/**
+ * Removes the sample from every given cluster, then runs a fresh one in `cluster`, on `node` (default: the
+ * cluster's first lab node, `<cluster>-node`, so that tests know where it is); returns it once Ready.
+ */
 export async function deploySample(
   clusters: Clusters,
   cluster: string,
-  options: { name?: string; ballastMiB?: number; removeFrom?: string[] } = {},
+  options: { name?: string; ballastMiB?: number; removeFrom?: string[]; node?: string } = {},
 ): Promise<V1Pod> {
   const pod = await sampleManifest(options);
+  pod.spec!.nodeName = options.node ?? `${cluster}-node`;
   const namespace = pod.metadata!.namespace ?? 'default';
   const name = pod.metadata!.name!;
   for (const c of new Set([cluster, ...(options.removeFrom ?? [])])) {

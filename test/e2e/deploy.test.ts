@@ -16,7 +16,7 @@ import { labCacheDir, temporalBinary } from '../support/temporal.js';
 const root = path.resolve(import.meta.dirname, '../..');
 const kubectlBin = path.join(labCacheDir(), 'kubernetes-v1.37.2/kubectl');
 const kubeconfig = '/var/lib/podferry-lab/kubeconfig';
-const hostNodeWorkerPid = '/run/podferry-lab/pids/podferry-node-lab-a.pid';
+const hostNodeWorkerPid = '/run/podferry-lab/pids/podferry-node-lab-a-node.pid';
 const config = loadConfig();
 const clusters = new Clusters(config.clusters);
 
@@ -51,8 +51,11 @@ describe('deploy/ on a lab cluster', () => {
   test('the overlay is accepted and the workers run as pods', async () => {
     expect(kubectl('apply', '-k', path.join(root, 'deploy/overlays/lab-a'))).toMatch(/daemonset.apps\/podferry-node-worker (created|configured|unchanged)/);
     await eventually('node worker DaemonSet ready', () => {
-      const ds = JSON.parse(kubectl('get', 'daemonset', 'podferry-node-worker', '-n', 'podferry-system', '-o', 'json')) as { status: { numberReady?: number } };
-      return ds.status.numberReady === 1 ? true : undefined;
+      // One pod per lab-a node (lab-a has two).
+      const ds = JSON.parse(kubectl('get', 'daemonset', 'podferry-node-worker', '-n', 'podferry-system', '-o', 'json')) as {
+        status: { numberReady?: number; desiredNumberScheduled?: number };
+      };
+      return ds.status.numberReady === 2 && ds.status.desiredNumberScheduled === 2 ? true : undefined;
     }, 180_000);
     await eventually('orchestrator Deployment available', () => {
       const deployment = JSON.parse(kubectl('get', 'deployment', 'podferry-orchestrator', '-n', 'podferry-system', '-o', 'json')) as { status: { availableReplicas?: number } };
@@ -61,7 +64,10 @@ describe('deploy/ on a lab cluster', () => {
   }, 400_000);
 
   test('the DaemonSet pod does the node-local steps of a real migration', async () => {
-    const podName = kubectl('get', 'pods', '-n', 'podferry-system', '-l', 'app.kubernetes.io/name=podferry-node-worker', '-o', 'jsonpath={.items[0].metadata.name}');
+    const podName = kubectl(
+      'get', 'pods', '-n', 'podferry-system', '-l', 'app.kubernetes.io/name=podferry-node-worker', '--field-selector', 'spec.nodeName=lab-a-node',
+      '-o', 'jsonpath={.items[0].metadata.name}',
+    );
     // Only the DaemonSet pod serves lab-a's node queue now.
     const pid = Number(readFileSync(hostNodeWorkerPid, 'utf8'));
     process.kill(pid, 'SIGTERM');

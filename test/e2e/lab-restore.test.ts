@@ -22,7 +22,7 @@ const containers = ['counter', 'kv', 'ballast'];
 describe('lab restore proof', () => {
   let targetRuntime: CriImages;
   beforeAll(() => {
-    targetRuntime = new CriImages({ address: '/run/podferry-lab/lab-b/containerd.sock' });
+    targetRuntime = new CriImages({ address: '/run/podferry-lab/lab-b-node/containerd.sock' });
   });
   afterAll(async () => {
     targetRuntime.close();

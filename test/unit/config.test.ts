@@ -17,9 +17,9 @@ describe('configuration', () => {
     expect(config.clusters['lab-b']).toEqual({ kubeconfig: '/var/lib/podferry-lab/kubeconfig', context: 'lab-b' });
     expect(config.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'podferry' });
     expect(config.registry?.url).toBe('http://10.231.0.1:5000');
-    // {cluster} in node paths is the node worker's cluster
-    expect(config.node?.checkpointDir).toBe('/var/lib/podferry-lab/lab-a/kubelet/checkpoints');
-    expect(config.node?.containerd?.address).toBe('/run/podferry-lab/lab-a/containerd.sock');
+    // {node} in node paths is the node worker's node
+    expect(config.node?.checkpointDir).toBe('/var/lib/podferry-lab/lab-a-node/kubelet/checkpoints');
+    expect(config.node?.containerd?.address).toBe('/run/podferry-lab/lab-a-node/containerd.sock');
   });
 
   test('errors name the file and the field', () => {
