@@ -3,7 +3,7 @@
 // crashes are harmless.
 import type { V1ConfigMap, V1Pod, V1Secret, V1Taint } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import type { PodIdentity } from '../api/migration.js';
+import type { MigrationStrategy, PodIdentity } from '../api/migration.js';
 import { ANNOTATIONS, LABELS, migrationKey } from '../api/names.js';
 import { apiMessage, apiStatus, type Clusters } from '../kubernetes/clusters.js';
 import { refusalsFor, warningsFor } from '../kubernetes/eligibility.js';
@@ -26,6 +26,8 @@ export interface MigrationPlan {
   migrationId: string;
   source: { cluster: string; namespace: string; pod: string; uid: string; node: string };
   target: { cluster: string; namespace: string; node?: string };
+  /** DeleteThenCreate when the target is the source's own cluster and namespace (the name must be freed). */
+  strategy: MigrationStrategy;
   /**
    * containerId: the runtime's id as the kubelet reports it (containerd://<id>); imageId: the image the
    * container runs, by digest (what a runtime needs at the target as the checkpoint's base image).
@@ -112,6 +114,10 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     }
     const node = pod.spec?.nodeName;
     if (!node) throw ApplicationFailure.nonRetryable(`${ref} is not bound to a node yet`, 'PodNotScheduled');
+    const strategy: MigrationStrategy = source.cluster === target.cluster && source.namespace === target.namespace ? 'DeleteThenCreate' : 'CreateThenDelete';
+    if (strategy === 'DeleteThenCreate' && target.node === node) {
+      throw ApplicationFailure.nonRetryable(`${ref} already runs on node ${node}: pass another target node (or cluster)`, 'AlreadyOnTargetNode');
+    }
 
     try {
       await targetCore.readNamespace({ name: target.namespace });
@@ -141,16 +147,18 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
         throw err;
       }
     }
-    // The target pod keeps the source's name; a pod of that name we did not create is in the way.
+    // The target pod keeps the source's name; a pod of that name we did not create (other than the source
+    // itself, which DeleteThenCreate removes first) is in the way.
     const existing = await readPod(target.cluster, target.namespace, source.pod);
-    if (existing && existing.metadata?.annotations?.[ANNOTATIONS.migrationId] !== input.migrationId) {
+    const isSource = existing?.metadata?.uid === pod.metadata?.uid;
+    if (existing && !isSource && existing.metadata?.annotations?.[ANNOTATIONS.migrationId] !== input.migrationId) {
       throw ApplicationFailure.nonRetryable(
         `a pod named ${source.pod} already exists in ${target.cluster}/${target.namespace} and was not created by this migration: delete it or migrate into another namespace`,
         'TargetPodExists',
       );
     }
     // The node must exist in the source cluster's API too (the checkpoint call goes through its proxy).
-    await sourceCore.readNode({ name: node });
+    const sourceNode = await sourceCore.readNode({ name: node });
 
     // A Liqo virtual node has no node worker of ours: the remote cluster's kubelet pulls the images.
     let prepullNodes = target.node && !targetIsVirtualNode ? [target.node] : [];
@@ -161,11 +169,22 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       if (nodes.length <= MAX_PREPULL_NODES) prepullNodes = nodes.map((n) => n.metadata!.name!);
     }
 
+    const warnings = warningsFor(pod);
+    if (strategy === 'DeleteThenCreate') {
+      warnings.push(
+        `the target is in the source's own namespace of cluster ${source.cluster}, so the frozen source pod is deleted before the target is created ` +
+          `(the name must be free); if the move fails after that, the pod is restored on ${node} from its checkpoint images`,
+      );
+      if (!target.node && !sourceNode.spec?.unschedulable) {
+        warnings.push(`no target node given and ${node} is schedulable: the scheduler may place the pod on ${node} again (cordon it, or pass a target node)`);
+      }
+    }
     const plain = JSON.parse(JSON.stringify(pod)) as V1Pod;
     return {
       migrationId: input.migrationId,
       source: { ...source, uid: pod.metadata!.uid!, node },
       target,
+      strategy,
       containers: (pod.spec?.containers ?? []).map((c) => ({
         name: c.name,
         image: c.image ?? '',
@@ -176,7 +195,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       config: referencedConfig(pod.spec!),
       prepullNodes,
       targetNodeTaints,
-      warnings: warningsFor(pod),
+      warnings,
     };
   }
 
@@ -397,11 +416,14 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     return { deleted: true };
   }
 
-  async function podExists(input: { cluster: string; namespace: string; name: string }): Promise<boolean> {
-    return (await readPod(input.cluster, input.namespace, input.name)) !== undefined;
+  /** Where one incarnation (uid) of a pod is in its life: still there, being deleted, or gone. */
+  async function podLifecycle(input: { cluster: string; namespace: string; name: string; uid: string }): Promise<'present' | 'terminating' | 'gone'> {
+    const pod = await readPod(input.cluster, input.namespace, input.name);
+    if (!pod || pod.metadata?.uid !== input.uid) return 'gone';
+    return pod.metadata?.deletionTimestamp ? 'terminating' : 'present';
   }
 
-  return { planMigration, ensureTargetConfig, deleteCopiedConfig, createTargetPod, waitPodReady, deletePod, podExists };
+  return { planMigration, ensureTargetConfig, deleteCopiedConfig, createTargetPod, waitPodReady, deletePod, podLifecycle };
 }
 
 export type KubernetesActivities = ReturnType<typeof createKubernetesActivities>;

@@ -79,6 +79,16 @@ export const MigrationPhase = z.enum([
 ]);
 export type MigrationPhase = z.infer<typeof MigrationPhase>;
 
+/**
+ * The order of the cut-over. CreateThenDelete (another cluster or namespace): the frozen source stays until
+ * the target is Ready, so a failure just thaws it. DeleteThenCreate (another node of the same cluster and
+ * namespace): the target needs the source's name, so the frozen source is deleted first and, until the
+ * target is Ready, the workload lives only in its checkpoint images; a failure restores it from them on
+ * its source node.
+ */
+export const MigrationStrategy = z.enum(['CreateThenDelete', 'DeleteThenCreate']);
+export type MigrationStrategy = z.infer<typeof MigrationStrategy>;
+
 export const ContainerState = z.enum([
   'Pending',
   'Checkpointing',
@@ -102,6 +112,8 @@ export type ContainerProgress = z.infer<typeof ContainerProgress>;
 export const MigrationProgress = z.object({
   migrationId: z.string(),
   phase: MigrationPhase,
+  /** Known once planned. */
+  strategy: MigrationStrategy.optional(),
   /** ISO time at which each phase was entered. */
   phaseStartedAt: z.partialRecord(MigrationPhase, z.string()),
   containers: z.record(z.string(), ContainerProgress),
@@ -155,6 +167,7 @@ export const MigrationResult = z.object({
   bytesPushed: z.number(),
   images: z.array(CheckpointImage),
   parallel: z.boolean(),
+  strategy: MigrationStrategy,
   warnings: z.array(z.string()),
 });
 export type MigrationResult = z.infer<typeof MigrationResult>;

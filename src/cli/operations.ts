@@ -60,7 +60,7 @@ export function registerOperationCommands(program: Command): void {
     .command('drain')
     .description('empty a node: cordon it and migrate every pod that can move (the others are listed with the reason)')
     .argument('<node>', '<cluster>/<node> to drain', parseNodeRef)
-    .option('--to <cluster>', 'target cluster (default: the same cluster; moves within a cluster are not supported yet and are reported as skipped)')
+    .option('--to <cluster>', 'target cluster (default: the same cluster: pods move to its other nodes)')
     .option('--to-node <node>', 'bind every moved pod to this node of the target cluster')
     .option('--pod-selector <selector>', 'only pods with these labels (e.g. app=web); the node\'s other pods are left alone')
     .option('--concurrency <n>', 'migrations at the same time', positiveInt, 2)

@@ -14,18 +14,18 @@ export interface DrainSplit {
   skipped: SkippedPod[];
 }
 
-export function splitNodePods(pods: PodSummary[], target: { sourceCluster: string; targetCluster: string }): DrainSplit {
+export function splitNodePods(pods: PodSummary[]): DrainSplit {
   const out: DrainSplit = { migratable: [], skipped: [] };
   const sorted = [...pods].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
   for (const pod of sorted) {
-    const skip = skipReason(pod, target);
+    const skip = skipReason(pod);
     if (skip) out.skipped.push({ namespace: pod.namespace, name: pod.name, ...skip });
     else out.migratable.push(pod);
   }
   return out;
 }
 
-function skipReason(pod: PodSummary, target: { sourceCluster: string; targetCluster: string }): { type: string; reason: string } | undefined {
+function skipReason(pod: PodSummary): { type: string; reason: string } | undefined {
   const ref = `pod ${pod.namespace}/${pod.name}`;
   if (pod.mirror) {
     return { type: 'StaticPod', reason: `${ref} is the mirror of a static pod: the node's kubelet runs it from a manifest file, it stays with the node` };
@@ -38,14 +38,6 @@ function skipReason(pod: PodSummary, target: { sourceCluster: string; targetClus
   }
   if (pod.refusals.length > 0) {
     return { type: pod.refusals[0]!.type, reason: pod.refusals.map((r) => r.message).join('; ') };
-  }
-  if (target.targetCluster === target.sourceCluster) {
-    return {
-      type: 'IntraClusterNotSupported',
-      reason:
-        `${ref} would move within cluster ${target.sourceCluster}: a migrated pod keeps its name and namespace, and the source exists until ` +
-        'the target is Ready, so migratePod cannot move a pod within one cluster yet: drain to another cluster (--to <cluster>)',
-    };
   }
   return undefined;
 }

@@ -99,7 +99,7 @@ export async function drainNode(request: DrainNodeRequest): Promise<DrainReport>
     // 2. What is on the node, and what can leave it.
     progress.phase = 'Listing';
     const pods = await api.listNodePods({ ...node, ...(input.podSelector ? { labelSelector: input.podSelector } : {}) });
-    const split = splitNodePods(pods, { sourceCluster: node.cluster, targetCluster });
+    const split = splitNodePods(pods);
     progress.skipped.push(...split.skipped);
     progress.pending.push(...split.migratable.map((p) => ({ namespace: p.namespace, name: p.name })));
 

@@ -1,7 +1,11 @@
-// migratePod: live-migrates one (multi-container) pod to another cluster, as a saga.
+// migratePod: live-migrates one (multi-container) pod to another cluster or node, as a saga.
 //
 //   plan → freeze source → checkpoint containers → push checkpoint images → copy config → create target
 //   → wait Ready (COMMIT) → delete source → finalize
+//
+// Within the source's own cluster and namespace the target needs the source's name, so the frozen source
+// is deleted right before the target is created (strategy DeleteThenCreate); its undo restores the pod on
+// the source node from the checkpoint images.
 //
 // Each step registers its undo right before it runs (every undo is idempotent and harmless if the step did
 // nothing), so a failure or a cancellation anywhere before the commit point runs exactly the undos of the
@@ -30,6 +34,7 @@ import {
   type MigrationPhase,
   type MigrationProgress,
   type MigrationResult,
+  type MigrationStrategy,
   type PodIdentity,
 } from '../api/migration.js';
 import { checkpointImageTag, nodeTaskQueue } from '../api/names.js';
@@ -55,6 +60,12 @@ const checkpointCall = (timeoutSeconds: number): ActivityOptions => ({
   retry: { initialInterval: '2s', maximumAttempts: 2 },
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
+/** Deleting the frozen source before the commit point: the deletion may wait for the pod object to go. */
+const SOURCE_DELETION: ActivityOptions = {
+  startToCloseTimeout: '90s',
+  retry: { initialInterval: '1s', maximumAttempts: 3 },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+};
 /** Waiting for the target pod: long, heartbeating (a vanished worker is noticed within 10 s). */
 const podWait = (timeoutSeconds: number): ActivityOptions => ({
   startToCloseTimeout: `${timeoutSeconds + 30}s`,
@@ -104,6 +115,7 @@ const persistent = (taskQueue?: string): ActivityOptions => ({
 });
 
 const cluster = proxyActivities<KubernetesActivities & RegistryActivities>(API_CALL);
+const clusterDeletion = proxyActivities<KubernetesActivities>(SOURCE_DELETION);
 const clusterPersistent = proxyActivities<KubernetesActivities & RegistryActivities>(persistent());
 const { migrationMetrics } = proxySinks<MigrationMetricsSinks>();
 
@@ -137,6 +149,14 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
   let targetPod: PodIdentity | undefined;
   let readyAt = 0;
   const archives: string[] = [];
+  /** DeleteThenCreate: the source is gone and not restored; the checkpoint must not be deleted. */
+  let workloadOnlyInCheckpoint = false;
+  /** What a failed migration must say about a workload restored from its checkpoint. */
+  let restoredAtSource: PodIdentity | undefined;
+  const keepCheckpointIfOnlyCopy = (what: string, refs: string[]) => {
+    if (!workloadOnlyInCheckpoint) return;
+    throw ApplicationFailure.nonRetryable(`kept the checkpoint ${what} (${refs.join(', ')}): the source pod was not restored and the workload exists only in them`, 'CheckpointKept');
+  };
 
   try {
     // 1. Plan: read the source pod and refuse early, with a reason, what cannot migrate.
@@ -147,7 +167,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       target: { cluster: input.target.cluster, namespace: targetNamespace, node: input.target.node },
     });
     const thePlan = plan;
-    progress.planned(plan.containers.map((c) => c.name), plan.warnings);
+    progress.planned(plan.strategy, plan.containers.map((c) => c.name), plan.warnings);
     const nodeQueue = nodeTaskQueue(plan.source.cluster, plan.source.node);
     const node = proxyActivities<NodeActivities>(nodeLocal(nodeQueue));
     const nodeTransferCalls = proxyActivities<RegistryActivities>(nodeTransfer(nodeQueue));
@@ -182,12 +202,13 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
 
     // 3. Checkpoint every container through the kubelet API (parallel unless options.parallel=false).
     progress.enter('Checkpointing');
-    undo('delete checkpoint archives', () =>
-      nodePersistent.deleteArchives({
+    undo('delete checkpoint archives', async () => {
+      keepCheckpointIfOnlyCopy('archives', archives);
+      await nodePersistent.deleteArchives({
         paths: archives,
         pod: { namespace: thePlan.source.namespace, name: thePlan.source.pod, containers },
-      }),
-    );
+      });
+    });
     const checkpoints = await forEachContainer(containers, options.parallel, async (container) => {
       progress.container(container, 'Checkpointing');
       const result = await kubelet.checkpointContainer({
@@ -209,9 +230,10 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
     // 4. Push one checkpoint image per container, from the source node (the archives exist only there).
     progress.enter('Pushing');
     const tags = Object.fromEntries(containers.map((c) => [c, checkpointImageTag(migrationId, c)]));
-    undo('delete checkpoint images', () =>
-      Promise.all(containers.map((c) => clusterPersistent.deleteImage({ repository: options.registryRepository, tag: tags[c]! }))),
-    );
+    undo('delete checkpoint images', async () => {
+      keepCheckpointIfOnlyCopy('images', pushed.map((p) => p.ref));
+      await Promise.all(containers.map((c) => clusterPersistent.deleteImage({ repository: options.registryRepository, tag: tags[c]! })));
+    });
     const pushes = await forEachContainer(containers, options.parallel, async (container) => {
       progress.container(container, 'Pushing');
       const result = await nodeTransferCalls.pushCheckpointImage({
@@ -228,6 +250,20 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
     progress.failContainers(pushes.failures);
     throwFirst(pushes.failures);
     pushed = containers.map((c) => pushes.values[c]!);
+    const images = Object.fromEntries(pushed.map((p) => [p.container, p.ref]));
+
+    // 4b. DeleteThenCreate: free the name. From here until the target is Ready the workload exists only in
+    //     its checkpoint images; the undo restores it from them on the source node.
+    if (plan.strategy === 'DeleteThenCreate') {
+      progress.enter('DeletingSource');
+      undo('restore source from its checkpoint images', async () => {
+        restoredAtSource = await restoreSourceFromCheckpoint(thePlan, images, options.readyTimeoutSeconds, nodePersistent);
+        workloadOnlyInCheckpoint = false;
+      });
+      workloadOnlyInCheckpoint = true;
+      await deleteFrozenSource(thePlan, clusterDeletion, node);
+      progress.step();
+    }
 
     // 5. Create the pod in the target cluster: first the ConfigMaps/Secrets it needs, then the pod itself.
     progress.enter('CreatingTarget');
@@ -247,7 +283,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
         waitSeconds: 50,
       }),
     );
-    targetPod = await cluster.createTargetPod({ plan, images: Object.fromEntries(pushed.map((p) => [p.container, p.ref])) });
+    targetPod = await cluster.createTargetPod({ plan, images });
     progress.step();
 
     // 6. Wait until the target pod is Ready: the commit point. Downtime ends here.
@@ -262,8 +298,10 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
     targetPod = { ...targetPod, uid: ready.uid || targetPod.uid, node: ready.node ?? targetPod.node };
     for (const c of containers) progress.container(c, 'Restored');
     progress.step();
+    workloadOnlyInCheckpoint = false;
   } catch (err) {
-    // Before the commit point: put everything back. The source thaws and continues where it stopped.
+    // Before the commit point: put everything back. The source thaws and continues where it stopped (or,
+    // DeleteThenCreate, is restored on its node from the checkpoint).
     const cancelled = isCancellation(err);
     progress.fail(err);
     progress.enter('Compensating');
@@ -278,6 +316,10 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
           `migration failed (${errorMessage(err)}) and could not be fully rolled back: ${failedUndos.join('; ')}. ` +
           (frozenAt !== undefined && failedUndos.some((u) => u.startsWith('thaw'))
             ? `The source pod may still be frozen: thaw it on node ${plan?.source.node} (freezer.state THAWED for pod uid ${plan?.source.uid}).`
+            : '') +
+          (workloadOnlyInCheckpoint
+            ? `The source pod was deleted and could not be restored: the workload is in its checkpoint images ${pushed.map((p) => p.ref).join(', ')} ` +
+              `and archives on node ${plan?.source.node} (${archives.join(', ')}), which were kept; create the pod from them to restore it.`
             : ''),
         type: 'MigrationFailed',
         nonRetryable: true,
@@ -286,7 +328,9 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       });
     }
     throw ApplicationFailure.create({
-      message: `migration rolled back, the source pod continues where it was: ${errorMessage(err)}`,
+      message: restoredAtSource
+        ? `migration rolled back, the pod was restored from its checkpoint on its source node ${restoredAtSource.node ?? ''} and continues where it was: ${errorMessage(err)}`
+        : `migration rolled back, the source pod continues where it was: ${errorMessage(err)}`,
       type: 'MigrationRolledBack',
       nonRetryable: true,
       cause: err as Error,
@@ -309,16 +353,14 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       }
     };
 
-    // 7. Delete the source: request deletion, then kill the frozen processes (a frozen task cannot exit),
-    //    then wait until the pod object is gone.
-    progress.enter('DeletingSource');
-    const sourcePod = { cluster: committed.source.cluster, namespace: committed.source.namespace, name: committed.source.pod, uid: committed.source.uid };
-    await forward(`deleting source pod ${committed.source.namespace}/${committed.source.pod}`, async () => {
-      await clusterPersistent.deletePod({ ...sourcePod, waitSeconds: 0 });
-      await nodePersistent.killFrozenPod({ podUid: committed.source.uid, containerIds: committed.containers.map((c) => c.containerId) });
-      await clusterPersistent.deletePod({ ...sourcePod, waitSeconds: 50 });
-    });
-    progress.step();
+    // 7. Delete the source (DeleteThenCreate did so before creating the target).
+    if (committed.strategy === 'CreateThenDelete') {
+      progress.enter('DeletingSource');
+      await forward(`deleting source pod ${committed.source.namespace}/${committed.source.pod}`, () =>
+        deleteFrozenSource(committed, clusterPersistent, nodePersistent),
+      );
+      progress.step();
+    }
 
     // 8. Finalize: archives are copies of the workload's memory (secrets included): delete them by default.
     progress.enter('Finalizing');
@@ -359,6 +401,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
         deleted: imagesDeleted,
       })),
       parallel: options.parallel,
+      strategy: committed.strategy,
       warnings: progress.snapshot().warnings,
     };
     return migrationResult;
@@ -368,6 +411,51 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
 }
 
 // ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Deletes the frozen source pod: request the deletion (so the kubelet does not restart what dies), kill the
+ * frozen processes (a frozen task cannot exit on its own), then wait until the pod object is gone.
+ */
+async function deleteFrozenSource(
+  plan: MigrationPlan,
+  api: Pick<KubernetesActivities, 'deletePod'>,
+  node: Pick<NodeActivities, 'killFrozenPod'>,
+): Promise<void> {
+  const sourcePod = { cluster: plan.source.cluster, namespace: plan.source.namespace, name: plan.source.pod, uid: plan.source.uid };
+  await api.deletePod({ ...sourcePod, waitSeconds: 0 });
+  await node.killFrozenPod({ podUid: plan.source.uid, containerIds: plan.containers.map((c) => c.containerId) });
+  await api.deletePod({ ...sourcePod, waitSeconds: 50 });
+}
+
+/**
+ * The undo of deleting the frozen source (DeleteThenCreate): if its deletion never started, nothing to do
+ * (the thaw undo resumes it); otherwise finish the deletion and create the pod again on its own node from
+ * the checkpoint images, so it continues where it was frozen. Returns the restored pod, or undefined.
+ */
+async function restoreSourceFromCheckpoint(
+  plan: MigrationPlan,
+  images: Record<string, string>,
+  readyTimeoutSeconds: number,
+  node: Pick<NodeActivities, 'killFrozenPod'>,
+): Promise<PodIdentity | undefined> {
+  const source = { cluster: plan.source.cluster, namespace: plan.source.namespace, name: plan.source.pod, uid: plan.source.uid };
+  const lifecycle = await clusterPersistent.podLifecycle(source);
+  if (lifecycle === 'present') return undefined;
+  if (lifecycle === 'terminating') await deleteFrozenSource(plan, clusterPersistent, node);
+  const atSource = { ...plan, target: { cluster: source.cluster, namespace: source.namespace, node: plan.source.node }, targetNodeTaints: [] };
+  const restored = await clusterPersistent.createTargetPod({ plan: atSource, images });
+  if (restored.node !== plan.source.node) {
+    // createTargetPod returns an existing pod of this migration: the failed target still holds the name.
+    throw ApplicationFailure.nonRetryable(`the name ${source.name} is still held by the failed target pod on ${restored.node ?? 'no node'}`, 'NameStillHeld');
+  }
+  const ready = await proxyActivities<KubernetesActivities>(podWait(readyTimeoutSeconds)).waitPodReady({
+    cluster: source.cluster,
+    namespace: source.namespace,
+    name: source.name,
+    timeoutSeconds: readyTimeoutSeconds,
+  });
+  return { ...restored, uid: ready.uid || restored.uid };
+}
 
 /** Runs the undos in order (they are kept newest first); one failing does not stop the others. */
 async function runCompensations(compensations: Compensation[], progress: ProgressTracker): Promise<string[]> {
@@ -468,7 +556,8 @@ class ProgressTracker {
     this.publish();
   }
 
-  planned(containers: string[], warnings: string[]): void {
+  planned(strategy: MigrationStrategy, containers: string[], warnings: string[]): void {
+    this.state.strategy = strategy;
     for (const c of containers) this.state.containers[c] = { state: 'Pending' };
     // plan, freeze, checkpoint×n, push×n, config, create, ready, delete source, finalize
     this.state.stepsTotal = 7 + 2 * containers.length;

@@ -20,6 +20,10 @@ export interface Script {
   node: string;
   /** Simulated duration of each checkpoint (ms), to observe parallel vs sequential. */
   checkpointMs?: number;
+  /** Fail only the first call named by failAt (later calls of that name succeed). */
+  failOnce?: boolean;
+  /** What podLifecycle reports for the source pod (default: gone). */
+  sourceLifecycle?: 'present' | 'terminating' | 'gone';
 }
 
 export interface RecordedCall {
@@ -60,9 +64,13 @@ export class Recorder {
 export const CONTAINERS = ['counter', 'kv', 'ballast'];
 
 export function createRecordingStandInActivities(recorder: Recorder, script: Script) {
+  const failed = new Set<string>();
   const step = <T>(call: string, input: unknown, result: () => T | Promise<T>): Promise<T> =>
     recorder.step(call, input, async () => {
-      if (script.failAt === call) throw ApplicationFailure.nonRetryable(`injected failure at ${call}`, 'InjectedFailure');
+      if (script.failAt === call && !(script.failOnce && failed.has(call))) {
+        failed.add(call);
+        throw ApplicationFailure.nonRetryable(`injected failure at ${call}`, 'InjectedFailure');
+      }
       if (script.blockAt === call) await blockUntilCancelled();
       return result();
     });
@@ -73,6 +81,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
       migrationId: input.migrationId,
       source: { ...input.source, uid: pod.metadata!.uid!, node: script.node },
       target: input.target,
+      strategy: input.source.cluster === input.target.cluster && input.source.namespace === input.target.namespace ? 'DeleteThenCreate' : 'CreateThenDelete',
       containers: CONTAINERS.map((name) => ({ name, image: '10.231.0.1:5000/podferry/sample:lab', containerId: `containerd://${name}-id`, imageId: '10.231.0.1:5000/podferry/sample@sha256:5e8b' })),
       sourcePod: JSON.parse(JSON.stringify(pod)),
       config: referencedConfig(pod.spec!),
@@ -87,7 +96,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
     ensureTargetConfig: (input) => step('ensureTargetConfig', { migrationId: input.plan.migrationId }, () => ({ created: [{ kind: 'ConfigMap' as const, name: 'sample-config' }], missing: [] })),
     deleteCopiedConfig: (input) => step('deleteCopiedConfig', input, () => ({ deleted: [] })),
     createTargetPod: (input) =>
-      step('createTargetPod', { images: input.images }, () => ({
+      step('createTargetPod', { images: input.images, node: input.plan.target.node }, () => ({
         cluster: input.plan.target.cluster,
         namespace: input.plan.target.namespace,
         name: input.plan.source.pod,
@@ -100,7 +109,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
         return { readyAt: Date.now(), uid: 'target-uid', node: 'lab-b-node' };
       }),
     deletePod: (input) => step(`deletePod:${input.cluster}${input.waitSeconds === 0 ? ':request' : ''}`, input, () => ({ deleted: true })),
-    podExists: (input) => step('podExists', input, () => true),
+    podLifecycle: (input) => step('podLifecycle', input, () => script.sourceLifecycle ?? 'gone'),
   };
   const kubelet: KubeletActivities = {
     checkpointContainer: (input) =>

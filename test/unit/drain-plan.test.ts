@@ -7,7 +7,6 @@ import { sourcePod } from '../fixtures/source-pod.js';
 
 const named = (name: string, overrides: Parameters<typeof sourcePod>[0] = {}) =>
   summarizePod('lab-a', sourcePod({ ...overrides, metadata: { name, ...overrides.metadata } }));
-const crossCluster = { sourceCluster: 'lab-a', targetCluster: 'lab-b' };
 
 describe('which pods of a node a drain moves', () => {
   const daemon = named('node-exporter-x1', { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'node-exporter', uid: 'u', controller: true }] } });
@@ -17,7 +16,7 @@ describe('which pods of a node a drain moves', () => {
   const finished = named('job-done', { status: { phase: 'Succeeded' } });
 
   test('standalone running pods migrate; DaemonSet, static, controller-owned, PVC and finished pods are skipped with the reason', () => {
-    const split = splitNodePods([named('sample'), daemon, mirror, replica, withClaim, named('another'), finished], crossCluster);
+    const split = splitNodePods([named('sample'), daemon, mirror, replica, withClaim, named('another'), finished]);
     expect(split.migratable.map((p) => p.name)).toEqual(['another', 'sample']);
     expect(Object.fromEntries(split.skipped.map((s) => [s.name, s.type]))).toEqual({
       'node-exporter-x1': 'DaemonSetPod',
@@ -33,17 +32,11 @@ describe('which pods of a node a drain moves', () => {
     expect(reason('db')).toContain('volume data is a persistentVolumeClaim volume');
   });
 
-  test('a move within the same cluster is skipped with a reason (migratePod keeps name and namespace), not attempted', () => {
-    const split = splitNodePods([named('sample')], { sourceCluster: 'lab-a', targetCluster: 'lab-a' });
-    expect(split.migratable).toEqual([]);
-    expect(split.skipped).toEqual([expect.objectContaining({ name: 'sample', type: 'IntraClusterNotSupported', reason: expect.stringContaining('--to <cluster>') })]);
-  });
-
   test('complete: only node-bound pods stay and nothing failed', () => {
-    const split = splitNodePods([daemon, mirror, finished], crossCluster);
+    const split = splitNodePods([daemon, mirror, finished]);
     expect(isComplete(split.skipped, [])).toBe(true);
     expect(isComplete(split.skipped, [{}])).toBe(false);
-    expect(isComplete(splitNodePods([replica], crossCluster).skipped, [])).toBe(false);
+    expect(isComplete(splitNodePods([replica]).skipped, [])).toBe(false);
   });
 });
 

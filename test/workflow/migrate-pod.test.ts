@@ -49,16 +49,24 @@ afterAll(async () => {
   await env?.stop();
 });
 
-function request(options: MigratePodRequest['options'], targetNode: string): MigratePodRequest {
+function request(options: MigratePodRequest['options'], targetCluster: string, targetNode: string): MigratePodRequest {
   return {
     source: { cluster: 'lab-a', namespace: 'default', pod: 'sample' },
-    target: { cluster: 'lab-b', node: targetNode },
+    target: { cluster: targetCluster, node: targetNode },
     options,
   };
 }
 
-/** Runs one migration with in-process workers (orchestrator + node) using recording stand-in activities. */
-async function migrate(script: Omit<Script, 'node'>, options: MigratePodRequest['options'] = {}, during?: (id: string, recorder: Recorder) => Promise<void>) {
+/**
+ * Runs one migration from lab-a with in-process workers (orchestrator, source node, target node) using
+ * recording stand-in activities. targetCluster lab-a makes it a move within the cluster (DeleteThenCreate).
+ */
+async function migrate(
+  script: Omit<Script, 'node'>,
+  options: MigratePodRequest['options'] = {},
+  during?: (id: string, recorder: Recorder) => Promise<void>,
+  targetCluster = 'lab-b',
+) {
   const id = `t${++sequence}-${Date.now().toString(36)}`;
   const fullScript: Script = { ...script, node: `node-${id}` };
   const recorder = new Recorder();
@@ -67,8 +75,8 @@ async function migrate(script: Omit<Script, 'node'>, options: MigratePodRequest[
   const taskQueue = `podferry-test-${id}`;
   const orchestrator = await Worker.create({ connection, taskQueue, workflowBundle, activities: activities.orchestrator, sinks: metrics.sinks() });
   const node = await Worker.create({ connection, taskQueue: nodeTaskQueue('lab-a', fullScript.node), activities: activities.node });
-  const targetNode = await Worker.create({ connection, taskQueue: nodeTaskQueue('lab-b', `target-${id}`), activities: activities.node });
-  const handle = await startMigration(client, request(options, `target-${id}`), { taskQueue, migrationId: `migration-${id}` });
+  const targetNode = await Worker.create({ connection, taskQueue: nodeTaskQueue(targetCluster, `target-${id}`), activities: activities.node });
+  const handle = await startMigration(client, request(options, targetCluster, `target-${id}`), { taskQueue, migrationId: `migration-${id}` });
   const outcome = await orchestrator.runUntil(
     node.runUntil(targetNode.runUntil(async () => {
       if (during) await during(handle.workflowId, recorder);
@@ -231,6 +239,69 @@ describe('migratePod with recording stand-in activities', () => {
     await Worker.runReplayHistory({ workflowBundle, replayName: 'cancellation' }, await client.workflow.getHandle(progress.migrationId).fetchHistory());
   }, 60_000);
 
+  describe('within the source cluster and namespace (DeleteThenCreate)', () => {
+    const restore = 'restore source from its checkpoint images';
+    const within = (script: Omit<Script, 'node'>) => migrate(script, {}, undefined, 'lab-a');
+    const rolledBack = (error: unknown) => (error as WorkflowFailedError).cause as ApplicationFailure;
+
+    test('the frozen source is deleted after the push and before the target is created; nothing is deleted after the commit', async () => {
+      const { result, error, recorder, progress } = await within({});
+      expect(error).toBeUndefined();
+      const calls = recorder.started();
+      expect(calls.slice(0, 9)).toEqual(expect.arrayContaining(['planMigration', 'pullImages', 'freezePod']));
+      expect(calls.slice(9, 15)).toEqual(['deletePod:lab-a:request', 'killFrozenPod', 'deletePod:lab-a', 'ensureTargetConfig', 'createTargetPod', 'waitPodReady']);
+      expect(calls[15]).toBe('deleteArchives');
+      expect(calls.slice(16).every((c) => c.startsWith('deleteImage:'))).toBe(true);
+      expect(calls).not.toContain('thawPod');
+      expect(result).toMatchObject({ strategy: 'DeleteThenCreate', target: { cluster: 'lab-a', name: 'sample' } });
+      expect(result!.phasesMs).toHaveProperty('DeletingSource');
+      expect(progress).toMatchObject({ strategy: 'DeleteThenCreate', phase: 'Succeeded', compensations: [] });
+    }, 60_000);
+
+    test('the target fails to become Ready: the pod is restored on its source node from the checkpoint images, then the rest is undone', async () => {
+      const { error, recorder, progress, handle } = await within({ failAt: 'waitPodReady', failOnce: true });
+      const failure = rolledBack(error);
+      expect(failure.type).toBe('MigrationRolledBack');
+      expect(failure.message).toContain('the pod was restored from its checkpoint on its source node');
+      expect(progress.compensations).toEqual(
+        ['delete target pod', 'delete copied config', restore, 'delete checkpoint images', 'delete checkpoint archives', 'thaw source pod'].map((name) => ({ name, ok: true })),
+      );
+      // The restore: the old pod is gone, so a pod is created again on the source node with the checkpoint images, and becomes Ready.
+      const afterFailure = recorder.started().slice(recorder.started().indexOf('waitPodReady') + 1);
+      expect(afterFailure.slice(0, 5)).toEqual(['deletePod:lab-a', 'deleteCopiedConfig', 'podLifecycle', 'createTargetPod', 'waitPodReady']);
+      const creates = recorder.calls.filter((c) => c.call === 'createTargetPod' && c.event === 'start').map((c) => (c.input as { node?: string }).node);
+      expect(creates).toEqual([`target-${handle.workflowId.replace('migration-', '')}`, handle.workflowId.replace('migration-', 'node-')]);
+      await Worker.runReplayHistory({ workflowBundle, replayName: 'restore at source' }, await handle.fetchHistory(), handle.workflowId);
+    }, 60_000);
+
+    test('the restore fails too: the checkpoint images and archives are kept, and the failure says where the workload is', async () => {
+      const { error, recorder, progress } = await within({ failAt: 'createTargetPod' });
+      const failure = rolledBack(error);
+      expect(failure.type).toBe('MigrationFailed');
+      expect(failure.message).toContain('The source pod was deleted and could not be restored: the workload is in its checkpoint images 10.231.0.1:5000/podferry/checkpoints@sha256:');
+      expect(progress.compensations.map((c) => [c.name, c.ok])).toEqual([
+        ['delete target pod', true],
+        ['delete copied config', true],
+        [restore, false],
+        ['delete checkpoint images', false],
+        ['delete checkpoint archives', false],
+        ['thaw source pod', true],
+      ]);
+      expect(progress.compensations.find((c) => c.name === 'delete checkpoint images')!.error).toContain('kept the checkpoint images');
+      expect(recorder.started().filter((c) => c.startsWith('deleteImage:') || c === 'deleteArchives')).toEqual([]);
+    }, 60_000);
+
+    test('the source deletion is refused before it starts: the source is still there, so it is only thawed', async () => {
+      const { error, recorder, progress } = await within({ failAt: 'deletePod:lab-a:request', sourceLifecycle: 'present' });
+      const failure = rolledBack(error);
+      expect(failure.type).toBe('MigrationRolledBack');
+      expect(failure.message).toContain('the source pod continues where it was');
+      expect(progress.compensations.map((c) => c.name)).toEqual([restore, 'delete checkpoint images', 'delete checkpoint archives', 'thaw source pod']);
+      expect(progress.compensations.every((c) => c.ok)).toBe(true);
+      expect(recorder.started()).not.toContain('createTargetPod');
+    }, 60_000);
+  });
+
   test('one migration per pod at a time: a second start while one runs is refused, naming the running one', async () => {
     const pod = { cluster: 'lab-a', namespace: 'default', pod: `busy-${Date.now().toString(36)}` };
     // Default ids are per source pod: a running migration of that pod (here one no worker picks up) holds it.
@@ -303,7 +374,7 @@ describe('migratePod with recording stand-in activities', () => {
     const started = () => recorded().filter((c) => c.event === 'start').map((c) => c.call);
 
     const first = await startWorker({ node, blockAt: 'waitPodReady' });
-    const handle = await startMigration(client, request({}, `target-${id}`), { taskQueue, migrationId: `migration-${id}` });
+    const handle = await startMigration(client, request({}, 'lab-b', `target-${id}`), { taskQueue, migrationId: `migration-${id}` });
     const deadline = Date.now() + 60_000;
     while (!started().includes('waitPodReady')) {
       if (Date.now() > deadline) throw new Error(`waitPodReady never started: ${started().join(', ')}`);

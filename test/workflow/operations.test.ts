@@ -44,6 +44,8 @@ afterAll(async () => {
 });
 
 const NODE = 'node-d';
+/** Another node of lab-a, for moves within the cluster. */
+const OTHER_NODE = 'other-node';
 
 /** A pod summary as the real listing activity makes it, from the fixture pod. */
 function pod(cluster: string, name: string, overrides: Parameters<typeof sourcePod>[0] = {}, annotations: Record<string, string> = {}): PodSummary {
@@ -90,7 +92,8 @@ async function withWorkers<T>(state: StandInClusterState, options: { checkpointM
   const orchestrator = await Worker.create({ connection, taskQueue, workflowBundle, activities: orchestratorActivities, sinks: new MigrationMetrics().sinks() });
   const nodeA = await Worker.create({ connection, taskQueue: nodeTaskQueue('lab-a', NODE), activities: nodeActivities });
   const nodeB = await Worker.create({ connection, taskQueue: nodeTaskQueue('lab-b', NODE), activities: nodeActivities });
-  const value = await orchestrator.runUntil(nodeA.runUntil(nodeB.runUntil(() => body(taskQueue, recorder))));
+  const otherNodeA = await Worker.create({ connection, taskQueue: nodeTaskQueue('lab-a', OTHER_NODE), activities: nodeActivities });
+  const value = await orchestrator.runUntil(nodeA.runUntil(nodeB.runUntil(otherNodeA.runUntil(() => body(taskQueue, recorder)))));
   return { value, recorder, spans };
 }
 
@@ -181,18 +184,39 @@ describe('drainNode', () => {
     expect(recorder.started()).toEqual(['cordonNode']);
   }, 60_000);
 
-  test('a node whose selected pods cannot move (a move within the same cluster): each is reported with the reason, unselected pods are left alone, the node is uncordoned again', async () => {
+  test('within the cluster (another node of the same cluster): every movable pod moves, each deleted at the source before its target is created', async () => {
     const state = emptyClusterState();
     state.nodes.set(`lab-a/${NODE}`, false);
-    state.nodePods.set(`lab-a/${NODE}`, [pod('lab-a', 'app-1'), pod('lab-a', 'web-7d9f-x', replicaSet), pod('lab-a', 'someone-elses')]);
+    state.nodePods.set(`lab-a/${NODE}`, [pod('lab-a', 'app-1'), pod('lab-a', 'app-2')]);
+    const request: DrainNodeRequest = { source: { cluster: 'lab-a', node: NODE }, target: { node: OTHER_NODE }, concurrency: 1 };
+    const { value, recorder } = await withWorkers(state, {}, async (taskQueue) => outcome((await startDrain(client, request, { taskQueue })).result()));
+    const report = value.result as DrainReport;
+    expect(report).toMatchObject({ targetCluster: 'lab-a', complete: true, cordoned: true, failed: [], skipped: [] });
+    expect(report.moved.map((m) => [m.name, m.targetCluster])).toEqual([
+      ['app-1', 'lab-a'],
+      ['app-2', 'lab-a'],
+    ]);
+    // Per pod (concurrency 1): the frozen source goes, then the target is created on the other node.
+    const calls = recorder.started().filter((c) => ['deletePod:lab-a:request', 'killFrozenPod', 'deletePod:lab-a', 'createTargetPod', 'waitPodReady'].includes(c));
+    const onePod = ['deletePod:lab-a:request', 'killFrozenPod', 'deletePod:lab-a', 'createTargetPod', 'waitPodReady'];
+    expect(calls).toEqual([...onePod, ...onePod]);
+    const creates = recorder.calls.filter((c) => c.call === 'createTargetPod' && c.event === 'start').map((c) => (c.input as { node?: string }).node);
+    expect(creates).toEqual([OTHER_NODE, OTHER_NODE]);
+  }, 60_000);
+
+  test('a node whose selected pods cannot move (a PVC, a controller): each is reported with the reason, unselected pods are left alone, the node is uncordoned again', async () => {
+    const state = emptyClusterState();
+    state.nodes.set(`lab-a/${NODE}`, false);
+    const withClaim = { spec: { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }] } };
+    state.nodePods.set(`lab-a/${NODE}`, [pod('lab-a', 'app-1', withClaim), pod('lab-a', 'web-7d9f-x', replicaSet), pod('lab-a', 'someone-elses')]);
     state.labels.set('app-1', ['team=edge']);
     state.labels.set('web-7d9f-x', ['team=edge']);
-    const request: DrainNodeRequest = { source: { cluster: 'lab-a', node: NODE }, target: { node: 'other-node' }, podSelector: 'team=edge' };
+    const request: DrainNodeRequest = { source: { cluster: 'lab-a', node: NODE }, target: { node: OTHER_NODE }, podSelector: 'team=edge' };
     const { value, recorder } = await withWorkers(state, {}, async (taskQueue) => outcome((await startDrain(client, request, { taskQueue })).result()));
     const report = value.result as DrainReport;
     expect(report.moved).toEqual([]);
     expect(report.skipped.map((s) => [s.name, s.type])).toEqual([
-      ['app-1', 'IntraClusterNotSupported'],
+      ['app-1', 'VolumeCannotMove'],
       ['web-7d9f-x', 'ControllerOwnedPod'],
     ]);
     expect(report).toMatchObject({ targetCluster: 'lab-a', complete: false, cordonedByDrain: true, cordoned: false });
