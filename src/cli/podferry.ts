@@ -96,10 +96,10 @@ const program = new Command()
 
 program
   .command('migrate')
-  .description('migrate a running pod to another cluster')
+  .description('migrate a running pod to another cluster, or to another node of its own cluster')
   .argument('<pod>', '<namespace>/<pod> in the source cluster', parsePodRef)
   .requiredOption('--from <cluster>', 'source cluster (a name under `clusters:` in the configuration)')
-  .requiredOption('--to <cluster>', 'target cluster')
+  .requiredOption('--to <cluster>', 'target cluster (the source cluster itself: the pod moves to another node; see --node)')
   .option('--node <node>', 'bind the target pod to this node (or Liqo virtual node)')
   .option('--target-namespace <namespace>', 'namespace in the target cluster (default: the source namespace)')
   .option('--sequential', 'checkpoint and push containers one after another (baseline for benchmarks)')

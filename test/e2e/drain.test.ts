@@ -1,6 +1,6 @@
-// `podferry drain` on the lab: lab-a-node is emptied of the sample pod, which lands in lab-b with its state
-// (real API servers and kubelets, containerd + CRIU, the registry and the lab's node workers). The lab has
-// one node per cluster, so the test uncordons lab-a-node at the end whatever happens. Other people's pods
+// `podferry drain` on the lab: lab-a-node is emptied of the sample pod, which lands in lab-b (--to lab-b), or
+// on lab-a's other node (no --to), with its state (real API servers and kubelets, containerd + CRIU, the
+// registry and the lab's node workers). The test uncordons lab-a-node at the end whatever happens. Other people's pods
 // on lab-a-node are left alone: the drain takes only the pods with this test's label (--pod-selector).
 // The orchestration runs in a worker of this test on its own task queue (the real activities, the workflows
 // from src/), so the test does not depend on the lab's orchestrator having been rebuilt.
@@ -28,7 +28,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  // One node per cluster: give it back whatever happened.
+  // Other tests run pods on it: give it back whatever happened.
   await setUnschedulable('lab-a', 'lab-a-node', false);
   await orchestrator?.stop();
 });
@@ -64,5 +64,30 @@ describe('podferry drain on the lab', () => {
     const again = await podferry(['drain', 'lab-a/lab-a-node', '--to', 'lab-b', '--pod-selector', `${SELECTOR_LABEL}=drain`, '--wait'], taskQueue);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('0 moved, 0 failed, 0 skipped; complete, node cordoned');
+  }, 420_000);
+
+  test('drain lab-a/lab-a-node without --to moves the sample pod to lab-a\'s other node with its state', async () => {
+    await setUnschedulable('lab-a', 'lab-a-node', false);
+    const source = await deploySample(clusters, 'lab-a', { removeFrom: ['lab-b'], node: 'lab-a-node' });
+    await clusters.core('lab-a').patchNamespacedPod({
+      namespace: 'default',
+      name: 'sample',
+      body: [{ op: 'add', path: `/metadata/labels/${SELECTOR_LABEL.replace('/', '~1')}`, value: 'drain-within' }],
+    });
+    await putSampleKey(source.status!.podIP!, 'e2e', 'survives the drain within the cluster');
+    const before = await readSampleState(source.status!.podIP!);
+
+    // No --to: the target is lab-a itself; the scheduler places the pod (lab-a-node is cordoned by the drain).
+    const cli = await podferry(['drain', 'lab-a/lab-a-node', '--pod-selector', `${SELECTOR_LABEL}=drain-within`, '--wait', '--json'], taskQueue);
+    expect({ code: cli.code, stderr: cli.stderr }).toEqual({ code: 0, stderr: '' });
+    const { report } = JSON.parse(cli.stdout) as { report: DrainReport };
+    expect(report).toMatchObject({ cluster: 'lab-a', node: 'lab-a-node', targetCluster: 'lab-a', complete: true, failed: [], skipped: [] });
+    expect(report.moved).toEqual([expect.objectContaining({ namespace: 'default', name: 'sample', targetCluster: 'lab-a' })]);
+
+    const target = await waitForPod(clusters.core('lab-a'), 'default', 'sample', (pod) => isReady(pod) && pod!.metadata!.uid !== source.metadata!.uid, 60_000);
+    expect(target!.spec!.nodeName).toBe('lab-a-node2');
+    const after = await readSampleState(target!.status!.podIP!);
+    expect(compareSampleStates(before, after).filter((check) => !check.ok)).toEqual([]);
+    console.log(`drain within lab-a moved the sample to lab-a-node2: downtime ${report.moved[0]!.downtimeMs} ms`);
   }, 420_000);
 });
