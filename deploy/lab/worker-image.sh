@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds podferry's worker image from this checkout, without Docker or pulls, and pushes it to the lab
 # registry as $REGISTRY/podferry/podferry:lab (the image deploy/ runs in the lab): Node.js 24 with the shared
-# libraries it and the Temporal core bridge link against (copied from this host), the production
-# node_modules, dist/ and config/. Needs `npm run build` first.
+# libraries it and the Temporal core bridge link against (copied from this host), containerd's ctr, the
+# production node_modules, dist/ and config/. Needs `npm run build` first.
 source "$(dirname "${BASH_SOURCE[0]}")/images.sh"
 
 NODE="$NODE_DIR/bin/node"
@@ -39,6 +39,8 @@ main() {
   mkdir -p "$root/usr/local/bin" "$root/app" "$root/tmp" "$root/etc"
   chmod 1777 "$root/tmp"
   cp -L "$NODE" "$root/usr/local/bin/node"
+  # containerd's ctr (static, the lab's containerd version): imports checkpoint images sent node to node.
+  cp -L "$CONTAINERD_BIN/ctr" "$root/usr/local/bin/ctr"
   cp -r "$PROJECT_DIR/dist" "$PROJECT_DIR/config" "$PROJECT_DIR/package.json" "$root/app/"
   cp -r "$modules" "$root/app/node_modules"
   # The Temporal core bridge ships native builds for every platform; keep this one's.

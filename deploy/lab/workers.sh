@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts podferry's workers against the lab, as lab components (so status shows them and down stops them):
 # the orchestration worker (workflows + cluster-level activities) and one node worker per lab node.
-# Idempotent: running workers are left alone. Needs `npm run build` (dist/).
+# Idempotent: running workers of the current build are left alone. Needs `npm run build` (dist/).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NODE="$NODE_DIR/bin/node"
@@ -12,12 +12,23 @@ has_pollers() {
     jq -e '[.. | objects | select(has("identity"))] | length > 0' >/dev/null
 }
 
+# The build a worker runs (dist/ changes with every `npm run build`): a worker of an older build is restarted.
+build_stamp() { stat -c %Y "$PROJECT_DIR/dist/worker/node.js" "$PROJECT_DIR/dist/worker/orchestrator.js" | sort -n | tail -1; }
+
 start_worker() {
   local name=$1 queue=$2; shift 2
-  if is_running "$name"; then return 0; fi
+  local stamp_file="$LAB_RUN/builds/$name"
+  if is_running "$name"; then
+    [[ $(cat "$stamp_file" 2>/dev/null) == "$(build_stamp)" ]] && return 0
+    log "$name: restarting on the new build"
+    kill -TERM "$(cat "$(pid_file "$name")")" 2>/dev/null || true
+    local i
+    for i in $(seq 100); do is_running "$name" || break; sleep 0.1; done
+  fi
   log "$name: polling task queue $queue"
-  start_daemon "$name" "" "$NODE" "$@" --config "$CONFIG"
+  start_daemon "$name" "" env PODFERRY_CONTAINERD_CTR="$CONTAINERD_BIN/ctr" "$NODE" "$@" --config "$CONFIG"
   wait_for "$name" 90 has_pollers "$queue"
+  mkdir -p "$LAB_RUN/builds" && build_stamp >"$stamp_file"
 }
 
 main() {

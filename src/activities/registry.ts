@@ -1,10 +1,10 @@
 // Checkpoint images in the OCI registry. The push runs on the node worker, because the archive exists only
 // on the node: the archive file is streamed once, hashed on the way, and is itself the image's only layer.
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { ANNOTATIONS } from '../api/names.js';
-import { buildCheckpointImage, MEDIA_TYPES } from '../oci/checkpoint-image.js';
+import { imageReference, MEDIA_TYPES, migrationCheckpointImage } from '../oci/checkpoint-image.js';
+import { readDigestMemo, writeDigestMemo } from '../node/archive-digest.js';
 import { RegistryClient, RegistryError } from '../registry/client.js';
 import { heartbeatIfActive, previousHeartbeat } from './context.js';
 
@@ -66,21 +66,13 @@ export function createRegistryActivities(deps: RegistryActivityDeps) {
       });
       heartbeatIfActive({ layerDigest: layer.digest });
       await writeDigestMemo(file, layer.digest);
-      const image = buildCheckpointImage({
-        container: input.container,
-        layerDigest: layer.digest,
-        layerSize: layer.size,
-        annotations: {
-          [ANNOTATIONS.migrationId]: input.migrationId,
-          ...(input.originalImage ? { 'podferry.io/original-image': input.originalImage } : {}),
-        },
-      });
+      const image = migrationCheckpointImage(input, layer);
       await deps.registry.pushBlobBytes(repository, image.config.bytes, image.config.digest);
       await deps.registry.putManifest(repository, input.tag, image.manifest.bytes, MEDIA_TYPES.manifest);
       const host = deps.pullHost ?? deps.registry.host;
       return {
         container: input.container,
-        ref: `${host}/${repository}@${image.manifest.digest}`,
+        ref: imageReference(host, repository, image.manifest.digest),
         tag: input.tag,
         manifestDigest: image.manifest.digest,
         layerDigest: layer.digest,
@@ -109,30 +101,6 @@ export function createRegistryActivities(deps: RegistryActivityDeps) {
 }
 
 export type RegistryActivities = ReturnType<typeof createRegistryActivities>;
-
-/** Memo of an archive's digest, valid while the archive is unchanged (same size and mtime). */
-export function digestMemoPath(archive: string): string {
-  return `${archive}.podferry-sha256`;
-}
-
-async function readDigestMemo(archive: string): Promise<string | undefined> {
-  try {
-    const memo = JSON.parse(await readFile(digestMemoPath(archive), 'utf8')) as { digest: string; size: number; mtimeMs: number };
-    const now = await stat(archive);
-    return memo.size === now.size && memo.mtimeMs === now.mtimeMs ? memo.digest : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function writeDigestMemo(archive: string, digest: string): Promise<void> {
-  try {
-    const { size, mtimeMs } = await stat(archive);
-    await writeFile(digestMemoPath(archive), JSON.stringify({ digest, size, mtimeMs }), { mode: 0o600 });
-  } catch {
-    await rm(digestMemoPath(archive), { force: true }).catch(() => undefined); // only an optimisation
-  }
-}
 
 /** Authentication and refusal errors will not heal by retrying; network errors and 5xx may. */
 function asFailure(err: unknown, what: string): Error {

@@ -68,9 +68,28 @@ export const NodeWorkerConfig = z
      * Without it the node worker freezes container cgroups directly (CRI-O).
      */
     containerd: z
-      .object({ address: z.string().min(1), namespace: z.string().min(1).default('k8s.io') })
+      .object({
+        address: z.string().min(1),
+        namespace: z.string().min(1).default('k8s.io'),
+        /** containerd's `ctr` (same version as the daemon): imports checkpoint images sent by another node. */
+        ctr: z.string().min(1).default('ctr'),
+      })
       .strict()
       .optional(),
+    /**
+     * Node-to-node transfer of checkpoint images: this worker serves its checkpoints over HTTP to the target
+     * node's worker (one unguessable URL per image, for a limited time), which imports them into its runtime.
+     */
+    transfer: z
+      .object({
+        host: z.string().min(1).default('0.0.0.0'),
+        /** 0: any free port (the URL handed out names the real one). */
+        port: z.number().int().min(0).max(65535).default(0),
+        /** Address other nodes' workers reach this one at (a DaemonSet: the pod IP); default: the first non-loopback IPv4. */
+        advertiseHost: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

@@ -18,6 +18,12 @@ export const MigrationOptions = z
   .object({
     /** Checkpoint and push all containers at once; false runs them one after another (the benchmark baseline). */
     parallel: z.boolean().default(true),
+    /**
+     * How checkpoint images reach the target: `direct`, node to node (the target node's worker imports them
+     * into its runtime; the registry is off the critical path), when the target node is given and has a
+     * worker, else (or if that fails) through the registry; `registry` always through the registry.
+     */
+    transfer: z.enum(['direct', 'registry']).default('direct'),
     /** Passed to the kubelet checkpoint API (`?timeout=`) per container. */
     checkpointTimeoutSeconds: z.number().int().min(1).max(3600).default(120),
     /** How long the target pod may take to become Ready before the migration rolls back. */
@@ -138,9 +144,12 @@ export type PodIdentity = z.infer<typeof PodIdentity>;
 
 export const ContainerTiming = z.object({
   checkpointMs: z.number(),
+  /** Time to get the image to the target: pushed to the registry, or sent node to node and imported. */
   pushMs: z.number(),
   archiveBytes: z.number(),
+  /** Bytes sent to the registry or to the target node. */
   bytesPushed: z.number(),
+  via: z.enum(['direct', 'registry']),
 });
 
 export const CheckpointImage = z.object({

@@ -1,5 +1,5 @@
-// Ways 1 and 2: one podferry migration of the bench pod lab-a → lab-b, parallel (as it ships) or sequential
-// (options.parallel=false), measured from outside (workload gap, client gap) and from inside (the result's
+// The podferry ways: one migration of the bench pod lab-a → lab-b, parallel and node to node (as it ships),
+// sequential (options.parallel=false), or through the registry (registry, prepull), measured from outside (workload gap, client gap) and from inside (the result's
 // downtime, phases and containers; the workflow history for the time no activity was running).
 import type { Client } from '@temporalio/client';
 import type { MigrationResult } from '../api/migration.js';
@@ -51,7 +51,7 @@ export async function runMigration(
   taskQueue: string,
   containers: number,
   ballastMiB: number,
-  parallel: boolean,
+  options: { parallel: boolean; transfer: 'direct' | 'registry' },
   earlyPull?: Omit<Parameters<typeof startEarlyPulls>[0], 'migrationId' | 'containers'>,
 ): Promise<MigrationRun> {
   const deployStarted = Date.now();
@@ -77,7 +77,8 @@ export async function runMigration(
   await new Promise((r) => setTimeout(r, 300)); // a few answers before the freeze
 
   let result: MigrationResult;
-  const migrationId = `bench-${earlyPull ? 'pre' : parallel ? 'par' : 'seq'}-${containers}x${ballastMiB}-${Date.now().toString(36)}`;
+  const kind = earlyPull ? 'pre' : !options.parallel ? 'seq' : options.transfer === 'registry' ? 'reg' : 'par';
+  const migrationId = `bench-${kind}-${containers}x${ballastMiB}-${Date.now().toString(36)}`;
   const early = earlyPull
     ? startEarlyPulls({ ...earlyPull, migrationId, containers: Array.from({ length: containers }, (_, i) => `c${i}`) })
     : undefined;
@@ -88,7 +89,7 @@ export async function runMigration(
       {
         source: { cluster: SOURCE_CLUSTER, namespace: BENCH_NAMESPACE, pod: BENCH_POD },
         target: { cluster: TARGET_CLUSTER, node: TARGET_NODE },
-        options: { parallel },
+        options,
       },
       { taskQueue, migrationId },
     );

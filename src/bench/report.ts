@@ -58,13 +58,18 @@ export function markdown(records: RunRecord[], machine: string, command: string)
     );
   }
   lines.push('');
-  if (records.some((r) => r.way === 'prepull')) {
-    lines.push('Experiment `prepull` (podferry + each checkpoint image pulled on the target node as soon as it is pushed; see bench/README.md), per run pair:', '');
-    lines.push('| pod | prepull / podferry (workload downtime) | prepull / podferry (own downtime) |');
+  const experiments = [
+    ['registry', 'podferry with transfer=registry (each image pushed, then pulled by the kubelet: the way before node-to-node transfer)'],
+    ['prepull', 'registry + each checkpoint image pulled on the target node as soon as it is pushed; see bench/README.md'],
+  ] as const;
+  for (const [way, what] of experiments) {
+    if (!records.some((r) => r.way === way)) continue;
+    lines.push(`Way \`${way}\` (${what}), per run pair:`, '');
+    lines.push(`| pod | ${way} / podferry (workload downtime) | ${way} / podferry (own downtime) |`);
     lines.push('|---|---|---|');
     for (const cell of all) {
-      const a = summarize(pairRatios(records, cell, 'prepull', 'podferry', (x) => x.workloadGapMs));
-      const b = summarize(pairRatios(records, cell, 'prepull', 'podferry', (x) => x.downtimeMs));
+      const a = summarize(pairRatios(records, cell, way, 'podferry', (x) => x.workloadGapMs));
+      const b = summarize(pairRatios(records, cell, way, 'podferry', (x) => x.downtimeMs));
       if (a || b) lines.push(`| ${cell.containers} × ${cell.sizeMiB} | ${ratio(a)} | ${ratio(b)} |`);
     }
     lines.push('');
@@ -78,7 +83,7 @@ export function markdown(records: RunRecord[], machine: string, command: string)
   lines.push(`| pod | way | ${PHASES.join(' | ')} | ckpt max | push max | restore→Ready | orchestration (% of window) |`);
   lines.push(`|---|---|${PHASES.map(() => '---').join('|')}|---|---|---|---|`);
   for (const cell of all) {
-    for (const way of ['podferry', 'sequential', 'prepull'] as const) {
+    for (const way of ['podferry', 'sequential', 'registry', 'prepull'] as const) {
       const rs = measured(records, way, cell).filter((r) => r.migration);
       if (rs.length === 0) continue;
       const phase = (p: MigrationPhase) => Math.round(pick(rs, (r) => r.migration!.result.phasesMs[p])?.median ?? NaN);
@@ -133,7 +138,7 @@ function targetSide(records: RunRecord[], all: Cell[]): string[] {
     return s ? String(Math.round(s.median)) : '—';
   };
   for (const cell of all) {
-    for (const way of ['podferry', 'sequential', 'prepull'] as const) {
+    for (const way of ['podferry', 'sequential', 'registry', 'prepull'] as const) {
       const rs = measured(records, way, cell).filter((r) => r.migration?.targetTimeline && r.migration.history);
       if (rs.length === 0) continue;
       const t = (r: RunRecord) => r.migration!.targetTimeline!;

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // podferry: start, watch and list pod migrations.
-//   podferry migrate <ns>/<pod> --from <cluster> --to <cluster> [--node N] [--target-namespace X] [--sequential] [--wait] [--json]
+//   podferry migrate <ns>/<pod> --from <cluster> --to <cluster> [--node N] [--target-namespace X] [--sequential] [--transfer direct|registry] [--wait] [--json]
 //   podferry status <id> [--json]
 //   podferry list [--json]
 //   podferry cancel <id>
 import cliProgress from 'cli-progress';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { MigratePodRequest, MigrationProgress } from '../api/migration.js';
 import { ConfigError } from '../config/load.js';
 import {
@@ -103,6 +103,11 @@ program
   .option('--node <node>', 'bind the target pod to this node (or Liqo virtual node)')
   .option('--target-namespace <namespace>', 'namespace in the target cluster (default: the source namespace)')
   .option('--sequential', 'checkpoint and push containers one after another (baseline for benchmarks)')
+  .addOption(
+    new Option('--transfer <how>', 'how checkpoint images reach the target: node to node when --node is given, or always through the registry')
+      .choices(['direct', 'registry'])
+      .default('direct'),
+  )
   .option('--checkpoint-timeout <seconds>', 'kubelet checkpoint timeout per container', positiveInt)
   .option('--ready-timeout <seconds>', 'how long the target pod may take to become Ready', positiveInt)
   .option('--keep-images', 'keep the checkpoint images in the registry after success')
@@ -121,6 +126,7 @@ program
       },
       options: {
         parallel: !opts.sequential,
+        transfer: opts.transfer,
         ...(opts.checkpointTimeout ? { checkpointTimeoutSeconds: opts.checkpointTimeout } : {}),
         ...(opts.readyTimeout ? { readyTimeoutSeconds: opts.readyTimeout } : {}),
         cleanup: { images: opts.keepImages ? 'keep' : 'delete', archives: opts.keepArchives ? 'keep' : 'delete' },

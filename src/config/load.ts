@@ -85,6 +85,8 @@ const ENV_OVERRIDES: Array<[string, string[], 'string' | 'number']> = [
   ['PODFERRY_HOST_ROOT', ['node', 'hostRoot'], 'string'],
   ['PODFERRY_CHECKPOINT_DIR', ['node', 'checkpointDir'], 'string'],
   ['PODFERRY_CONTAINERD_ADDRESS', ['node', 'containerd', 'address'], 'string'],
+  ['PODFERRY_CONTAINERD_CTR', ['node', 'containerd', 'ctr'], 'string'],
+  ['PODFERRY_NODE_TRANSFER_HOST', ['node', 'transfer', 'advertiseHost'], 'string'],
   ['PODFERRY_METRICS_PORT', ['metrics', 'port'], 'number'],
 ];
 

@@ -1,5 +1,5 @@
 // The one protobuf shape podferry speaks to node runtimes: messages whose field 1 is length-delimited
-// (a string, or a nested message). Enough for containerd's Pause/Resume and CRI's PullImage, so no
+// (a string, or a nested message). Enough for containerd's Pause/Resume and CRI's image calls, so no
 // generated code and no .proto files are needed.
 
 function varint(n: number): Buffer {
@@ -21,7 +21,12 @@ export function encodeField1(value: string | Buffer): Buffer {
 
 /** The string in field 1, or '' when the message does not start with it. */
 export function decodeStringField1(bytes: Buffer): string {
-  if (bytes.length < 2 || bytes[0] !== 0x0a) return '';
+  return decodeField1(bytes)?.toString('utf8') ?? '';
+}
+
+/** The bytes of field 1 (a string or a nested message), or undefined when the message does not start with it. */
+export function decodeField1(bytes: Buffer): Buffer | undefined {
+  if (bytes.length < 2 || bytes[0] !== 0x0a) return undefined;
   let length = 0;
   let shift = 0;
   let i = 1;
@@ -31,5 +36,5 @@ export function decodeStringField1(bytes: Buffer): string {
     shift += 7;
     if ((b & 0x80) === 0) break;
   }
-  return bytes.subarray(i + 1, i + 1 + length).toString('utf8');
+  return bytes.subarray(i + 1, i + 1 + length);
 }

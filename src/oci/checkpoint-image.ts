@@ -3,6 +3,7 @@
 // a manifest carrying the annotations CRI-O (`io.kubernetes.cri-o.annotations.checkpoint.name`) and
 // containerd (`org.criu.checkpoint.container.name`) look for. Pure code: bytes in, bytes and digests out.
 import { createHash } from 'node:crypto';
+import { ANNOTATIONS } from '../api/names.js';
 
 export const MEDIA_TYPES = {
   manifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -91,4 +92,25 @@ export function buildCheckpointImage(input: CheckpointImageInput): CheckpointIma
     },
   });
   return { config, manifest, layer };
+}
+
+/** The checkpoint image of one container of a migration: the same bytes whether pushed or sent node to node. */
+export function migrationCheckpointImage(
+  input: { migrationId: string; container: string; originalImage?: string },
+  layer: { digest: string; size: number },
+): CheckpointImage {
+  return buildCheckpointImage({
+    container: input.container,
+    layerDigest: layer.digest,
+    layerSize: layer.size,
+    annotations: {
+      [ANNOTATIONS.migrationId]: input.migrationId,
+      ...(input.originalImage ? { 'podferry.io/original-image': input.originalImage } : {}),
+    },
+  });
+}
+
+/** How a pod references the image: by manifest digest, under the registry host kubelets pull from. */
+export function imageReference(host: string, repository: string, manifestDigest: string): string {
+  return `${host}/${repository}@${manifestDigest}`;
 }

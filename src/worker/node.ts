@@ -1,36 +1,53 @@
 // The node worker: one per node (a DaemonSet; in the lab a host process per node). Runs the node-local
-// activities (freeze/thaw the pod cgroup, push the checkpoint archives, delete them) on the task queue
-// `podferry-node-<cluster>-<node>`. Needs root (cgroups, archives are root-owned 0600) and the registry.
+// activities (freeze/thaw the pod cgroup, push the checkpoint archives or send them to the target node's
+// worker, import what another node sends, delete archives) on the task queue `podferry-node-<cluster>-<node>`.
+// Needs root (cgroups, archives are root-owned 0600), the registry, and an HTTP port other nodes reach.
 import { pathToFileURL } from 'node:url';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { nodeTaskQueue } from '../api/names.js';
 import { createNodeActivities } from '../activities/node.js';
 import { createRegistryActivities } from '../activities/registry.js';
+import { createTransferActivities } from '../activities/transfer.js';
 import type { PodferryConfig } from '../api/config.js';
+import { CheckpointServer } from '../node/checkpoint-server.js';
+import { ContainerdImport } from '../node/containerd-import.js';
 import { ContainerdTasks } from '../node/containerd-tasks.js';
 import { CriImages } from '../node/cri-images.js';
 import { RegistryClient } from '../registry/client.js';
 import { flag, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';
 
-export function createNodeWorkerActivities(config: PodferryConfig) {
+/** The node activities, with this node's checkpoint server started (it hands out URLs naming its port). */
+export async function createNodeWorkerActivities(config: PodferryConfig) {
   const node = requireNodeConfig(config);
   if (!config.registry) throw new Error('config: field registry: Required (the node worker pushes checkpoint images)');
-  return {
+  const registry = new RegistryClient(config.registry);
+  const server = new CheckpointServer(node.transfer);
+  const url = await server.start();
+  const criImages = node.containerd ? new CriImages({ address: node.containerd.address }) : undefined;
+  const activities = {
     ...createNodeActivities({
       cgroupFsRoot: node.cgroupFsRoot,
       hostRoot: node.hostRoot,
       nodeName: node.nodeName,
       checkpointDir: node.checkpointDir,
       containerd: node.containerd ? new ContainerdTasks(node.containerd) : undefined,
-      criImages: node.containerd ? new CriImages({ address: node.containerd.address }) : undefined,
+      criImages,
     }),
     ...createRegistryActivities({
-      registry: new RegistryClient(config.registry),
+      registry,
       repository: config.registry.repository,
       pullHost: config.registry.pullHost,
       hostRoot: node.hostRoot,
     }),
+    ...createTransferActivities({
+      server,
+      runtime: node.containerd && criImages ? { importer: new ContainerdImport(node.containerd), criImages } : undefined,
+      repository: config.registry.repository,
+      pullHost: config.registry.pullHost ?? registry.host,
+      hostRoot: node.hostRoot,
+    }),
   };
+  return { activities, transferUrl: url };
 }
 
 function requireNodeConfig(config: PodferryConfig) {
@@ -40,13 +57,13 @@ function requireNodeConfig(config: PodferryConfig) {
   return config.node;
 }
 
-export async function createNodeWorker(options: { connection: NativeConnection; config: PodferryConfig; activities?: object }): Promise<Worker> {
+export async function createNodeWorker(options: { connection: NativeConnection; config: PodferryConfig; activities: object }): Promise<Worker> {
   const node = requireNodeConfig(options.config);
   return Worker.create({
     connection: options.connection,
     namespace: options.config.temporal.namespace,
     taskQueue: nodeTaskQueue(node.cluster, node.nodeName),
-    activities: options.activities ?? createNodeWorkerActivities(options.config),
+    activities: options.activities,
     shutdownGraceTime: SHUTDOWN_GRACE_TIME,
   });
 }
@@ -60,11 +77,13 @@ async function main(): Promise<void> {
     // Several node workers may share a host (the lab): metrics only when a port is given for this one.
     metricsPort: flag('metrics-port') !== undefined ? Number(flag('metrics-port')) : Number(process.env.PODFERRY_METRICS_PORT ?? 0),
   });
-  const worker = await createNodeWorker({ connection: proc.connection, config: proc.config });
+  const { activities, transferUrl } = await createNodeWorkerActivities(proc.config);
+  const worker = await createNodeWorker({ connection: proc.connection, config: proc.config, activities });
   const node = proc.config.node!;
   console.log(
     `node worker: ${node.cluster}/${node.nodeName}, task queue ${nodeTaskQueue(node.cluster, node.nodeName)}, cgroups at ${node.cgroupFsRoot}` +
-      (node.containerd ? `, containerd at ${node.containerd.address}` : ''),
+      (node.containerd ? `, containerd at ${node.containerd.address}` : '') +
+      `, checkpoints served at ${transferUrl}`,
   );
   await proc.run([worker]);
 }

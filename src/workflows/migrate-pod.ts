@@ -1,7 +1,10 @@
 // migratePod: live-migrates one (multi-container) pod to another cluster or node, as a saga.
 //
-//   plan → freeze source → checkpoint containers → push checkpoint images → copy config → create target
+//   plan → freeze source → checkpoint containers → send checkpoint images → copy config → create target
 //   → wait Ready (COMMIT) → delete source → finalize
+//
+// Checkpoint images go node to node when the target node is known (the target node's worker imports them
+// into its runtime), else through the registry (see MigrationOptions.transfer).
 //
 // Within the source's own cluster and namespace the target needs the source's name, so the frozen source
 // is deleted right before the target is created (strategy DeleteThenCreate); its undo restores the pod on
@@ -42,6 +45,7 @@ import type { KubeletActivities } from '../activities/kubelet.js';
 import type { KubernetesActivities, MigrationPlan } from '../activities/kubernetes.js';
 import type { NodeActivities } from '../activities/node.js';
 import type { PushedCheckpointImage, RegistryActivities } from '../activities/registry.js';
+import type { TransferActivities } from '../activities/transfer.js';
 import { progressQuery, SEARCH_ATTRIBUTES, type MigrationMetricsSinks, type MigrationOutcome } from './definitions.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -126,6 +130,9 @@ interface Compensation {
   run: () => Promise<unknown>;
 }
 
+/** A checkpoint image at the target: pushed to the registry, or sent node to node (offered at offerUrl). */
+type SentCheckpointImage = PushedCheckpointImage & { via: 'direct' | 'registry'; offerUrl?: string };
+
 export async function migratePod(request: MigratePodRequest): Promise<MigrationResult> {
   const parsed = MigratePodInput.safeParse(request);
   if (!parsed.success) {
@@ -143,9 +150,10 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
   const undo = (name: string, run: () => Promise<unknown>) => compensations.unshift({ name, run });
   const startedAt = Date.now();
   let frozenAt: number | undefined;
-  let pushed: PushedCheckpointImage[] = [];
+  let pushed: SentCheckpointImage[] = [];
   let plan: MigrationPlan | undefined;
   const checkpointMs: Record<string, number> = {};
+  const archiveOf: Record<string, string> = {};
   let targetPod: PodIdentity | undefined;
   let readyAt = 0;
   const archives: string[] = [];
@@ -170,19 +178,22 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
     progress.planned(plan.strategy, plan.containers.map((c) => c.name), plan.warnings);
     const nodeQueue = nodeTaskQueue(plan.source.cluster, plan.source.node);
     const node = proxyActivities<NodeActivities>(nodeLocal(nodeQueue));
-    const nodeTransferCalls = proxyActivities<RegistryActivities>(nodeTransfer(nodeQueue));
-    const nodePersistent = proxyActivities<NodeActivities>(persistent(nodeQueue));
+    const nodeTransferCalls = proxyActivities<RegistryActivities & TransferActivities>(nodeTransfer(nodeQueue));
+    const nodePersistent = proxyActivities<NodeActivities & TransferActivities>(persistent(nodeQueue));
     const kubelet = proxyActivities<KubeletActivities>(checkpointCall(options.checkpointTimeoutSeconds));
     const containers = plan.containers.map((c) => c.name);
 
     // 1b. Pre-pull the containers' original images on the target node(s), before the downtime starts:
     //     the runtime needs them to restore. Best effort: a failure is only a warning.
+    //     A target node whose worker answers can also receive the checkpoint images directly.
     const baseImages = [...new Set(plan.containers.map((c) => c.imageId || c.image))];
+    const answering = new Set<string>();
     await Promise.all(
       plan.prepullNodes.map(async (targetNode) => {
         try {
           const queue = nodeTaskQueue(thePlan.target.cluster, targetNode);
           const pulled = await proxyActivities<NodeActivities>(targetNodePrep(queue)).pullImages({ images: baseImages });
+          answering.add(targetNode);
           if (pulled.skipped) progress.warn(`base images not pre-pulled: ${pulled.skipped}`);
         } catch (err) {
           if (isCancellation(err)) throw err;
@@ -220,6 +231,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
         timeoutSeconds: options.checkpointTimeoutSeconds,
       });
       archives.push(result.archivePath);
+      archiveOf[container] = result.archivePath;
       checkpointMs[container] = result.durationMs;
       progress.container(container, 'Checkpointed', { archivePath: result.archivePath });
       return result;
@@ -227,23 +239,62 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
     progress.failContainers(checkpoints.failures);
     throwFirst(checkpoints.failures);
 
-    // 4. Push one checkpoint image per container, from the source node (the archives exist only there).
+    // 4. Send one checkpoint image per container from the source node (the archives exist only there):
+    //    node to node when the target node is known and its worker answered, else (or if that fails) pushed
+    //    to the registry.
     progress.enter('Pushing');
     const tags = Object.fromEntries(containers.map((c) => [c, checkpointImageTag(migrationId, c)]));
+    const directTo = options.transfer === 'direct' && plan.target.node && answering.has(plan.target.node) ? plan.target.node : undefined;
+    const imageOf = (container: string) => ({
+      migrationId,
+      container,
+      archivePath: archiveOf[container]!,
+      repository: options.registryRepository,
+      originalImage: thePlan.containers.find((c) => c.name === container)?.image,
+    });
+    const push = async (container: string): Promise<SentCheckpointImage> => ({
+      ...(await nodeTransferCalls.pushCheckpointImage({ ...imageOf(container), tag: tags[container]! })),
+      via: 'registry',
+    });
     undo('delete checkpoint images', async () => {
       keepCheckpointIfOnlyCopy('images', pushed.map((p) => p.ref));
       await Promise.all(containers.map((c) => clusterPersistent.deleteImage({ repository: options.registryRepository, tag: tags[c]! })));
     });
+    const imported: string[] = [];
+    let sendDirect: ((container: string) => Promise<SentCheckpointImage>) | undefined;
+    if (directTo) {
+      const targetQueue = nodeTaskQueue(plan.target.cluster, directTo);
+      const targetTransfer = proxyActivities<TransferActivities>(nodeTransfer(targetQueue));
+      const targetPersistent = proxyActivities<TransferActivities>(persistent(targetQueue));
+      undo('remove checkpoint images from the target node', () => targetPersistent.removeCheckpointImages({ refs: imported }));
+      sendDirect = async (container) => {
+        const offered = await nodeTransferCalls.offerCheckpointImage(imageOf(container));
+        imported.push(offered.ref);
+        const received = await targetTransfer.importCheckpointImage({ container, url: offered.url, ref: offered.ref });
+        return {
+          container,
+          ref: offered.ref,
+          tag: tags[container]!,
+          manifestDigest: offered.manifestDigest,
+          layerDigest: offered.layerDigest,
+          archiveBytes: offered.archiveBytes,
+          bytesPushed: received.bytes,
+          durationMs: received.durationMs,
+          via: 'direct',
+          offerUrl: offered.url,
+        };
+      };
+    }
     const pushes = await forEachContainer(containers, options.parallel, async (container) => {
       progress.container(container, 'Pushing');
-      const result = await nodeTransferCalls.pushCheckpointImage({
-        migrationId,
-        container,
-        archivePath: checkpoints.values[container]!.archivePath,
-        tag: tags[container]!,
-        repository: options.registryRepository,
-        originalImage: thePlan.containers.find((c) => c.name === container)?.image,
-      });
+      let result: SentCheckpointImage;
+      try {
+        result = sendDirect ? await sendDirect(container) : await push(container);
+      } catch (err) {
+        if (!sendDirect || isCancellation(err)) throw err;
+        progress.warn(`sending the checkpoint of ${container} to node ${directTo} failed (${errorMessage(err)}): pushing it to the registry instead`);
+        result = await push(container);
+      }
       progress.container(container, 'Pushed', { image: result.ref, archiveBytes: result.archiveBytes });
       return result;
     });
@@ -257,7 +308,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
     if (plan.strategy === 'DeleteThenCreate') {
       progress.enter('DeletingSource');
       undo('restore source from its checkpoint images', async () => {
-        restoredAtSource = await restoreSourceFromCheckpoint(thePlan, images, options.readyTimeoutSeconds, nodePersistent);
+        restoredAtSource = await restoreSourceFromCheckpoint(thePlan, pushed, options.readyTimeoutSeconds, nodePersistent);
         workloadOnlyInCheckpoint = false;
       });
       workloadOnlyInCheckpoint = true;
@@ -342,7 +393,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
   const committed = plan!;
   const result = await CancellationScope.nonCancellable(async () => {
     const nodeQueue = nodeTaskQueue(committed.source.cluster, committed.source.node);
-    const nodePersistent = proxyActivities<NodeActivities>(persistent(nodeQueue));
+    const nodePersistent = proxyActivities<NodeActivities & RegistryActivities>(persistent(nodeQueue));
     const forward = async (what: string, step: () => Promise<unknown>): Promise<boolean> => {
       try {
         await step();
@@ -362,8 +413,24 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       progress.step();
     }
 
-    // 8. Finalize: archives are copies of the workload's memory (secrets included): delete them by default.
+    // 8. Finalize. Images sent node to node reach the registry only if they are to be kept (before the
+    //    archives they are made of go). Archives are copies of the workload's memory (secrets included):
+    //    deleted by default.
     progress.enter('Finalizing');
+    if (options.cleanup.images === 'keep') {
+      for (const image of pushed.filter((p) => p.via === 'direct')) {
+        await forward(`pushing the checkpoint image of ${image.container} to the registry`, () =>
+          nodePersistent.pushCheckpointImage({
+            migrationId,
+            container: image.container,
+            archivePath: archiveOf[image.container]!,
+            tag: image.tag,
+            repository: options.registryRepository,
+            originalImage: committed.containers.find((c) => c.name === image.container)?.image,
+          }),
+        );
+      }
+    }
     if (options.cleanup.archives === 'delete') {
       await forward('deleting checkpoint archives', () =>
         nodePersistent.deleteArchives({
@@ -375,7 +442,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
     const imagesDeleted =
       options.cleanup.images === 'delete' &&
       (await forward('deleting checkpoint images', () =>
-        Promise.all(pushed.map((p) => clusterPersistent.deleteImage({ repository: options.registryRepository, tag: p.tag }))),
+        Promise.all(pushed.filter((p) => p.via === 'registry').map((p) => clusterPersistent.deleteImage({ repository: options.registryRepository, tag: p.tag }))),
       ));
     progress.step();
     progress.enter('Succeeded');
@@ -387,7 +454,10 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       target: targetPod!,
       phasesMs: progress.phaseDurations(),
       containers: Object.fromEntries(
-        pushed.map((p) => [p.container, { checkpointMs: checkpointMs[p.container] ?? 0, pushMs: p.durationMs, archiveBytes: p.archiveBytes, bytesPushed: p.bytesPushed }]),
+        pushed.map((p) => [
+          p.container,
+          { checkpointMs: checkpointMs[p.container] ?? 0, pushMs: p.durationMs, archiveBytes: p.archiveBytes, bytesPushed: p.bytesPushed, via: p.via },
+        ]),
       ),
       totalMs: Date.now() - startedAt,
       downtimeMs,
@@ -434,15 +504,18 @@ async function deleteFrozenSource(
  */
 async function restoreSourceFromCheckpoint(
   plan: MigrationPlan,
-  images: Record<string, string>,
+  sent: SentCheckpointImage[],
   readyTimeoutSeconds: number,
-  node: Pick<NodeActivities, 'killFrozenPod'>,
+  node: Pick<NodeActivities & TransferActivities, 'killFrozenPod' | 'importCheckpointImage'>,
 ): Promise<PodIdentity | undefined> {
   const source = { cluster: plan.source.cluster, namespace: plan.source.namespace, name: plan.source.pod, uid: plan.source.uid };
   const lifecycle = await clusterPersistent.podLifecycle(source);
   if (lifecycle === 'present') return undefined;
   if (lifecycle === 'terminating') await deleteFrozenSource(plan, clusterPersistent, node);
+  // Images sent node to node exist only at the target: the source node imports them from its own offers.
+  await Promise.all(sent.filter((s) => s.offerUrl).map((s) => node.importCheckpointImage({ container: s.container, url: s.offerUrl!, ref: s.ref })));
   const atSource = { ...plan, target: { cluster: source.cluster, namespace: source.namespace, node: plan.source.node }, targetNodeTaints: [] };
+  const images = Object.fromEntries(sent.map((s) => [s.container, s.ref]));
   const restored = await clusterPersistent.createTargetPod({ plan: atSource, images });
   if (restored.node !== plan.source.node) {
     // createTargetPod returns an existing pod of this migration: the failed target still holds the name.

@@ -8,6 +8,7 @@ import type { KubeletActivities } from '../../src/activities/kubelet.js';
 import type { KubernetesActivities, MigrationPlan } from '../../src/activities/kubernetes.js';
 import type { NodeActivities } from '../../src/activities/node.js';
 import type { RegistryActivities } from '../../src/activities/registry.js';
+import type { TransferActivities } from '../../src/activities/transfer.js';
 import { referencedConfig } from '../../src/kubernetes/target-pod.js';
 import { sourcePod } from '../fixtures/source-pod.js';
 
@@ -132,6 +133,21 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
       })),
     deleteImage: (input) => step(`deleteImage:${input.tag.split('-').pop()}`, input, () => ({ deleted: true })),
   };
+  const digestOf = (container: string) => `sha256:${container.padEnd(64, '0')}`;
+  const transfer: TransferActivities = {
+    offerCheckpointImage: (input) =>
+      step(`offerCheckpointImage:${input.container}`, input, () => ({
+        container: input.container,
+        url: `http://${script.node}:9470/checkpoints/${input.container}`,
+        ref: `10.231.0.1:5000/podferry/checkpoints@${digestOf(input.container)}`,
+        manifestDigest: digestOf(input.container),
+        layerDigest: `sha256:${input.container.padEnd(64, '1')}`,
+        archiveBytes: 1000,
+      })),
+    importCheckpointImage: (input) =>
+      step(`importCheckpointImage:${input.container}`, input, () => ({ container: input.container, ref: input.ref, bytes: 1000, durationMs: 2 })),
+    removeCheckpointImages: (input) => step('removeCheckpointImages', input, () => ({ removed: input.refs })),
+  };
   const node: NodeActivities = {
     freezePod: (input) => step('freezePod', input, () => ({ frozenAt: Date.now(), cgroup: '/sys/fs/cgroup/freezer/x', version: 'v1' })),
     thawPod: (input) => step('thawPod', input, () => ({ thawed: true })),
@@ -144,7 +160,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
     /** What the orchestrator worker registers (main task queue). */
     orchestrator: { ...kubernetes, ...kubelet, deleteImage: registry.deleteImage },
     /** What the node worker registers (the node's task queue). */
-    node: { ...node, ...registry },
+    node: { ...node, ...registry, ...transfer },
   };
 }
 

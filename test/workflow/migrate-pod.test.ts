@@ -49,11 +49,12 @@ afterAll(async () => {
   await env?.stop();
 });
 
+/** Through the registry unless the options say otherwise: the node-to-node path has its own tests below. */
 function request(options: MigratePodRequest['options'], targetCluster: string, targetNode: string): MigratePodRequest {
   return {
     source: { cluster: 'lab-a', namespace: 'default', pod: 'sample' },
     target: { cluster: targetCluster, node: targetNode },
-    options,
+    options: { transfer: 'registry', ...options },
   };
 }
 
@@ -238,6 +239,61 @@ describe('migratePod with recording stand-in activities', () => {
     expect(recorder.started()).not.toContain('createTargetPod');
     await Worker.runReplayHistory({ workflowBundle, replayName: 'cancellation' }, await client.workflow.getHandle(progress.migrationId).fetchHistory());
   }, 60_000);
+
+  describe('node to node (transfer: direct, the default)', () => {
+    const direct = { transfer: 'direct' } as const;
+    const sends = (recorder: Recorder) => recorder.started().filter((c) => /^(offer|import)CheckpointImage:|^pushCheckpointImage:/.test(c));
+
+    test('each image is offered by the source node and imported by the target node; the registry is not used', async () => {
+      const { result, error, recorder, handle } = await migrate({}, direct);
+      expect(error).toBeUndefined();
+      for (const c of CONTAINERS) {
+        expect(sends(recorder).indexOf(`offerCheckpointImage:${c}`)).toBeLessThan(sends(recorder).indexOf(`importCheckpointImage:${c}`));
+      }
+      expect(sends(recorder).filter((c) => c.startsWith('push'))).toEqual([]);
+      expect(recorder.started().filter((c) => c.startsWith('deleteImage:'))).toEqual([]);
+      const imports = recorder.calls.filter((c) => c.call.startsWith('importCheckpointImage:') && c.event === 'start');
+      expect(imports.map((c) => (c.input as { url: string }).url).sort()).toEqual(CONTAINERS.map((c) => `http://node-${handle.workflowId.replace('migration-', '')}:9470/checkpoints/${c}`).sort());
+      expect(Object.values(result!.containers).map((c) => c.via)).toEqual(['direct', 'direct', 'direct']);
+      const create = recorder.calls.find((c) => c.call === 'createTargetPod' && c.event === 'start')!.input as { images: Record<string, string> };
+      expect(create.images.kv).toBe(`10.231.0.1:5000/podferry/checkpoints@sha256:${'kv'.padEnd(64, '0')}`);
+    }, 60_000);
+
+    test('an import that fails falls back to the registry for that container, with a warning', async () => {
+      const { result, error, recorder } = await migrate({ failAt: 'importCheckpointImage:kv' }, direct);
+      expect(error).toBeUndefined();
+      expect(result!.containers.kv!.via).toBe('registry');
+      expect(result!.containers.counter!.via).toBe('direct');
+      expect(result!.warnings).toEqual([expect.stringContaining('sending the checkpoint of kv to node target-')]);
+      expect(sends(recorder).filter((c) => c.startsWith('push'))).toEqual(['pushCheckpointImage:kv']);
+      expect(recorder.started().filter((c) => c.startsWith('deleteImage:'))).toEqual(['deleteImage:kv']);
+    }, 60_000);
+
+    test('a failure after the transfer removes the imported images from the target node', async () => {
+      const { error, recorder, progress } = await migrate({ failAt: 'waitPodReady' }, direct);
+      expect(((error as WorkflowFailedError).cause as ApplicationFailure).type).toBe('MigrationRolledBack');
+      expect(progress.compensations.map((c) => c.name)).toEqual([
+        'delete target pod',
+        'delete copied config',
+        'remove checkpoint images from the target node',
+        'delete checkpoint images',
+        'delete checkpoint archives',
+        'thaw source pod',
+      ]);
+      const removal = recorder.calls.find((c) => c.call === 'removeCheckpointImages' && c.event === 'start')!.input as { refs: string[] };
+      expect(removal.refs).toHaveLength(3);
+    }, 60_000);
+
+    test('within the cluster, the restore at the source node imports the images from the source node\'s own offers', async () => {
+      const { error, recorder, handle } = await migrate({ failAt: 'waitPodReady', failOnce: true }, direct, undefined, 'lab-a');
+      expect(((error as WorkflowFailedError).cause as ApplicationFailure).message).toContain('restored from its checkpoint on its source node');
+      const imports = recorder.calls.filter((c) => c.call.startsWith('importCheckpointImage:') && c.event === 'start');
+      expect(imports).toHaveLength(6); // three at the target, then three at the source
+      const restoreCreate = recorder.calls.filter((c) => c.call === 'createTargetPod' && c.event === 'start')[1]!;
+      expect((restoreCreate.input as { node?: string }).node).toBe(handle.workflowId.replace('migration-', 'node-'));
+      expect(imports.slice(3).every((c) => c.at <= restoreCreate.at)).toBe(true);
+    }, 60_000);
+  });
 
   describe('within the source cluster and namespace (DeleteThenCreate)', () => {
     const restore = 'restore source from its checkpoint images';

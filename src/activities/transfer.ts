@@ -1,0 +1,140 @@
+// Checkpoint images sent node to node, without a registry on the critical path. The source node's worker
+// offers each archive as an image (hashed once, served by its CheckpointServer); the target node's worker
+// streams it into its runtime (containerd's import) and waits until the kubelet's view of images (CRI) has
+// it. The target pod then references the image exactly as after a registry push (same digest), so the
+// kubelet finds it present and pulls nothing.
+import { get, type IncomingMessage } from 'node:http';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { archiveDigest } from '../node/archive-digest.js';
+import type { CheckpointServer } from '../node/checkpoint-server.js';
+import type { ContainerdImport } from '../node/containerd-import.js';
+import type { CriImages } from '../node/cri-images.js';
+import { imageReference, migrationCheckpointImage } from '../oci/checkpoint-image.js';
+import { activityCancellationSignal, heartbeatIfActive, sleep } from './context.js';
+
+export interface TransferActivityDeps {
+  /** Serves this node's checkpoints (source side). */
+  server?: CheckpointServer;
+  /** Imports into this node's runtime (target side) and sees its images as the kubelet does. */
+  runtime?: { importer: ContainerdImport; criImages: CriImages };
+  /** Repository and registry host the image is named under (the same name a push would give). */
+  repository: string;
+  pullHost: string;
+  hostRoot?: string;
+}
+
+export interface OfferCheckpointImageInput {
+  migrationId: string;
+  container: string;
+  archivePath: string;
+  repository?: string;
+  originalImage?: string;
+}
+
+export interface OfferedCheckpointImage {
+  container: string;
+  url: string;
+  /** host/repository@sha256:… — what the target pod's container uses. */
+  ref: string;
+  manifestDigest: string;
+  layerDigest: string;
+  archiveBytes: number;
+}
+
+export interface ImportCheckpointImageInput {
+  container: string;
+  url: string;
+  ref: string;
+}
+
+export interface ImportedCheckpointImage {
+  container: string;
+  ref: string;
+  bytes: number;
+  durationMs: number;
+}
+
+/** How long an imported image may take to show up in the CRI image store (containerd registers it asynchronously). */
+const VISIBLE_TIMEOUT_MS = 30_000;
+
+export function createTransferActivities(deps: TransferActivityDeps) {
+  const hostPath = (p: string) => path.join(deps.hostRoot ?? '/', p);
+
+  async function offerCheckpointImage(input: OfferCheckpointImageInput): Promise<OfferedCheckpointImage> {
+    if (!deps.server) throw ApplicationFailure.nonRetryable('this node worker serves no checkpoints (node.transfer)', 'TransferUnavailable');
+    const file = hostPath(input.archivePath);
+    let layer: { digest: string; size: number };
+    try {
+      layer = await archiveDigest(file);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(
+        `checkpoint archive ${input.archivePath} of container ${input.container} cannot be read on this node (${file}): ${(err as Error).message}`,
+        'ArchiveNotFound',
+      );
+    }
+    const repository = input.repository ?? deps.repository;
+    const image = migrationCheckpointImage(input, layer);
+    const ref = imageReference(deps.pullHost, repository, image.manifest.digest);
+    return {
+      container: input.container,
+      url: deps.server.offer(image, ref, file),
+      ref,
+      manifestDigest: image.manifest.digest,
+      layerDigest: layer.digest,
+      archiveBytes: layer.size,
+    };
+  }
+
+  async function importCheckpointImage(input: ImportCheckpointImageInput): Promise<ImportedCheckpointImage> {
+    const runtime = deps.runtime;
+    if (!runtime) throw ApplicationFailure.nonRetryable('this node worker has no containerd to import into (node.containerd)', 'TransferUnavailable');
+    const started = Date.now();
+    if (await runtime.criImages.status(input.ref)) return { container: input.container, ref: input.ref, bytes: 0, durationMs: Date.now() - started };
+
+    // node:http rather than fetch: its classic stream is piped to ctr at about twice the speed of a web stream.
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const signal = activityCancellationSignal();
+      get(input.url, signal ? { signal } : {}, resolve).on('error', reject);
+    });
+    if (response.statusCode !== 200) {
+      response.resume();
+      // 404: the offer is gone (source worker restarted or the offer expired): offering again is the way out.
+      throw ApplicationFailure.nonRetryable(`fetching checkpoint image of ${input.container} from the source node: HTTP ${response.statusCode}`, 'TransferFailed');
+    }
+    let bytes = 0;
+    response.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      heartbeatIfActive({ bytes });
+    });
+    const repository = input.ref.slice(0, input.ref.indexOf('@'));
+    try {
+      await runtime.importer.importLayout(response, repository);
+    } catch (err) {
+      throw ApplicationFailure.create({ message: `importing the checkpoint image of ${input.container}: ${(err as Error).message}`, type: 'TransferFailed' });
+    }
+    const deadline = Date.now() + VISIBLE_TIMEOUT_MS;
+    while (!(await runtime.criImages.status(input.ref))) {
+      if (Date.now() > deadline) throw ApplicationFailure.create({ message: `imported ${input.ref}, but the runtime's CRI does not list it`, type: 'TransferFailed' });
+      await sleep(50);
+    }
+    return { container: input.container, ref: input.ref, bytes, durationMs: Date.now() - started };
+  }
+
+  /** Removes imported checkpoint images from this node's runtime (the undo of importCheckpointImage). */
+  async function removeCheckpointImages(input: { refs: string[] }): Promise<{ removed: string[] }> {
+    const runtime = deps.runtime;
+    if (!runtime) return { removed: [] };
+    const removed: string[] = [];
+    for (const ref of input.refs) {
+      if (!(await runtime.criImages.status(ref))) continue;
+      await runtime.criImages.remove(ref);
+      removed.push(ref);
+    }
+    return { removed };
+  }
+
+  return { offerCheckpointImage, importCheckpointImage, removeCheckpointImages };
+}
+
+export type TransferActivities = ReturnType<typeof createTransferActivities>;

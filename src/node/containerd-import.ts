@@ -1,0 +1,48 @@
+// Imports an image into the node's containerd from an OCI layout tar stream, with containerd's own `ctr`
+// (same version as the daemon). `--local` writes the content and unpacks from the client: half the time of
+// the Transfer service path, which streams in 64 KiB windows (65 MiB: 0.58 s against 1.08 s on the lab). Imported
+// without CRI labels: containerd's CRI plugin then registers the image itself, as for a pull, which the
+// checkpoint restore depends on (it looks the image up by its id).
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+export class ContainerdImport {
+  private readonly options: { ctr: string; address: string; namespace: string };
+
+  constructor(options: { ctr: string; address: string; namespace: string }) {
+    this.options = options;
+  }
+
+  /** Streams `layout` into `ctr images import`; `baseName` is the repository the image is named under. */
+  async importLayout(layout: Readable, baseName: string): Promise<void> {
+    const { ctr, address, namespace } = this.options;
+    const child = spawn(ctr, ['--address', address, '--namespace', namespace, 'images', 'import', '--local', '--base-name', baseName, '-'], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString('utf8')).slice(-2000);
+    });
+    const exited = new Promise<number>((resolve, reject) => {
+      child.once('error', (err) => reject(new Error(`cannot run ${ctr} (node.containerd.ctr): ${err.message}`)));
+      child.once('close', (code) => resolve(code ?? -1));
+    });
+    // A failing source (the other node went away) stops ctr; a failing ctr breaks the pipe: report the cause.
+    const sendError = await pipeline(layout, child.stdin).then(
+      () => undefined,
+      (err: NodeJS.ErrnoException) => {
+        child.kill();
+        return err;
+      },
+    );
+    const code = await exited;
+    if (sendError && sendError.code !== 'EPIPE') throw new Error(`receiving the image failed: ${sendError.message}`);
+    if (code !== 0) throw new Error(`${ctr} images import exited with ${code}: ${lastErrorLine(stderr)}`);
+  }
+}
+
+function lastErrorLine(stderr: string): string {
+  const lines = stderr.split('\n').filter((l) => l.trim() && !/level=warning/.test(l));
+  return lines.at(-1)?.trim() ?? 'no message';
+}
