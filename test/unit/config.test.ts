@@ -54,7 +54,14 @@ describe('configuration', () => {
     });
     expect(config.temporal.address).toBe('temporal:7233');
     expect(config.registry?.password).toBe('s3cret');
-    expect(config.node).toEqual({ cluster: 'x', nodeName: 'n1', cgroupFsRoot: '/sys/fs/cgroup', hostRoot: '/', checkpointDir: '/var/lib/kubelet/checkpoints' });
+    expect(config.node).toEqual({
+      cluster: 'x',
+      nodeName: 'n1',
+      cgroupFsRoot: '/sys/fs/cgroup',
+      hostRoot: '/',
+      checkpointDir: '/var/lib/kubelet/checkpoints',
+      transfer: { host: '0.0.0.0', port: 0 },
+    });
     expect(config.metrics.port).toBe(9999);
     // relative kubeconfig paths are relative to the configuration file
     expect(config.clusters.x?.kubeconfig).toBe(path.join(path.dirname(file), 'kube.yaml'));

@@ -10,6 +10,7 @@ describe('migration input', () => {
     });
     expect(input.options).toEqual({
       parallel: true,
+      transfer: 'direct',
       checkpointTimeoutSeconds: 120,
       readyTimeoutSeconds: 300,
       cleanup: { images: 'delete', archives: 'delete' },
