@@ -1,19 +1,23 @@
 // podferry end to end on the lab: real Temporal, real API servers and kubelets, containerd + runc + CRIU,
 // the real registry, and podferry's own workers (deploy/lab/workers.sh, as `make demo` runs them).
 // 1. `podferry migrate` moves the stateful three-container sample pod from lab-a to lab-b with its state,
-//    and prints the downtime.
+//    and prints the downtime: to a given node, so the checkpoint images go node to node (no registry);
+//    without a node, through the registry.
 // 2. A failure injected after the source was frozen and checkpointed (the target pod cannot be created):
-//    the workload resumes at the source with its state, nothing is left in lab-b, images are deleted.
+//    the workload resumes at the source with its state, nothing is left in lab-b: no pod, no images
+//    imported into lab-b-node's runtime, none in the registry.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { checkpointImageTag } from '../../src/api/names.js';
+import type { MigrationResult } from '../../src/api/migration.js';
 import { startMigration } from '../../src/client/migrations.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Clusters } from '../../src/kubernetes/clusters.js';
 import { compareSampleStates, deploySample, isReady, putSampleKey, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
+import { CriImages } from '../../src/node/cri-images.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { startLabOrchestrator, type LabOrchestrator } from '../support/lab-orchestrator.js';
 
@@ -27,27 +31,31 @@ beforeAll(() => {
 });
 
 describe('podferry migrate on the lab', () => {
-  test('moves the stateful three-container pod from lab-a to lab-b; state continues; downtime printed', async () => {
+  test.each([
+    ['--node lab-b-node: node to node', ['--node', 'lab-b-node'], 'direct'],
+    ['no node: through the registry', [], 'registry'],
+  ])('moves the stateful three-container pod from lab-a to lab-b (%s); state continues; downtime printed', async (_how, args, via) => {
     const source = await deploySample(clusters, 'lab-a', { removeFrom: ['lab-b'] });
     await putSampleKey(source.status!.podIP!, 'e2e', 'survives the move');
     const before = await readSampleState(source.status!.podIP!);
 
     const cli = spawnSync(
       process.execPath,
-      [path.join(root, 'dist/cli/podferry.js'), 'migrate', 'default/sample', '--from', 'lab-a', '--to', 'lab-b', '--wait', '--json'],
+      [path.join(root, 'dist/cli/podferry.js'), 'migrate', 'default/sample', '--from', 'lab-a', '--to', 'lab-b', ...args, '--wait', '--json'],
       { encoding: 'utf8', timeout: 240_000 },
     );
     expect({ status: cli.status, stderr: cli.stderr }).toEqual({ status: 0, stderr: expect.any(String) });
-    const { result } = JSON.parse(cli.stdout) as { result: { downtimeMs: number; bytesPushed: number } };
+    const { result } = JSON.parse(cli.stdout) as { result: MigrationResult };
     expect(result.downtimeMs).toBeGreaterThan(0);
     expect(result.bytesPushed).toBeGreaterThan(64 << 20);
+    expect(Object.values(result.containers).map((c) => c.via)).toEqual([via, via, via]);
 
     const target = await waitForPod(clusters.core('lab-b'), 'default', 'sample', isReady, 60_000);
     const after = await readSampleState(target!.status!.podIP!);
     expect(compareSampleStates(before, after).filter((check) => !check.ok)).toEqual([]);
     // The source is gone: the pod lives in exactly one place.
     await waitForPod(clusters.core('lab-a'), 'default', 'sample', (pod) => pod === undefined, 30_000);
-    console.log(`downtime ${result.downtimeMs} ms, ${(result.bytesPushed / 2 ** 20).toFixed(1)} MiB pushed`);
+    console.log(`${via}: downtime ${result.downtimeMs} ms, ${(result.bytesPushed / 2 ** 20).toFixed(1)} MiB sent`);
   }, 300_000);
 });
 
@@ -98,8 +106,17 @@ describe('a failure after the source stopped', () => {
     expect(pod.metadata!.uid).toBe(source.metadata!.uid);
     expect(pod.status!.containerStatuses!.map((s) => s.restartCount)).toEqual([0, 0, 0]);
 
-    // Compensated: no target pod, and the checkpoint images of this migration are gone from the registry.
+    // Compensated: no target pod, the images sent to lab-b-node are gone from its runtime, none in the registry.
     await waitForPod(clusters.core('lab-b'), 'default', 'sample', (p) => p === undefined, 10_000);
+    const imported = (await handle.fetchHistory()).events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'importCheckpointImage');
+    expect(imported).toHaveLength(3);
+    const runtime = new CriImages({ address: '/run/podferry-lab/lab-b-node/containerd.sock' });
+    const progress = (failure as WorkflowFailedError & { cause: { details?: unknown[] } }).cause.details?.[0] as { containers: Record<string, { image?: string }> };
+    for (const container of ['counter', 'kv', 'ballast']) {
+      const ref = progress.containers[container]!.image!;
+      expect({ ref, inRuntime: await runtime.status(ref) }).toEqual({ ref, inRuntime: undefined });
+    }
+    runtime.close();
     const registry = new RegistryClient(config.registry!);
     for (const container of ['counter', 'kv', 'ballast']) {
       const tag = checkpointImageTag(handle.workflowId, container);

@@ -5,16 +5,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from '@jest/globals';
-import { extract } from 'tar-stream';
+import { extract, type Pack } from 'tar-stream';
 import { imageReference, migrationCheckpointImage } from '../../src/oci/checkpoint-image.js';
 import { packOciLayout } from '../../src/oci/oci-layout.js';
 
-async function entries(stream: NodeJS.ReadableStream): Promise<Map<string, Buffer>> {
+async function entries(stream: Pack): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   const reader = extract();
   reader.on('entry', (header, body, next) => {
     const chunks: Buffer[] = [];
-    body.on('data', (c: Buffer) => chunks.push(c));
+    body.on('data', (c: unknown) => chunks.push(c as Buffer));
     body.on('error', () => undefined); // reported by the stream itself
     body.on('end', () => {
       out.set(header.name, Buffer.concat(chunks));
