@@ -19,11 +19,13 @@ export const MigrationOptions = z
     /** Checkpoint and push all containers at once; false runs them one after another (the benchmark baseline). */
     parallel: z.boolean().default(true),
     /**
-     * How checkpoint images reach the target: `direct`, node to node (the target node's worker imports them
-     * into its runtime; the registry is off the critical path), when the target node is given and has a
-     * worker, else (or if that fails) through the registry; `registry` always through the registry.
+     * How checkpoint images reach the target: `registry`, pushed by the source node and pulled by the
+     * target kubelet; `direct`, node to node (the target node's worker imports them into its runtime, the
+     * registry is not used), when the target node is given and its worker answers, else (or if that fails)
+     * through the registry. The default is `registry` because on the lab (registry on the same machine) it is
+     * faster (bench/README.md); `direct` saves a network copy where the registry is remote.
      */
-    transfer: z.enum(['direct', 'registry']).default('direct'),
+    transfer: z.enum(['direct', 'registry']).default('registry'),
     /** Passed to the kubelet checkpoint API (`?timeout=`) per container. */
     checkpointTimeoutSeconds: z.number().int().min(1).max(3600).default(120),
     /** How long the target pod may take to become Ready before the migration rolls back. */

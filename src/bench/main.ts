@@ -1,6 +1,6 @@
 // `npm run bench`: podferry's downtime against the CRIU floor and the sequential baseline, on the lab.
 //
-//   npm run bench -- [--runs 5] [--containers 1,2,4] [--sizes 16,64,256] [--ways podferry,sequential,floor[,registry,prepull]]
+//   npm run bench -- [--runs 5] [--containers 1,2,4] [--sizes 16,64,256] [--ways podferry,sequential,floor[,direct,prepull]]
 //                    [--out bench/results] [--config config/lab.yaml]
 //   npm run bench -- --report bench/results/<timestamp>     (rebuild results.md and the plot from raw.json)
 //   npm run bench -- --report <new dir> --merge <dir>,<dir>  (one report from several results folders)
@@ -143,8 +143,8 @@ async function measure(way: Way, containers: number, sizeMiB: number, run: numbe
           config.temporal.taskQueue,
           containers,
           sizeMiB,
-          // podferry and sequential ship node to node; registry is the earlier way (push, kubelet pulls), which prepull extends.
-          { parallel: way !== 'sequential', transfer: way === 'registry' || way === 'prepull' ? 'registry' : 'direct' },
+          // podferry and sequential as shipped (through the registry; prepull adds early pulls); direct: node to node.
+          { parallel: way !== 'sequential', transfer: way === 'direct' ? 'direct' : 'registry' },
           way === 'prepull' ? earlyPullTarget(config) : undefined,
         ),
         MIGRATION_TIMEOUT_MS,

@@ -1,5 +1,5 @@
-// The podferry ways: one migration of the bench pod lab-a → lab-b, parallel and node to node (as it ships),
-// sequential (options.parallel=false), or through the registry (registry, prepull), measured from outside (workload gap, client gap) and from inside (the result's
+// The podferry ways: one migration of the bench pod lab-a → lab-b, parallel through the registry (as it
+// ships), sequential (options.parallel=false), node to node (direct), or with early pulls (prepull), measured from outside (workload gap, client gap) and from inside (the result's
 // downtime, phases and containers; the workflow history for the time no activity was running).
 import type { Client } from '@temporalio/client';
 import type { MigrationResult } from '../api/migration.js';
@@ -77,7 +77,7 @@ export async function runMigration(
   await new Promise((r) => setTimeout(r, 300)); // a few answers before the freeze
 
   let result: MigrationResult;
-  const kind = earlyPull ? 'pre' : !options.parallel ? 'seq' : options.transfer === 'registry' ? 'reg' : 'par';
+  const kind = earlyPull ? 'pre' : !options.parallel ? 'seq' : options.transfer === 'direct' ? 'dir' : 'par';
   const migrationId = `bench-${kind}-${containers}x${ballastMiB}-${Date.now().toString(36)}`;
   const early = earlyPull
     ? startEarlyPulls({ ...earlyPull, migrationId, containers: Array.from({ length: containers }, (_, i) => `c${i}`) })

@@ -3,7 +3,7 @@ import type { FloorRun } from './floor.js';
 import type { MigrationRun } from './podferry-way.js';
 
 /** `prepull` is an experiment (podferry + early pulls of the checkpoint images on the target, see early-pull.ts), not a default way. */
-export const WAYS = ['podferry', 'sequential', 'floor', 'registry', 'prepull'] as const;
+export const WAYS = ['podferry', 'sequential', 'floor', 'direct', 'prepull'] as const;
 export const DEFAULT_WAYS: Way[] = ['podferry', 'sequential', 'floor'];
 export type Way = (typeof WAYS)[number];
 

@@ -59,8 +59,8 @@ export function markdown(records: RunRecord[], machine: string, command: string)
   }
   lines.push('');
   const experiments = [
-    ['registry', 'podferry with transfer=registry (each image pushed, then pulled by the kubelet: the way before node-to-node transfer)'],
-    ['prepull', 'registry + each checkpoint image pulled on the target node as soon as it is pushed; see bench/README.md'],
+    ['direct', 'podferry with transfer=direct: each image sent node to node and imported into the target runtime, no registry'],
+    ['prepull', 'podferry + each checkpoint image pulled on the target node as soon as it is pushed; see bench/README.md'],
   ] as const;
   for (const [way, what] of experiments) {
     if (!records.some((r) => r.way === way)) continue;
@@ -83,7 +83,7 @@ export function markdown(records: RunRecord[], machine: string, command: string)
   lines.push(`| pod | way | ${PHASES.join(' | ')} | ckpt max | push max | restore→Ready | orchestration (% of window) |`);
   lines.push(`|---|---|${PHASES.map(() => '---').join('|')}|---|---|---|---|`);
   for (const cell of all) {
-    for (const way of ['podferry', 'sequential', 'registry', 'prepull'] as const) {
+    for (const way of ['podferry', 'sequential', 'direct', 'prepull'] as const) {
       const rs = measured(records, way, cell).filter((r) => r.migration);
       if (rs.length === 0) continue;
       const phase = (p: MigrationPhase) => Math.round(pick(rs, (r) => r.migration!.result.phasesMs[p])?.median ?? NaN);
@@ -138,7 +138,7 @@ function targetSide(records: RunRecord[], all: Cell[]): string[] {
     return s ? String(Math.round(s.median)) : '—';
   };
   for (const cell of all) {
-    for (const way of ['podferry', 'sequential', 'registry', 'prepull'] as const) {
+    for (const way of ['podferry', 'sequential', 'direct', 'prepull'] as const) {
       const rs = measured(records, way, cell).filter((r) => r.migration?.targetTimeline && r.migration.history);
       if (rs.length === 0) continue;
       const t = (r: RunRecord) => r.migration!.targetTimeline!;

@@ -104,9 +104,9 @@ program
   .option('--target-namespace <namespace>', 'namespace in the target cluster (default: the source namespace)')
   .option('--sequential', 'checkpoint and push containers one after another (baseline for benchmarks)')
   .addOption(
-    new Option('--transfer <how>', 'how checkpoint images reach the target: node to node when --node is given, or always through the registry')
-      .choices(['direct', 'registry'])
-      .default('direct'),
+    new Option('--transfer <how>', 'how checkpoint images reach the target: through the registry, or node to node (direct; needs --node)')
+      .choices(['registry', 'direct'])
+      .default('registry'),
   )
   .option('--checkpoint-timeout <seconds>', 'kubelet checkpoint timeout per container', positiveInt)
   .option('--ready-timeout <seconds>', 'how long the target pod may take to become Ready', positiveInt)

@@ -1,8 +1,7 @@
 // podferry end to end on the lab: real Temporal, real API servers and kubelets, containerd + runc + CRIU,
 // the real registry, and podferry's own workers (deploy/lab/workers.sh, as `make demo` runs them).
 // 1. `podferry migrate` moves the stateful three-container sample pod from lab-a to lab-b with its state,
-//    and prints the downtime: to a given node, so the checkpoint images go node to node (no registry);
-//    without a node, through the registry.
+//    and prints the downtime: through the registry (the default), and node to node (--transfer direct).
 // 2. A failure injected after the source was frozen and checkpointed (the target pod cannot be created):
 //    the workload resumes at the source with its state, nothing is left in lab-b: no pod, no images
 //    imported into lab-b-node's runtime, none in the registry.
@@ -32,8 +31,8 @@ beforeAll(() => {
 
 describe('podferry migrate on the lab', () => {
   test.each([
-    ['--node lab-b-node: node to node', ['--node', 'lab-b-node'], 'direct'],
-    ['no node: through the registry', [], 'registry'],
+    ['through the registry', [], 'registry'],
+    ['--transfer direct: node to node', ['--node', 'lab-b-node', '--transfer', 'direct'], 'direct'],
   ])('moves the stateful three-container pod from lab-a to lab-b (%s); state continues; downtime printed', async (_how, args, via) => {
     const source = await deploySample(clusters, 'lab-a', { removeFrom: ['lab-b'] });
     await putSampleKey(source.status!.podIP!, 'e2e', 'survives the move');
@@ -88,7 +87,11 @@ describe('a failure after the source stopped', () => {
     const client = new Client({ connection, namespace: config.temporal.namespace });
     const handle = await startMigration(
       client,
-      { source: { cluster: 'lab-a', namespace: 'default', pod: 'sample' }, target: { cluster: 'lab-b', node: 'lab-b-node' } },
+      {
+        source: { cluster: 'lab-a', namespace: 'default', pod: 'sample' },
+        target: { cluster: 'lab-b', node: 'lab-b-node' },
+        options: { transfer: 'direct' },
+      },
       { taskQueue },
     );
     const failure = await handle.result().then(

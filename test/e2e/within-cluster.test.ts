@@ -1,8 +1,10 @@
 // Moves within one cluster on the lab (lab-a has two nodes): the migration keeps the pod's name and
 // namespace, so the frozen source is deleted before the target is created (strategy DeleteThenCreate).
-// 1. `podferry migrate --from lab-a --to lab-a --node lab-a-node2` moves the sample pod with its state.
+// 1. `podferry migrate --from lab-a --to lab-a --node lab-a-node2 --transfer direct` moves the sample pod with
+//    its state (images node to node).
 // 2. The target fails after the source was deleted (a fault injected into the first createTargetPod): the
-//    pod is restored on its source node from the checkpoint images and continues with its state.
+//    pod is restored on its source node from the checkpoint images (through the registry, the default) and
+//    continues with its state.
 // The orchestration runs in a worker of this test on its own task queue (real activities, one wrapped).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
@@ -52,10 +54,11 @@ describe('moves within the cluster lab-a', () => {
     await putSampleKey(source.status!.podIP!, 'e2e', 'survives the move to the other node');
     const before = await readSampleState(source.status!.podIP!);
 
-    const cli = await podferry(['migrate', 'default/sample', '--from', 'lab-a', '--to', 'lab-a', '--node', 'lab-a-node2', '--wait', '--json'], taskQueue);
+    const cli = await podferry(['migrate', 'default/sample', '--from', 'lab-a', '--to', 'lab-a', '--node', 'lab-a-node2', '--transfer', 'direct', '--wait', '--json'], taskQueue);
     expect({ code: cli.code, stderr: cli.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
     const { result } = JSON.parse(cli.stdout) as { result: MigrationResult };
     expect(result).toMatchObject({ strategy: 'DeleteThenCreate', target: { cluster: 'lab-a', name: 'sample', node: 'lab-a-node2' } });
+    expect(Object.values(result.containers).map((c) => c.via)).toEqual(['direct', 'direct', 'direct']);
     expect(result.warnings).toEqual(expect.arrayContaining([expect.stringContaining('the frozen source pod is deleted before the target is created')]));
 
     const target = await waitForPod(clusters.core('lab-a'), 'default', 'sample', isReady, 60_000);

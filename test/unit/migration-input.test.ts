@@ -10,7 +10,7 @@ describe('migration input', () => {
     });
     expect(input.options).toEqual({
       parallel: true,
-      transfer: 'direct',
+      transfer: 'registry',
       checkpointTimeoutSeconds: 120,
       readyTimeoutSeconds: 300,
       cleanup: { images: 'delete', archives: 'delete' },

@@ -49,7 +49,7 @@ afterAll(async () => {
   await env?.stop();
 });
 
-/** Through the registry unless the options say otherwise: the node-to-node path has its own tests below. */
+/** Through the registry (the default) unless the options say otherwise: the node-to-node path has its own tests below. */
 function request(options: MigratePodRequest['options'], targetCluster: string, targetNode: string): MigratePodRequest {
   return {
     source: { cluster: 'lab-a', namespace: 'default', pod: 'sample' },
@@ -240,7 +240,7 @@ describe('migratePod with recording stand-in activities', () => {
     await Worker.runReplayHistory({ workflowBundle, replayName: 'cancellation' }, await client.workflow.getHandle(progress.migrationId).fetchHistory());
   }, 60_000);
 
-  describe('node to node (transfer: direct, the default)', () => {
+  describe('node to node (transfer: direct)', () => {
     const direct = { transfer: 'direct' } as const;
     const sends = (recorder: Recorder) => recorder.started().filter((c) => /^(offer|import)CheckpointImage:|^pushCheckpointImage:/.test(c));
 
