@@ -33,17 +33,22 @@ afterAll(async () => {
   await orchestrator?.stop();
 });
 
+/** A fresh sample on the schedulable lab-a-node, labelled for this drain only, with a key to keep. */
+async function sampleOnLabANode(label: string) {
+  await setUnschedulable('lab-a', 'lab-a-node', false);
+  const source = await deploySample(clusters, 'lab-a', { removeFrom: ['lab-b'], node: 'lab-a-node' });
+  await clusters.core('lab-a').patchNamespacedPod({
+    namespace: 'default',
+    name: 'sample',
+    body: [{ op: 'add', path: `/metadata/labels/${SELECTOR_LABEL.replace('/', '~1')}`, value: label }],
+  });
+  await putSampleKey(source.status!.podIP!, 'e2e', `survives the ${label}`);
+  return { source, before: await readSampleState(source.status!.podIP!) };
+}
+
 describe('podferry drain on the lab', () => {
   test('drain lab-a/lab-a-node --to lab-b moves the sample pod with its state; the node stays cordoned until the test gives it back', async () => {
-    await setUnschedulable('lab-a', 'lab-a-node', false);
-    const source = await deploySample(clusters, 'lab-a', { removeFrom: ['lab-b'] });
-    await clusters.core('lab-a').patchNamespacedPod({
-      namespace: 'default',
-      name: 'sample',
-      body: [{ op: 'add', path: `/metadata/labels/${SELECTOR_LABEL.replace('/', '~1')}`, value: 'drain' }],
-    });
-    await putSampleKey(source.status!.podIP!, 'e2e', 'survives the drain');
-    const before = await readSampleState(source.status!.podIP!);
+    const { before } = await sampleOnLabANode('drain');
 
     const cli = await podferry(['drain', 'lab-a/lab-a-node', '--to', 'lab-b', '--pod-selector', `${SELECTOR_LABEL}=drain`, '--wait', '--json'], taskQueue);
     expect({ code: cli.code, stderr: cli.stderr }).toEqual({ code: 0, stderr: '' });
@@ -67,15 +72,7 @@ describe('podferry drain on the lab', () => {
   }, 420_000);
 
   test('drain lab-a/lab-a-node without --to moves the sample pod to lab-a\'s other node with its state', async () => {
-    await setUnschedulable('lab-a', 'lab-a-node', false);
-    const source = await deploySample(clusters, 'lab-a', { removeFrom: ['lab-b'], node: 'lab-a-node' });
-    await clusters.core('lab-a').patchNamespacedPod({
-      namespace: 'default',
-      name: 'sample',
-      body: [{ op: 'add', path: `/metadata/labels/${SELECTOR_LABEL.replace('/', '~1')}`, value: 'drain-within' }],
-    });
-    await putSampleKey(source.status!.podIP!, 'e2e', 'survives the drain within the cluster');
-    const before = await readSampleState(source.status!.podIP!);
+    const { source, before } = await sampleOnLabANode('drain-within');
 
     // No --to: the target is lab-a itself; the scheduler places the pod (lab-a-node is cordoned by the drain).
     const cli = await podferry(['drain', 'lab-a/lab-a-node', '--pod-selector', `${SELECTOR_LABEL}=drain-within`, '--wait', '--json'], taskQueue);
