@@ -395,22 +395,26 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     if (input.onlyIfMigrationId && pod.metadata?.annotations?.[ANNOTATIONS.migrationId] !== input.onlyIfMigrationId) {
       return { deleted: false, skipped: `${ref} was not created by migration ${input.onlyIfMigrationId}; left alone` };
     }
-    if (!pod.metadata?.deletionTimestamp) {
+    // A pod already terminating is deleted again only to shorten its grace period (to 0: removed at once).
+    const shortens = input.gracePeriodSeconds !== undefined && input.gracePeriodSeconds < (pod.metadata?.deletionGracePeriodSeconds ?? Infinity);
+    if (!pod.metadata?.deletionTimestamp || shortens) {
       await ignore404(
         core.deleteNamespacedPod({
           name: input.name,
           namespace: input.namespace,
-          gracePeriodSeconds: input.gracePeriodSeconds,
-          body: { preconditions: { uid: pod.metadata?.uid } },
+          // In the body: the API server ignores the query parameters of a DELETE that has one.
+          body: { preconditions: { uid: pod.metadata?.uid }, ...(input.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: input.gracePeriodSeconds } : {}) },
         }),
       );
     }
     const deadline = Date.now() + input.waitSeconds * 1000;
-    while (Date.now() < deadline) {
+    // Poll soon, then less often: a pod removed at once (grace 0) is gone within milliseconds, and this wait
+    // can be inside the downtime (DeleteThenCreate).
+    for (let interval = 20; Date.now() < deadline; interval = Math.min(interval * 2, pollIntervalMs)) {
       const current = await readPod(input.cluster, input.namespace, input.name);
       if (!current || current.metadata?.uid !== pod.metadata?.uid) return { deleted: true };
       heartbeatIfActive();
-      await sleep(pollIntervalMs);
+      await sleep(interval);
     }
     if (input.waitSeconds > 0) throw ApplicationFailure.retryable(`${ref} is still terminating after ${input.waitSeconds}s`, 'PodStillTerminating');
     return { deleted: true };

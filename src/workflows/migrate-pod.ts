@@ -312,7 +312,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
         workloadOnlyInCheckpoint = false;
       });
       workloadOnlyInCheckpoint = true;
-      await deleteFrozenSource(thePlan, clusterDeletion, node);
+      await deleteFrozenSource(thePlan, clusterDeletion, node, { removeAtOnce: true });
       progress.step();
     }
 
@@ -484,17 +484,20 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
 
 /**
  * Deletes the frozen source pod: request the deletion (so the kubelet does not restart what dies), kill the
- * frozen processes (a frozen task cannot exit on its own), then wait until the pod object is gone.
+ * frozen processes (a frozen task cannot exit on its own), then wait until the pod object is gone. Inside
+ * the downtime (DeleteThenCreate) the object is removed at once (grace period 0) once its processes are
+ * dead, instead of waiting for the kubelet to report them: the kubelet cleans up the rest on its own.
  */
 async function deleteFrozenSource(
   plan: MigrationPlan,
   api: Pick<KubernetesActivities, 'deletePod'>,
   node: Pick<NodeActivities, 'killFrozenPod'>,
+  options: { removeAtOnce?: boolean } = {},
 ): Promise<void> {
   const sourcePod = { cluster: plan.source.cluster, namespace: plan.source.namespace, name: plan.source.pod, uid: plan.source.uid };
   await api.deletePod({ ...sourcePod, waitSeconds: 0 });
   await node.killFrozenPod({ podUid: plan.source.uid, containerIds: plan.containers.map((c) => c.containerId) });
-  await api.deletePod({ ...sourcePod, waitSeconds: 50 });
+  await api.deletePod({ ...sourcePod, waitSeconds: 50, ...(options.removeAtOnce ? { gracePeriodSeconds: 0 } : {}) });
 }
 
 /**
