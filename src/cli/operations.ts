@@ -2,10 +2,10 @@
 //   podferry drain <cluster>/<node> [--to <cluster>] [--to-node <node>] [--pod-selector <labels>] [--concurrency N] [--wait] [--json]
 //   podferry schedule create <id> --policy <file|configmap:<cluster>/<ns>/<name>[#key]> --every <duration> [--dry-run]
 //   podferry schedule list | show <id> | pause <id> | unpause <id> | trigger <id> | delete <id>
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { Command, InvalidArgumentError } from 'commander';
 import type { PodferryConfig } from '../api/config.js';
-import type { DrainNodeRequest, DrainReport } from '../api/drain.js';
+import type { DrainNodeRequest, DrainProgress, DrainReport } from '../api/drain.js';
 import type { RebalanceRequest } from '../api/placement-policy.js';
 import { describeFailure } from '../client/migrations.js';
 import {
@@ -17,10 +17,12 @@ import {
   recentRebalanceRuns,
   startDrain,
   summarizeSchedule,
+  type DrainHandle,
 } from '../client/operations.js';
 import { loadConfig } from '../config/load.js';
 import { PolicyError, policySourceFromArgument } from '../config/placement-policy.js';
 import { apiStatus, Clusters } from '../kubernetes/clusters.js';
+import { DRAIN_WORKFLOW_TYPE } from '../workflows/operations-definitions.js';
 import { connect, positiveInt } from './common.js';
 import { seconds, table } from './format.js';
 
@@ -51,6 +53,28 @@ export function drainReportText(report: DrainReport): string {
     rows.length ? table(['pod', 'outcome', 'detail'], rows, 'left') : '(no pods on the node)',
     ...report.warnings.map((w) => `warning: ${w}`),
   ].join('\n');
+}
+
+function drainProgressLine(p: DrainProgress): string {
+  return `${p.phase}: ${p.moved.length} moved, ${p.running.length} migrating (${p.running.map((r) => `${r.namespace}/${r.name}`).join(', ')}), ${p.pending.length} waiting, ${p.failed.length} failed, ${p.skipped.length} skipped`;
+}
+
+/** `podferry status` of a drain or a rebalancing run (a workflow id that is not a migration). */
+export async function printOperationStatus(handle: WorkflowHandle, type: string, status: string, json: boolean): Promise<void> {
+  let progress: DrainProgress | undefined;
+  let result: unknown;
+  let failure: ReturnType<typeof describeFailure> | undefined;
+  if (status === 'COMPLETED') result = await handle.result();
+  else if (status === 'RUNNING' && type === DRAIN_WORKFLOW_TYPE) progress = await getDrainProgress(handle as DrainHandle).catch(() => undefined);
+  else if (status !== 'RUNNING') await handle.result().catch((err: unknown) => (failure = describeFailure(err)));
+  if (json) {
+    console.log(JSON.stringify({ id: handle.workflowId, type, status, progress, result, failure }, null, 2));
+    return;
+  }
+  if (type === DRAIN_WORKFLOW_TYPE && result) console.log(drainReportText(result as DrainReport));
+  else console.log(`${type} ${handle.workflowId}: ${status}${progress ? `, ${drainProgressLine(progress)}` : ''}`);
+  if (type !== DRAIN_WORKFLOW_TYPE && result) console.log(JSON.stringify(result, null, 2));
+  if (failure) console.log(`failure: ${failure.chain.join(': ')}`);
 }
 
 export function registerOperationCommands(program: Command): void {
@@ -86,7 +110,7 @@ export function registerOperationCommands(program: Command): void {
       const poll = setInterval(() => {
         getDrainProgress(handle)
           .then((p) => {
-            const line = `${p.phase}: ${p.moved.length} moved, ${p.running.length} migrating (${p.running.map((r) => `${r.namespace}/${r.name}`).join(', ')}), ${p.pending.length} waiting, ${p.failed.length} failed, ${p.skipped.length} skipped`;
+            const line = drainProgressLine(p);
             if (!opts.json && line !== last) process.stderr.write(`[${new Date().toISOString()}] ${(last = line)}\n`);
           })
           .catch(() => undefined);

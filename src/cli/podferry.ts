@@ -7,6 +7,7 @@
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { MigratePodRequest, MigrationProgress } from '../api/migration.js';
+import { WORKFLOW_TYPE } from '../api/names.js';
 import { ConfigError } from '../config/load.js';
 import {
   describeFailure,
@@ -150,7 +151,7 @@ program
 
 program
   .command('status')
-  .description('show the progress or the result of a migration')
+  .description('show the progress or the result of a migration (or of a drain or rebalancing run)')
   .argument('<migrationId>')
   .option('--wait', 'follow it until it ends')
   .option('--json', 'machine-readable output')
@@ -158,6 +159,10 @@ program
     const { client } = await connect(program.opts().config);
     const handle = client.workflow.getHandle(migrationId) as MigrationHandle;
     const description = await handle.describe();
+    if (description.type !== WORKFLOW_TYPE) {
+      const { printOperationStatus } = await import('./operations.js');
+      return printOperationStatus(handle, description.type, description.status.name, Boolean(opts.json));
+    }
     if (opts.wait && description.status.name === 'RUNNING') return follow(handle, Boolean(opts.json));
     const progress = await getProgress(handle).catch(() => undefined);
     let result: unknown;

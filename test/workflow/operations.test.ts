@@ -192,6 +192,11 @@ describe('drainNode', () => {
     const { value, recorder } = await withWorkers(state, {}, async (taskQueue) => outcome((await startDrain(client, request, { taskQueue })).result()));
     const report = value.result as DrainReport;
     expect(report).toMatchObject({ targetCluster: 'lab-a', complete: true, cordoned: true, failed: [], skipped: [] });
+    // `podferry status` understands a drain id too: it prints the drain's report.
+    const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'podferry-status-')), 'podferry.yaml');
+    writeFileSync(configFile, `temporal: { address: "${temporal.address}", namespace: default }\n`);
+    const status = await runProcess(process.execPath, ['--import', path.join(repo, 'test/support/ts-resolve.mjs'), path.join(repo, 'src/cli/podferry.ts'), '--config', configFile, 'status', report.drainId]);
+    expect(status.stdout).toContain(`drain ${report.drainId}: node lab-a/${NODE} → lab-a: 2 moved, 0 failed, 0 skipped; complete, node cordoned`);
     expect(report.moved.map((m) => [m.name, m.targetCluster])).toEqual([
       ['app-1', 'lab-a'],
       ['app-2', 'lab-a'],
