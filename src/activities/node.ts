@@ -3,6 +3,7 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import { digestMemoPath } from '../node/archive-digest.js';
 import type { ContainerdTasks } from '../node/containerd-tasks.js';
 import type { CriImages } from '../node/cri-images.js';
 import { childCgroups, findPodCgroup, freeze, freezerState, podPids, thaw, type PodCgroup } from '../node/pod-cgroup.js';
@@ -183,7 +184,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
         continue;
       }
       await rm(onHost(target), { force: true });
-      await rm(onHost(`${target}.podferry-sha256`), { force: true }); // digest memo of the registry push
+      await rm(digestMemoPath(onHost(target)), { force: true }); // the archive's digest memo
       deleted.push(target);
     }
     return { deleted };

@@ -50,10 +50,6 @@ export class CheckpointServer {
     return `${this.baseUrl}/checkpoints/${token}`;
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const token = /^\/checkpoints\/([A-Za-z0-9_-]+)$/.exec(req.url ?? '')?.[1];
     const offer = token ? this.offers.get(token) : undefined;
