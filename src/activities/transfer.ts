@@ -2,7 +2,8 @@
 // offers each archive as an image (hashed once, served by its CheckpointServer); the target node's worker
 // streams it into its runtime (containerd's import) and waits until the kubelet's view of images (CRI) has
 // it. The target pod then references the image exactly as after a registry push (same digest), so the
-// kubelet finds it present and pulls nothing.
+// kubelet finds it present and pulls nothing. Images that went through the registry are pulled by the
+// target node's worker ahead of the kubelet, to the same effect.
 import { get, type IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
@@ -121,7 +122,20 @@ export function createTransferActivities(deps: TransferActivityDeps) {
     return { container: input.container, ref: input.ref, bytes, durationMs: Date.now() - started };
   }
 
-  /** Removes imported checkpoint images from this node's runtime (the undo of importCheckpointImage). */
+  /**
+   * Pulls a checkpoint image pushed to the registry into this node's runtime ahead of the kubelet, which
+   * starts a pod's containers one after another and would pull each image in turn. The CRI pull applies the
+   * runtime's registry configuration, as the kubelet's pull would.
+   */
+  async function pullCheckpointImage(input: { container: string; ref: string }): Promise<{ container: string; ref: string; durationMs: number }> {
+    const runtime = deps.runtime;
+    if (!runtime) throw ApplicationFailure.nonRetryable('this node worker has no CRI socket to pull into (node.containerd)', 'TransferUnavailable');
+    const started = Date.now();
+    await runtime.criImages.pull(input.ref);
+    return { container: input.container, ref: input.ref, durationMs: Date.now() - started };
+  }
+
+  /** Removes checkpoint images from this node's runtime (the undo of importCheckpointImage and pullCheckpointImage). */
   async function removeCheckpointImages(input: { refs: string[] }): Promise<{ removed: string[] }> {
     const runtime = deps.runtime;
     if (!runtime) return { removed: [] };
@@ -134,7 +148,7 @@ export function createTransferActivities(deps: TransferActivityDeps) {
     return { removed };
   }
 
-  return { offerCheckpointImage, importCheckpointImage, removeCheckpointImages };
+  return { offerCheckpointImage, importCheckpointImage, pullCheckpointImage, removeCheckpointImages };
 }
 
 export type TransferActivities = ReturnType<typeof createTransferActivities>;

@@ -26,6 +26,13 @@ export const MigrationOptions = z
      * faster (bench/README.md); `direct` saves a network copy where the registry is remote.
      */
     transfer: z.enum(['direct', 'registry']).default('registry'),
+    /**
+     * Pull each image pushed to the registry on the target node right after its push, through that node's
+     * worker (CRI), before the target pod is created: the kubelet starts a pod's containers one at a time
+     * and would otherwise pull each checkpoint image in turn inside the downtime. Needs a known target node
+     * (given, or the target cluster's only schedulable node) whose worker answers; else the kubelet pulls.
+     */
+    pullOnTarget: z.boolean().default(true),
     /** Passed to the kubelet checkpoint API (`?timeout=`) per container. */
     checkpointTimeoutSeconds: z.number().int().min(1).max(3600).default(120),
     /** How long the target pod may take to become Ready before the migration rolls back. */
@@ -152,6 +159,8 @@ export const ContainerTiming = z.object({
   /** Bytes sent to the registry or to the target node. */
   bytesPushed: z.number(),
   via: z.enum(['direct', 'registry']),
+  /** Time the target node's worker took to pull the pushed image ahead of the kubelet (options.pullOnTarget). */
+  pullMs: z.number().optional(),
 });
 
 export const CheckpointImage = z.object({

@@ -1,6 +1,6 @@
 // `npm run bench`: podferry's downtime against the CRIU floor and the sequential baseline, on the lab.
 //
-//   npm run bench -- [--runs 5] [--containers 1,2,4] [--sizes 16,64,256] [--ways podferry,sequential,floor[,direct,prepull]]
+//   npm run bench -- [--runs 5] [--containers 1,2,4] [--sizes 16,64,256] [--ways podferry,sequential,floor[,direct,kubelet-pull]]
 //                    [--out bench/results] [--config config/lab.yaml]
 //   npm run bench -- --report bench/results/<timestamp>     (rebuild results.md and the plot from raw.json)
 //   npm run bench -- --report <new dir> --merge <dir>,<dir>  (one report from several results folders)
@@ -143,9 +143,8 @@ async function measure(way: Way, containers: number, sizeMiB: number, run: numbe
           config.temporal.taskQueue,
           containers,
           sizeMiB,
-          // podferry and sequential as shipped (through the registry; prepull adds early pulls); direct: node to node.
-          { parallel: way !== 'sequential', transfer: way === 'direct' ? 'direct' : 'registry' },
-          way === 'prepull' ? earlyPullTarget(config) : undefined,
+          // podferry and sequential as shipped (through the registry); direct: node to node; kubelet-pull: no pulls ahead.
+          { parallel: way !== 'sequential', transfer: way === 'direct' ? 'direct' : 'registry', pullOnTarget: way !== 'kubelet-pull' },
         ),
         MIGRATION_TIMEOUT_MS,
         'migration',
@@ -174,19 +173,6 @@ async function measure(way: Way, containers: number, sizeMiB: number, run: numbe
     }
   }
   return { ...base, ok: false, attempts: MAX_ATTEMPTS, error: lastError };
-}
-
-/** Where the `prepull` experiment pulls: the lab's target node containerd, the registry as the nodes name it. */
-function earlyPullTarget(config: PodferryConfig) {
-  const registry = config.registry;
-  if (!registry) throw new Error('the prepull experiment needs `registry:` in the configuration');
-  return {
-    registryUrl: registry.url.replace(/\/$/, ''),
-    pullHost: registry.pullHost ?? new URL(registry.url).host,
-    repository: registry.repository,
-    criAddress: `/run/podferry-lab/${TARGET_CLUSTER}/containerd.sock`,
-    ordered: process.env.PODFERRY_BENCH_PREPULL === 'ordered',
-  };
 }
 
 /** The lab may be taken down by other work on this machine: bring it (and podferry's workers) back. */

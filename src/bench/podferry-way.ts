@@ -1,11 +1,11 @@
 // The podferry ways: one migration of the bench pod lab-a → lab-b, parallel through the registry (as it
-// ships), sequential (options.parallel=false), node to node (direct), or with early pulls (prepull), measured from outside (workload gap, client gap) and from inside (the result's
+// ships), sequential (options.parallel=false), node to node (direct), or leaving the pulls to the kubelet
+// (kubelet-pull), measured from outside (workload gap, client gap) and from inside (the result's
 // downtime, phases and containers; the workflow history for the time no activity was running).
 import type { Client } from '@temporalio/client';
 import type { MigrationResult } from '../api/migration.js';
 import { startMigration } from '../client/migrations.js';
 import type { Clusters } from '../kubernetes/clusters.js';
-import { startEarlyPulls, type EarlyPull } from './early-pull.js';
 import { GapProbe } from './gap-probe.js';
 import { targetTimeline, type TargetTimeline } from './target-timeline.js';
 import { BENCH_NAMESPACE, BENCH_POD, deployBenchPod, FIRST_PORT, readCounters, removeBenchPod, observeWorkload, type WorkloadObservation } from './workload.js';
@@ -38,8 +38,6 @@ export interface MigrationRun extends WorkloadObservation {
   history?: HistoryProfile;
   /** The target node's restore steps, from its containerd log (lab only). */
   targetTimeline?: TargetTimeline;
-  /** The `prepull` experiment's pulls. */
-  earlyPulls?: EarlyPull[];
   sourceIp: string;
   targetIp: string;
   deployMs: number;
@@ -51,8 +49,7 @@ export async function runMigration(
   taskQueue: string,
   containers: number,
   ballastMiB: number,
-  options: { parallel: boolean; transfer: 'direct' | 'registry' },
-  earlyPull?: Omit<Parameters<typeof startEarlyPulls>[0], 'migrationId' | 'containers'>,
+  options: { parallel: boolean; transfer: 'direct' | 'registry'; pullOnTarget: boolean },
 ): Promise<MigrationRun> {
   const deployStarted = Date.now();
   const source = await deployBenchPod(clusters, SOURCE_CLUSTER, containers, ballastMiB, [TARGET_CLUSTER]);
@@ -77,12 +74,8 @@ export async function runMigration(
   await new Promise((r) => setTimeout(r, 300)); // a few answers before the freeze
 
   let result: MigrationResult;
-  const kind = earlyPull ? 'pre' : !options.parallel ? 'seq' : options.transfer === 'direct' ? 'dir' : 'par';
+  const kind = !options.pullOnTarget ? 'kub' : !options.parallel ? 'seq' : options.transfer === 'direct' ? 'dir' : 'par';
   const migrationId = `bench-${kind}-${containers}x${ballastMiB}-${Date.now().toString(36)}`;
-  const early = earlyPull
-    ? startEarlyPulls({ ...earlyPull, migrationId, containers: Array.from({ length: containers }, (_, i) => `c${i}`) })
-    : undefined;
-  let earlyPulls: EarlyPull[] | undefined;
   try {
     const handle = await startMigration(
       client,
@@ -101,7 +94,6 @@ export async function runMigration(
   } finally {
     watching = false;
     await watcher.catch(() => undefined);
-    earlyPulls = await early?.stop();
   }
   const clientView = await probe.stop();
   if (!targetIp) throw new Error('the target pod has no IP after the migration');
@@ -116,7 +108,6 @@ export async function runMigration(
   await removeBenchPod(clusters, [TARGET_CLUSTER]);
   return {
     ...(timeline ? { targetTimeline: timeline } : {}),
-    ...(earlyPulls ? { earlyPulls } : {}),
     migrationId,
     result,
     ...observeWorkload(before, after, clientView),

@@ -2,8 +2,11 @@
 import type { FloorRun } from './floor.js';
 import type { MigrationRun } from './podferry-way.js';
 
-/** `prepull` is an experiment (podferry + early pulls of the checkpoint images on the target, see early-pull.ts), not a default way. */
-export const WAYS = ['podferry', 'sequential', 'floor', 'direct', 'prepull'] as const;
+/**
+ * Experiments, not default ways: `direct` (node to node, no registry) and `kubelet-pull` (podferry without
+ * pulling the checkpoint images on the target node ahead of the kubelet, as before that change).
+ */
+export const WAYS = ['podferry', 'sequential', 'floor', 'direct', 'kubelet-pull'] as const;
 export const DEFAULT_WAYS: Way[] = ['podferry', 'sequential', 'floor'];
 export type Way = (typeof WAYS)[number];
 

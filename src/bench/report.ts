@@ -60,7 +60,7 @@ export function markdown(records: RunRecord[], machine: string, command: string)
   lines.push('');
   const experiments = [
     ['direct', 'podferry with transfer=direct: each image sent node to node and imported into the target runtime, no registry'],
-    ['prepull', 'podferry + each checkpoint image pulled on the target node as soon as it is pushed; see bench/README.md'],
+    ['kubelet-pull', 'podferry with pullOnTarget=false: the kubelet pulls each checkpoint image as it starts the containers, one at a time'],
   ] as const;
   for (const [way, what] of experiments) {
     if (!records.some((r) => r.way === way)) continue;
@@ -76,24 +76,29 @@ export function markdown(records: RunRecord[], machine: string, command: string)
   }
 
   lines.push('## Where the downtime goes (the podferry ways)', '');
-  lines.push('Phases are the workflow\'s wall clock per phase (medians). `ckpt max`/`push max`: the slowest container\'s checkpoint (kubelet call) and push.');
+  lines.push('Phases are the workflow\'s wall clock per phase (medians). `ckpt max`/`push max`/`pull max`: the slowest container\'s checkpoint (kubelet call),');
+  lines.push('push, and pull on the target node ahead of the kubelet (inside Pushing; — when the kubelet pulled).');
   lines.push('`restore→Ready`: own downtime minus the workload\'s gap, i.e. the time from the counters ticking again at the target until the');
   lines.push('workflow observed the pod Ready (readiness probe period, kubelet status, API polling). `orchestration`: time inside the');
   lines.push('downtime window (freezePod started → waitPodReady closed, from the workflow history) when no activity ran: workflow tasks and queue latency.', '');
-  lines.push(`| pod | way | ${PHASES.join(' | ')} | ckpt max | push max | restore→Ready | orchestration (% of window) |`);
-  lines.push(`|---|---|${PHASES.map(() => '---').join('|')}|---|---|---|---|`);
+  lines.push(`| pod | way | ${PHASES.join(' | ')} | ckpt max | push max | pull max | restore→Ready | orchestration (% of window) |`);
+  lines.push(`|---|---|${PHASES.map(() => '---').join('|')}|---|---|---|---|---|`);
   for (const cell of all) {
-    for (const way of ['podferry', 'sequential', 'direct', 'prepull'] as const) {
+    for (const way of ['podferry', 'sequential', 'direct', 'kubelet-pull'] as const) {
       const rs = measured(records, way, cell).filter((r) => r.migration);
       if (rs.length === 0) continue;
       const phase = (p: MigrationPhase) => Math.round(pick(rs, (r) => r.migration!.result.phasesMs[p])?.median ?? NaN);
       const ckpt = pick(rs, (r) => Math.max(...Object.values(r.migration!.result.containers).map((c) => c.checkpointMs)));
       const push = pick(rs, (r) => Math.max(...Object.values(r.migration!.result.containers).map((c) => c.pushMs)));
+      const pull = pick(rs, (r) => {
+        const pulls = Object.values(r.migration!.result.containers).flatMap((c) => (c.pullMs === undefined ? [] : [c.pullMs]));
+        return pulls.length ? Math.max(...pulls) : undefined;
+      });
       const lag = pick(rs, (r) => (r.downtimeMs ?? NaN) - (r.workloadGapMs ?? NaN));
       const orch = pick(rs, (r) => r.migration!.history?.orchestrationMs);
       const share = pick(rs, (r) => (r.migration!.history?.windowMs ? (100 * r.migration!.history.orchestrationMs) / r.migration!.history.windowMs : undefined));
       lines.push(
-        `| ${cell.containers} × ${cell.sizeMiB} | ${way} | ${PHASES.map(phase).join(' | ')} | ${Math.round(ckpt?.median ?? NaN)} | ${Math.round(push?.median ?? NaN)} | ` +
+        `| ${cell.containers} × ${cell.sizeMiB} | ${way} | ${PHASES.map(phase).join(' | ')} | ${Math.round(ckpt?.median ?? NaN)} | ${Math.round(push?.median ?? NaN)} | ${pull ? Math.round(pull.median) : '—'} | ` +
           `${Math.round(lag?.median ?? NaN)} | ${Math.round(orch?.median ?? NaN)} (${share ? share.median.toFixed(1) : '—'} %) |`,
       );
     }
@@ -138,7 +143,7 @@ function targetSide(records: RunRecord[], all: Cell[]): string[] {
     return s ? String(Math.round(s.median)) : '—';
   };
   for (const cell of all) {
-    for (const way of ['podferry', 'sequential', 'direct', 'prepull'] as const) {
+    for (const way of ['podferry', 'sequential', 'direct', 'kubelet-pull'] as const) {
       const rs = measured(records, way, cell).filter((r) => r.migration?.targetTimeline && r.migration.history);
       if (rs.length === 0) continue;
       const t = (r: RunRecord) => r.migration!.targetTimeline!;

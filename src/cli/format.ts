@@ -31,8 +31,15 @@ export function resultReport(result: MigrationResult): string {
     Object.entries(result.phasesMs).map(([phase, ms]) => [phase, seconds(ms ?? 0)]),
   );
   const containers = table(
-    ['container', 'checkpoint', 'push', 'archive', 'pushed'],
-    Object.entries(result.containers).map(([name, t]) => [name, seconds(t.checkpointMs), seconds(t.pushMs), bytes(t.archiveBytes), bytes(t.bytesPushed)]),
+    ['container', 'checkpoint', 'push', 'pull on target', 'archive', 'pushed'],
+    Object.entries(result.containers).map(([name, t]) => [
+      name,
+      seconds(t.checkpointMs),
+      seconds(t.pushMs),
+      t.pullMs === undefined ? '—' : seconds(t.pullMs),
+      bytes(t.archiveBytes),
+      bytes(t.bytesPushed),
+    ]),
   );
   return [
     `migrated ${result.source.cluster}/${result.source.namespace}/${result.source.name} → ${result.target.cluster}/${result.target.namespace}/${result.target.name}` +

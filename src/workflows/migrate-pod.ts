@@ -131,7 +131,7 @@ interface Compensation {
 }
 
 /** A checkpoint image at the target: pushed to the registry, or sent node to node (offered at offerUrl). */
-type SentCheckpointImage = PushedCheckpointImage & { via: 'direct' | 'registry'; offerUrl?: string };
+type SentCheckpointImage = PushedCheckpointImage & { via: 'direct' | 'registry'; offerUrl?: string; pullMs?: number };
 
 export async function migratePod(request: MigratePodRequest): Promise<MigrationResult> {
   const parsed = MigratePodInput.safeParse(request);
@@ -241,10 +241,13 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
 
     // 4. Send one checkpoint image per container from the source node (the archives exist only there):
     //    node to node when the target node is known and its worker answered, else (or if that fails) pushed
-    //    to the registry.
+    //    to the registry, and then pulled at once on the target node when it is known (the kubelet would pull
+    //    the images one container after another, inside the downtime).
     progress.enter('Pushing');
     const tags = Object.fromEntries(containers.map((c) => [c, checkpointImageTag(migrationId, c)]));
-    const directTo = options.transfer === 'direct' && plan.target.node && answering.has(plan.target.node) ? plan.target.node : undefined;
+    const landingNode = plan.target.node ?? (plan.prepullNodes.length === 1 ? plan.prepullNodes[0] : undefined);
+    const receiver = landingNode && answering.has(landingNode) && (options.transfer === 'direct' || options.pullOnTarget) ? landingNode : undefined;
+    const directTo = options.transfer === 'direct' && receiver && receiver === plan.target.node ? receiver : undefined;
     const imageOf = (container: string) => ({
       migrationId,
       container,
@@ -252,46 +255,55 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       repository: options.registryRepository,
       originalImage: thePlan.containers.find((c) => c.name === container)?.image,
     });
-    const push = async (container: string): Promise<SentCheckpointImage> => ({
-      ...(await nodeTransferCalls.pushCheckpointImage({ ...imageOf(container), tag: tags[container]! })),
-      via: 'registry',
-    });
     undo('delete checkpoint images', async () => {
       keepCheckpointIfOnlyCopy('images', pushed.map((p) => p.ref));
       await Promise.all(containers.map((c) => clusterPersistent.deleteImage({ repository: options.registryRepository, tag: tags[c]! })));
     });
-    const imported: string[] = [];
-    let sendDirect: ((container: string) => Promise<SentCheckpointImage>) | undefined;
-    if (directTo) {
-      const targetQueue = nodeTaskQueue(plan.target.cluster, directTo);
-      const targetTransfer = proxyActivities<TransferActivities>(nodeTransfer(targetQueue));
-      const targetPersistent = proxyActivities<TransferActivities>(persistent(targetQueue));
-      undo('remove checkpoint images from the target node', () => targetPersistent.removeCheckpointImages({ refs: imported }));
-      sendDirect = async (container) => {
-        const offered = await nodeTransferCalls.offerCheckpointImage(imageOf(container));
-        imported.push(offered.ref);
-        const received = await targetTransfer.importCheckpointImage({ container, url: offered.url, ref: offered.ref });
-        return {
-          container,
-          ref: offered.ref,
-          tag: tags[container]!,
-          manifestDigest: offered.manifestDigest,
-          layerDigest: offered.layerDigest,
-          archiveBytes: offered.archiveBytes,
-          bytesPushed: received.bytes,
-          durationMs: received.durationMs,
-          via: 'direct',
-          offerUrl: offered.url,
-        };
-      };
+    /** Checkpoint images placed in the receiving node's runtime (imported or pulled). */
+    const onReceiver: string[] = [];
+    const receiverQueue = receiver ? nodeTaskQueue(plan.target.cluster, receiver) : undefined;
+    const receiverCalls = receiverQueue ? proxyActivities<TransferActivities>(nodeTransfer(receiverQueue)) : undefined;
+    if (receiverQueue) {
+      const receiverPersistent = proxyActivities<TransferActivities>(persistent(receiverQueue));
+      undo('remove checkpoint images from the target node', () => receiverPersistent.removeCheckpointImages({ refs: onReceiver }));
     }
+    const push = async (container: string): Promise<SentCheckpointImage> => {
+      const result = await nodeTransferCalls.pushCheckpointImage({ ...imageOf(container), tag: tags[container]! });
+      if (!receiverCalls || !options.pullOnTarget) return { ...result, via: 'registry' };
+      try {
+        onReceiver.push(result.ref);
+        const pulled = await receiverCalls.pullCheckpointImage({ container, ref: result.ref });
+        return { ...result, via: 'registry', pullMs: pulled.durationMs };
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        progress.warn(`pulling the checkpoint image of ${container} on node ${receiver} ahead of the kubelet failed (the kubelet pulls it): ${errorMessage(err)}`);
+        return { ...result, via: 'registry' };
+      }
+    };
+    const sendDirect = async (container: string): Promise<SentCheckpointImage> => {
+      const offered = await nodeTransferCalls.offerCheckpointImage(imageOf(container));
+      onReceiver.push(offered.ref);
+      const received = await receiverCalls!.importCheckpointImage({ container, url: offered.url, ref: offered.ref });
+      return {
+        container,
+        ref: offered.ref,
+        tag: tags[container]!,
+        manifestDigest: offered.manifestDigest,
+        layerDigest: offered.layerDigest,
+        archiveBytes: offered.archiveBytes,
+        bytesPushed: received.bytes,
+        durationMs: received.durationMs,
+        via: 'direct',
+        offerUrl: offered.url,
+      };
+    };
     const pushes = await forEachContainer(containers, options.parallel, async (container) => {
       progress.container(container, 'Pushing');
       let result: SentCheckpointImage;
       try {
-        result = sendDirect ? await sendDirect(container) : await push(container);
+        result = directTo ? await sendDirect(container) : await push(container);
       } catch (err) {
-        if (!sendDirect || isCancellation(err)) throw err;
+        if (!directTo || isCancellation(err)) throw err;
         progress.warn(`sending the checkpoint of ${container} to node ${directTo} failed (${errorMessage(err)}): pushing it to the registry instead`);
         result = await push(container);
       }
@@ -456,7 +468,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       containers: Object.fromEntries(
         pushed.map((p) => [
           p.container,
-          { checkpointMs: checkpointMs[p.container] ?? 0, pushMs: p.durationMs, archiveBytes: p.archiveBytes, bytesPushed: p.bytesPushed, via: p.via },
+          { checkpointMs: checkpointMs[p.container] ?? 0, pushMs: p.durationMs, archiveBytes: p.archiveBytes, bytesPushed: p.bytesPushed, via: p.via, ...(p.pullMs !== undefined ? { pullMs: p.pullMs } : {}) },
         ]),
       ),
       totalMs: Date.now() - startedAt,

@@ -146,6 +146,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
       })),
     importCheckpointImage: (input) =>
       step(`importCheckpointImage:${input.container}`, input, () => ({ container: input.container, ref: input.ref, bytes: 1000, durationMs: 2 })),
+    pullCheckpointImage: (input) => step(`pullCheckpointImage:${input.container}`, input, () => ({ container: input.container, ref: input.ref, durationMs: 2 })),
     removeCheckpointImages: (input) => step('removeCheckpointImages', input, () => ({ removed: input.refs })),
   };
   const node: NodeActivities = {

@@ -92,7 +92,7 @@ async function migrate(
   return { ...outcome, recorder, handle, metrics };
 }
 
-const COMPENSATION_CALLS = new Set(['thawPod', 'deleteArchives', 'deleteCopiedConfig', 'deletePod:lab-b']);
+const COMPENSATION_CALLS = new Set(['thawPod', 'deleteArchives', 'deleteCopiedConfig', 'deletePod:lab-b', 'removeCheckpointImages']);
 function compensationCalls(recorder: Recorder): string[] {
   return recorder.started().filter((c) => COMPENSATION_CALLS.has(c) || c.startsWith('deleteImage:'));
 }
@@ -115,8 +115,12 @@ describe('migratePod with recording stand-in activities', () => {
     // Base images are pre-pulled on the target node before the downtime starts.
     expect(calls.slice(0, 3)).toEqual(['planMigration', 'pullImages', 'freezePod']);
     expect(new Set(calls.slice(3, 6))).toEqual(new Set(CONTAINERS.map((c) => `checkpointContainer:${c}`)));
-    expect(new Set(calls.slice(6, 9))).toEqual(new Set(CONTAINERS.map((c) => `pushCheckpointImage:${c}`)));
-    expect(calls.slice(9, 15)).toEqual([
+    // Each image is pulled on the target node right after its push, before the target pod exists.
+    expect(new Set(calls.slice(6, 12))).toEqual(new Set(CONTAINERS.flatMap((c) => [`pushCheckpointImage:${c}`, `pullCheckpointImage:${c}`])));
+    for (const c of CONTAINERS) expect(ordered(`pushCheckpointImage:${c}`)).toBeLessThan(ordered(`pullCheckpointImage:${c}`));
+    const pulls = recorder.calls.filter((c) => c.call.startsWith('pullCheckpointImage:') && c.event === 'start').map((c) => (c.input as { ref: string }).ref);
+    expect(pulls.sort()).toEqual(CONTAINERS.map((c) => `10.231.0.1:5000/podferry/checkpoints@sha256:${c.padEnd(64, '0')}`).sort());
+    expect(calls.slice(12, 18)).toEqual([
       'ensureTargetConfig',
       'createTargetPod',
       'waitPodReady',
@@ -124,8 +128,8 @@ describe('migratePod with recording stand-in activities', () => {
       'killFrozenPod',
       'deletePod:lab-a',
     ]);
-    expect(calls[15]).toBe('deleteArchives');
-    expect(new Set(calls.slice(16))).toEqual(new Set(CONTAINERS.map((c) => `deleteImage:${c}`)));
+    expect(calls[18]).toBe('deleteArchives');
+    expect(new Set(calls.slice(19))).toEqual(new Set(CONTAINERS.map((c) => `deleteImage:${c}`)));
     expect(ordered('thawPod')).toBe(-1); // never thawed: it was deleted after the commit
     expect(ordered('deletePod:lab-b')).toBe(-1); // the target was never undone
 
@@ -185,16 +189,17 @@ describe('migratePod with recording stand-in activities', () => {
   const thaw = 'thaw source pod';
   const archives = 'delete checkpoint archives';
   const images = 'delete checkpoint images';
+  const received = 'remove checkpoint images from the target node';
   const config = 'delete copied config';
   const target = 'delete target pod';
   test.each([
     ['planMigration', []],
     ['freezePod', [thaw]],
     ['checkpointContainer:kv', [archives, thaw]],
-    ['pushCheckpointImage:ballast', [images, archives, thaw]],
-    ['ensureTargetConfig', [config, images, archives, thaw]],
-    ['createTargetPod', [target, config, images, archives, thaw]],
-    ['waitPodReady', [target, config, images, archives, thaw]],
+    ['pushCheckpointImage:ballast', [received, images, archives, thaw]],
+    ['ensureTargetConfig', [config, received, images, archives, thaw]],
+    ['createTargetPod', [target, config, received, images, archives, thaw]],
+    ['waitPodReady', [target, config, received, images, archives, thaw]],
   ])('failure at %s: runs exactly %j, in that order, and the source is never deleted', async (failAt, expected) => {
     const { error, recorder, progress, result } = await migrate({ failAt });
     expect(result).toBeUndefined();
@@ -211,6 +216,7 @@ describe('migratePod with recording stand-in activities', () => {
       [thaw]: ['thawPod'],
       [archives]: ['deleteArchives'],
       [images]: CONTAINERS.map((c) => `deleteImage:${c}`),
+      [received]: ['removeCheckpointImages'],
       [config]: ['deleteCopiedConfig'],
       [target]: ['deletePod:lab-b'],
     };
@@ -229,7 +235,7 @@ describe('migratePod with recording stand-in activities', () => {
     });
     expect(error).toBeInstanceOf(WorkflowFailedError);
     expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
-    expect(progress.compensations.map((c) => c.name)).toEqual([images, archives, thaw]);
+    expect(progress.compensations.map((c) => c.name)).toEqual([received, images, archives, thaw]);
     expect(progress.compensations.every((c) => c.ok)).toBe(true);
     // The blocked push finished (was cancelled) before its undo ran.
     const pushFailed = recorder.calls.findIndex((c) => c.call === 'pushCheckpointImage:ballast' && c.event === 'fail');
@@ -238,6 +244,17 @@ describe('migratePod with recording stand-in activities', () => {
     expect(firstUndo).toBeGreaterThan(pushFailed);
     expect(recorder.started()).not.toContain('createTargetPod');
     await Worker.runReplayHistory({ workflowBundle, replayName: 'cancellation' }, await client.workflow.getHandle(progress.migrationId).fetchHistory());
+  }, 60_000);
+
+  test('a checkpoint image the target node cannot pull ahead is left to the kubelet, with a warning; pullOnTarget=false skips the pulls', async () => {
+    const failed = await migrate({ failAt: 'pullCheckpointImage:kv' });
+    expect(failed.error).toBeUndefined();
+    expect(failed.result!.warnings).toEqual([expect.stringContaining('pulling the checkpoint image of kv on node target-')]);
+    expect(failed.recorder.started()).toContain('createTargetPod');
+
+    const off = await migrate({}, { pullOnTarget: false });
+    expect(off.error).toBeUndefined();
+    expect(off.recorder.started().filter((c) => c.startsWith('pullCheckpointImage:'))).toEqual([]);
   }, 60_000);
 
   describe('node to node (transfer: direct)', () => {
@@ -304,10 +321,10 @@ describe('migratePod with recording stand-in activities', () => {
       const { result, error, recorder, progress } = await within({});
       expect(error).toBeUndefined();
       const calls = recorder.started();
-      expect(calls.slice(0, 9)).toEqual(expect.arrayContaining(['planMigration', 'pullImages', 'freezePod']));
-      expect(calls.slice(9, 15)).toEqual(['deletePod:lab-a:request', 'killFrozenPod', 'deletePod:lab-a', 'ensureTargetConfig', 'createTargetPod', 'waitPodReady']);
-      expect(calls[15]).toBe('deleteArchives');
-      expect(calls.slice(16).every((c) => c.startsWith('deleteImage:'))).toBe(true);
+      expect(calls.slice(0, 12)).toEqual(expect.arrayContaining(['planMigration', 'pullImages', 'freezePod']));
+      expect(calls.slice(12, 18)).toEqual(['deletePod:lab-a:request', 'killFrozenPod', 'deletePod:lab-a', 'ensureTargetConfig', 'createTargetPod', 'waitPodReady']);
+      expect(calls[18]).toBe('deleteArchives');
+      expect(calls.slice(19).every((c) => c.startsWith('deleteImage:'))).toBe(true);
       expect(calls).not.toContain('thawPod');
       expect(result).toMatchObject({ strategy: 'DeleteThenCreate', target: { cluster: 'lab-a', name: 'sample' } });
       expect(result!.phasesMs).toHaveProperty('DeletingSource');
@@ -320,7 +337,10 @@ describe('migratePod with recording stand-in activities', () => {
       expect(failure.type).toBe('MigrationRolledBack');
       expect(failure.message).toContain('the pod was restored from its checkpoint on its source node');
       expect(progress.compensations).toEqual(
-        ['delete target pod', 'delete copied config', restore, 'delete checkpoint images', 'delete checkpoint archives', 'thaw source pod'].map((name) => ({ name, ok: true })),
+        ['delete target pod', 'delete copied config', restore, received, 'delete checkpoint images', 'delete checkpoint archives', 'thaw source pod'].map((name) => ({
+          name,
+          ok: true,
+        })),
       );
       // The restore: the old pod is gone, so a pod is created again on the source node with the checkpoint images, and becomes Ready.
       const afterFailure = recorder.started().slice(recorder.started().indexOf('waitPodReady') + 1);
@@ -339,6 +359,7 @@ describe('migratePod with recording stand-in activities', () => {
         ['delete target pod', true],
         ['delete copied config', true],
         [restore, false],
+        [received, true],
         ['delete checkpoint images', false],
         ['delete checkpoint archives', false],
         ['thaw source pod', true],
@@ -352,7 +373,7 @@ describe('migratePod with recording stand-in activities', () => {
       const failure = rolledBack(error);
       expect(failure.type).toBe('MigrationRolledBack');
       expect(failure.message).toContain('the source pod continues where it was');
-      expect(progress.compensations.map((c) => c.name)).toEqual([restore, 'delete checkpoint images', 'delete checkpoint archives', 'thaw source pod']);
+      expect(progress.compensations.map((c) => c.name)).toEqual([restore, received, 'delete checkpoint images', 'delete checkpoint archives', 'thaw source pod']);
       expect(progress.compensations.every((c) => c.ok)).toBe(true);
       expect(recorder.started()).not.toContain('createTargetPod');
     }, 60_000);
