@@ -3,8 +3,9 @@
 // 1. `podferry migrate` moves the stateful three-container sample pod from lab-a to lab-b with its state,
 //    and prints the downtime: through the registry (the default), and node to node (--transfer direct).
 // 2. A failure injected after the source was frozen and checkpointed (the target pod cannot be created):
-//    the workload resumes at the source with its state, nothing is left in lab-b: no pod, no images
-//    imported into lab-b-node's runtime, none in the registry.
+//    the workload resumes at the source with its state, nothing is left in lab-b: no pod, no checkpoint
+//    images in lab-b-node's runtime (imported node to node, or pulled ahead of the kubelet), none in the
+//    registry.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -78,7 +79,10 @@ describe('a failure after the source stopped', () => {
     await connection?.close();
   });
 
-  test('the workload resumes at the source with its state; nothing is left at the target', async () => {
+  test.each([
+    ['registry', 'pullCheckpointImage'],
+    ['direct', 'importCheckpointImage'],
+  ] as const)('transfer %s: the workload resumes at the source with its state; nothing is left at the target', async (transfer, placedBy) => {
     const source = await deploySample(clusters, 'lab-a', { removeFrom: ['lab-b'] });
     const ip = source.status!.podIP!;
     await putSampleKey(ip, 'e2e', 'still here after the failed move');
@@ -90,7 +94,7 @@ describe('a failure after the source stopped', () => {
       {
         source: { cluster: 'lab-a', namespace: 'default', pod: 'sample' },
         target: { cluster: 'lab-b', node: 'lab-b-node' },
-        options: { transfer: 'direct' },
+        options: { transfer },
       },
       { taskQueue },
     );
@@ -109,10 +113,10 @@ describe('a failure after the source stopped', () => {
     expect(pod.metadata!.uid).toBe(source.metadata!.uid);
     expect(pod.status!.containerStatuses!.map((s) => s.restartCount)).toEqual([0, 0, 0]);
 
-    // Compensated: no target pod, the images sent to lab-b-node are gone from its runtime, none in the registry.
+    // Compensated: no target pod, the images placed in lab-b-node's runtime are gone from it, none in the registry.
     await waitForPod(clusters.core('lab-b'), 'default', 'sample', (p) => p === undefined, 10_000);
-    const imported = (await handle.fetchHistory()).events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'importCheckpointImage');
-    expect(imported).toHaveLength(3);
+    const placed = (await handle.fetchHistory()).events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === placedBy);
+    expect(placed).toHaveLength(3);
     const runtime = new CriImages({ address: '/run/podferry-lab/lab-b-node/containerd.sock' });
     const progress = (failure as WorkflowFailedError & { cause: { details?: unknown[] } }).cause.details?.[0] as { containers: Record<string, { image?: string }> };
     for (const container of ['counter', 'kv', 'ballast']) {

@@ -11,6 +11,7 @@ describe('migration input', () => {
     expect(input.options).toEqual({
       parallel: true,
       transfer: 'registry',
+      pullOnTarget: true,
       checkpointTimeoutSeconds: 120,
       readyTimeoutSeconds: 300,
       cleanup: { images: 'delete', archives: 'delete' },
