@@ -7,7 +7,7 @@ LAB_CACHE ?= $(or $(PODFERRY_LAB_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/p
 export PATH := $(LAB_CACHE)/node-24/bin:$(PATH)
 
 # bench: the downtime benchmark on the lab (bench/README.md); pass flags with BENCH_FLAGS="--runs 1 --sizes 16"
-.PHONY: bench demo test deps build lab-tools lab-up lab-down lab-status lab-reset lab-selftest
+.PHONY: bench demo test deps build lab-tools lab-up lab-down lab-status lab-reset lab-prune lab-selftest
 
 ## demo: build the lab if needed, start it, and migrate the sample pod from lab-a to lab-b
 demo: deps lab-up
@@ -47,6 +47,10 @@ lab-status:
 
 lab-reset:
 	$(LAB)/reset.sh
+
+## lab-prune: free the disk space migrations leave behind (unused checkpoint images on the nodes, registry blobs)
+lab-prune:
+	$(LAB)/prune.sh
 
 ## lab-selftest: checkpoint the sample pod in lab-a and restore it in lab-b, with no workflow
 lab-selftest: deps lab-up

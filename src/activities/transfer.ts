@@ -131,7 +131,12 @@ export function createTransferActivities(deps: TransferActivityDeps) {
     const runtime = deps.runtime;
     if (!runtime) throw ApplicationFailure.nonRetryable('this node worker has no CRI socket to pull into (node.containerd)', 'TransferUnavailable');
     const started = Date.now();
-    await runtime.criImages.pull(input.ref);
+    const beat = setInterval(() => heartbeatIfActive({ pulling: input.ref }), 5_000); // a large pull outlasts the heartbeat timeout
+    try {
+      await runtime.criImages.pull(input.ref);
+    } finally {
+      clearInterval(beat);
+    }
     return { container: input.container, ref: input.ref, durationMs: Date.now() - started };
   }
 

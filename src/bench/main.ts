@@ -99,6 +99,7 @@ async function main(): Promise<number> {
             records.push(record);
             await save();
             console.log(progressLine(records.length, total, started, record));
+            pruneLab();
           }
         }
       }
@@ -173,6 +174,15 @@ async function measure(way: Way, containers: number, sizeMiB: number, run: numbe
     }
   }
   return { ...base, ok: false, attempts: MAX_ATTEMPTS, error: lastError };
+}
+
+/**
+ * Between runs: drop the run's checkpoint images from the nodes and the registry's unreferenced blobs. The full
+ * matrix moves about 100 GiB through them, more than this VM's disk holds (a sitting of 2026-11-28 filled it).
+ */
+function pruneLab(): void {
+  const pruned = spawnSync(path.join(REPO, 'deploy/lab/prune.sh'), [], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (pruned.status !== 0) console.log(`  … deploy/lab/prune.sh: ${pruned.stderr.trim().split('\n').pop()}`);
 }
 
 /** The lab may be taken down by other work on this machine: bring it (and podferry's workers) back. */
