@@ -3,8 +3,9 @@
 //   plan → freeze source → checkpoint containers → send checkpoint images → copy config → create target
 //   → wait Ready (COMMIT) → delete source → finalize
 //
-// Checkpoint images go through the registry, or node to node (options.transfer: direct) when the target
-// node is known (its worker imports them into its runtime).
+// Checkpoint images go through the registry (and the target node's worker pulls each one right after its
+// push, so the kubelet finds them present), or node to node (options.transfer: direct) when the target node
+// is known (its worker imports them into its runtime).
 //
 // Within the source's own cluster and namespace the target needs the source's name, so the frozen source
 // is deleted right before the target is created (strategy DeleteThenCreate); its undo restores the pod on
