@@ -14,18 +14,22 @@ const objectName = z.string().regex(DNS1123_SUBDOMAIN, 'not a valid Kubernetes o
 
 export const CleanupPolicy = z.enum(['delete', 'keep']);
 
+/** How a checkpoint image reaches the target node: through the registry, or node to node. */
+export const CheckpointTransfer = z.enum(['direct', 'registry']);
+export type CheckpointTransfer = z.infer<typeof CheckpointTransfer>;
+
 export const MigrationOptions = z
   .object({
     /** Checkpoint and push all containers at once; false runs them one after another (the benchmark baseline). */
     parallel: z.boolean().default(true),
     /**
-     * How checkpoint images reach the target: `registry`, pushed by the source node and pulled by the
-     * target kubelet; `direct`, node to node (the target node's worker imports them into its runtime, the
+     * How checkpoint images reach the target: `registry`, pushed by the source node and pulled on the
+     * target node (see pullOnTarget); `direct`, node to node (the target node's worker imports them into its runtime, the
      * registry is not used), when the target node is given and its worker answers, else (or if that fails)
      * through the registry. The default is `registry` because on the lab (registry on the same machine) it is
      * faster (bench/README.md); `direct` saves a network copy where the registry is remote.
      */
-    transfer: z.enum(['direct', 'registry']).default('registry'),
+    transfer: CheckpointTransfer.default('registry'),
     /**
      * Pull each image pushed to the registry on the target node right after its push, through that node's
      * worker (CRI), before the target pod is created: the kubelet starts a pod's containers one at a time
@@ -158,7 +162,7 @@ export const ContainerTiming = z.object({
   archiveBytes: z.number(),
   /** Bytes sent to the registry or to the target node. */
   bytesPushed: z.number(),
-  via: z.enum(['direct', 'registry']),
+  via: CheckpointTransfer,
   /** Time the target node's worker took to pull the pushed image ahead of the kubelet (options.pullOnTarget). */
   pullMs: z.number().optional(),
 });

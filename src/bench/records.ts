@@ -8,6 +8,8 @@ import type { MigrationRun } from './podferry-way.js';
  */
 export const WAYS = ['podferry', 'sequential', 'floor', 'direct', 'kubelet-pull'] as const;
 export const DEFAULT_WAYS: Way[] = ['podferry', 'sequential', 'floor'];
+/** The ways that run podferry's workflow (all but the floor). */
+export const MIGRATION_WAYS = ['podferry', 'sequential', 'direct', 'kubelet-pull'] as const satisfies readonly Way[];
 export type Way = (typeof WAYS)[number];
 
 export interface RunRecord {

@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MigrationPhase } from '../api/migration.js';
 import type { RunRecord, Way } from './records.js';
-import { WAYS } from './records.js';
+import { MIGRATION_WAYS, WAYS } from './records.js';
 import { cellKey, cells, measured, pairRatios, summarize, type Cell, type Summary } from './stats.js';
 import { targetTimeline, type ContainerRestore } from './target-timeline.js';
 
@@ -87,7 +87,7 @@ export function markdown(records: RunRecord[], machine: string, command: string)
   lines.push(`| pod | way | ${PHASES.join(' | ')} | ckpt max | push max | pull max | restore→Ready | orchestration (% of window) |`);
   lines.push(`|---|---|${PHASES.map(() => '---').join('|')}|---|---|---|---|---|`);
   for (const cell of all) {
-    for (const way of ['podferry', 'sequential', 'direct', 'kubelet-pull'] as const) {
+    for (const way of MIGRATION_WAYS) {
       const rs = measured(records, way, cell).filter((r) => r.migration);
       if (rs.length === 0) continue;
       const phase = (p: MigrationPhase) => Math.round(pick(rs, (r) => r.migration!.result.phasesMs[p])?.median ?? NaN);
@@ -147,7 +147,7 @@ function targetSide(records: RunRecord[], all: Cell[]): string[] {
     return s ? String(Math.round(s.median)) : '—';
   };
   for (const cell of all) {
-    for (const way of ['podferry', 'sequential', 'direct', 'kubelet-pull'] as const) {
+    for (const way of MIGRATION_WAYS) {
       const rs = measured(records, way, cell).filter((r) => r.migration?.targetTimeline && r.migration.history);
       if (rs.length === 0) continue;
       const t = (r: RunRecord) => r.migration!.targetTimeline!;

@@ -3,8 +3,9 @@
 //   pre-pull the checkpointed containers' original images on the target node before the source is frozen
 //   (containerd needs that base image to restore a checkpoint, and its restore path pulls it with a default
 //   resolver, HTTPS only, on the critical path of the downtime);
+// - PullImage also for checkpoint images pushed to the registry, ahead of the kubelet;
 // - ImageStatus, to know when a checkpoint image imported straight into the runtime is visible to the
-//   kubelet; RemoveImage, to undo that import.
+//   kubelet; RemoveImage, to undo such an import or pull.
 import grpc from '@grpc/grpc-js';
 import { decodeField1, decodeStringField1, encodeField1 } from './protobuf-field.js';
 

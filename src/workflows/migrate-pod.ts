@@ -33,6 +33,7 @@ import {
 import {
   describeIssues,
   MigratePodInput,
+  type CheckpointTransfer,
   type ContainerState,
   type MigratePodRequest,
   type MigrationPhase,
@@ -132,7 +133,7 @@ interface Compensation {
 }
 
 /** A checkpoint image at the target: pushed to the registry, or sent node to node (offered at offerUrl). */
-type SentCheckpointImage = PushedCheckpointImage & { via: 'direct' | 'registry'; offerUrl?: string; pullMs?: number };
+type SentCheckpointImage = PushedCheckpointImage & { via: CheckpointTransfer; offerUrl?: string; pullMs?: number };
 
 export async function migratePod(request: MigratePodRequest): Promise<MigrationResult> {
   const parsed = MigratePodInput.safeParse(request);
@@ -162,6 +163,14 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
   let workloadOnlyInCheckpoint = false;
   /** What a failed migration must say about a workload restored from its checkpoint. */
   let restoredAtSource: PodIdentity | undefined;
+  /** What the source node needs to make a container's checkpoint image (once planned and checkpointed). */
+  const imageOf = (container: string) => ({
+    migrationId,
+    container,
+    archivePath: archiveOf[container]!,
+    repository: options.registryRepository,
+    originalImage: plan!.containers.find((c) => c.name === container)?.image,
+  });
   const keepCheckpointIfOnlyCopy = (what: string, refs: string[]) => {
     if (!workloadOnlyInCheckpoint) return;
     throw ApplicationFailure.nonRetryable(`kept the checkpoint ${what} (${refs.join(', ')}): the source pod was not restored and the workload exists only in them`, 'CheckpointKept');
@@ -249,13 +258,6 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
     const landingNode = plan.target.node ?? (plan.prepullNodes.length === 1 ? plan.prepullNodes[0] : undefined);
     const receiver = landingNode && answering.has(landingNode) && (options.transfer === 'direct' || options.pullOnTarget) ? landingNode : undefined;
     const directTo = options.transfer === 'direct' && receiver && receiver === plan.target.node ? receiver : undefined;
-    const imageOf = (container: string) => ({
-      migrationId,
-      container,
-      archivePath: archiveOf[container]!,
-      repository: options.registryRepository,
-      originalImage: thePlan.containers.find((c) => c.name === container)?.image,
-    });
     undo('delete checkpoint images', async () => {
       keepCheckpointIfOnlyCopy('images', pushed.map((p) => p.ref));
       await Promise.all(containers.map((c) => clusterPersistent.deleteImage({ repository: options.registryRepository, tag: tags[c]! })));
@@ -433,14 +435,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
     if (options.cleanup.images === 'keep') {
       for (const image of pushed.filter((p) => p.via === 'direct')) {
         await forward(`pushing the checkpoint image of ${image.container} to the registry`, () =>
-          nodePersistent.pushCheckpointImage({
-            migrationId,
-            container: image.container,
-            archivePath: archiveOf[image.container]!,
-            tag: image.tag,
-            repository: options.registryRepository,
-            originalImage: committed.containers.find((c) => c.name === image.container)?.image,
-          }),
+          nodePersistent.pushCheckpointImage({ ...imageOf(image.container), tag: image.tag }),
         );
       }
     }
