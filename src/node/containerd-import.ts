@@ -14,29 +14,37 @@ export class ContainerdImport {
     this.options = options;
   }
 
-  /** Streams `layout` into `ctr images import`; `baseName` is the repository the image is named under. */
-  async importLayout(layout: Readable, baseName: string): Promise<void> {
+  /**
+   * Streams `layout` into `ctr images import`; `baseName` is the repository the image is named under.
+   * Aborting `options.signal` stops ctr and the source stream, and rejects with the signal's reason.
+   */
+  async importLayout(layout: Readable, baseName: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     const { ctr, address, namespace } = this.options;
+    const { signal } = options;
+    signal?.throwIfAborted();
     const child = spawn(ctr, ['--address', address, '--namespace', namespace, 'images', 'import', '--local', '--base-name', baseName, '-'], {
       stdio: ['pipe', 'ignore', 'pipe'],
+      signal,
     });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString('utf8')).slice(-2000);
     });
     const exited = new Promise<number>((resolve, reject) => {
-      child.once('error', (err) => reject(new Error(`cannot run ${ctr} (node.containerd.ctr): ${err.message}`)));
+      child.once('error', (err) => reject(signal?.aborted ? signal.reason : new Error(`cannot run ${ctr} (node.containerd.ctr): ${err.message}`)));
       child.once('close', (code) => resolve(code ?? -1));
     });
     // A failing source (the other node went away) stops ctr; a failing ctr breaks the pipe: report the cause.
-    const sendError = await pipeline(layout, child.stdin).then(
+    const sent = pipeline(layout, child.stdin, { signal }).then(
       () => undefined,
       (err: NodeJS.ErrnoException) => {
         child.kill();
         return err;
       },
     );
-    const code = await exited;
+    // Awaited together, so that ctr failing to start while the layout is still sending is not left unhandled.
+    const [sendError, code] = await Promise.all([sent, exited]);
+    signal?.throwIfAborted();
     if (sendError && sendError.code !== 'EPIPE') throw new Error(`receiving the image failed: ${sendError.message}`);
     if (code !== 0) throw new Error(`${ctr} images import exited with ${code}: ${lastErrorLine(stderr)}`);
   }

@@ -2,16 +2,15 @@
 // writing the freezer directly when the node runs containerd: containerd's checkpoint pauses a running task
 // itself and *resumes it afterwards*, but leaves a task it finds paused as it is. Pausing through containerd
 // keeps its own view of the task consistent, so the container stays frozen after its checkpoint.
-// The two requests carry a single string field, so they are encoded by hand (no generated code).
 import grpc from '@grpc/grpc-js';
-import { encodeField1 } from './protobuf-field.js';
+import type { MethodDefinition } from '@grpc/proto-loader';
+import { TASKS, type ContainerIdRequest, type TaskStatus } from './proto/services.js';
+import { describeServiceError, isServiceError, unaryCall } from './proto/unary-call.js';
 
-const SERVICE = '/containerd.services.tasks.v1.Tasks';
+const TIMEOUT_MS = 15_000;
 
-/** protobuf: field 1 (container_id), wire type 2 (length-delimited). */
-export function encodeContainerIdRequest(containerId: string): Buffer {
-  return encodeField1(containerId);
-}
+/** States in which a resume has nothing left to do. */
+const NOT_PAUSED: ReadonlySet<TaskStatus> = new Set(['CREATED', 'RUNNING', 'STOPPED']);
 
 export class ContainerdTasks {
   private readonly client: grpc.Client;
@@ -23,39 +22,52 @@ export class ContainerdTasks {
   }
 
   /** Pauses (freezes) the task. Already paused counts as done. */
-  pause(containerId: string): Promise<void> {
-    return this.call('Pause', containerId);
+  async pause(containerId: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    try {
+      await this.call(TASKS.pause, containerId, options.signal);
+    } catch (err) {
+      if (!isServiceError(err)) throw err;
+      // The shim reports a task already paused with a plain error (UNKNOWN, text only): ask for its state.
+      if (err.code !== grpc.status.NOT_FOUND && (await this.statusOf(containerId, options.signal)) === 'PAUSED') return;
+      throw this.failure('pause', containerId, err);
+    }
   }
 
   /** Resumes the task. Not paused, or gone, counts as done. */
-  resume(containerId: string): Promise<void> {
-    return this.call('Resume', containerId);
+  async resume(containerId: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    try {
+      await this.call(TASKS.resume, containerId, options.signal);
+    } catch (err) {
+      if (!isServiceError(err)) throw err;
+      if (err.code === grpc.status.NOT_FOUND) return;
+      // As for pause: a running or stopped task makes the shim answer UNKNOWN with a text.
+      const status = await this.statusOf(containerId, options.signal);
+      if (status && NOT_PAUSED.has(status)) return;
+      throw this.failure('resume', containerId, err);
+    }
   }
 
   close(): void {
     this.client.close();
   }
 
-  private call(method: 'Pause' | 'Resume', containerId: string): Promise<void> {
+  /** The task's state, or undefined when containerd cannot tell (the error of the call that failed says more). */
+  private async statusOf(containerId: string, signal: AbortSignal | undefined): Promise<TaskStatus | undefined> {
+    try {
+      return (await this.call(TASKS.get, containerId, signal)).process?.status;
+    } catch (err) {
+      if (isServiceError(err)) return undefined;
+      throw err;
+    }
+  }
+
+  private call<Response>(method: MethodDefinition<ContainerIdRequest, Response>, containerId: string, signal: AbortSignal | undefined): Promise<Response> {
     const metadata = new grpc.Metadata();
     metadata.set('containerd-namespace', this.namespace);
-    return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(
-        `${SERVICE}/${method}`,
-        (id: string) => encodeContainerIdRequest(id),
-        () => ({}),
-        containerId,
-        metadata,
-        { deadline: Date.now() + 15_000 },
-        (err) => {
-          if (!err) return resolve();
-          // Already in the wanted state (the shim answers with a plain error text), or, for resume, gone.
-          const text = `${err.details ?? ''} ${err.message}`;
-          if (err.code === grpc.status.FAILED_PRECONDITION || /cannot pause a paused|not paused|cannot resume a (running|not paused)/i.test(text)) return resolve();
-          if (method === 'Resume' && err.code === grpc.status.NOT_FOUND) return resolve();
-          reject(new Error(`containerd ${method.toLowerCase()} of task ${containerId} failed: ${err.details || err.message}`));
-        },
-      );
-    });
+    return unaryCall(this.client, method, { containerId }, { metadata, timeoutMs: TIMEOUT_MS, signal });
+  }
+
+  private failure(action: 'pause' | 'resume', containerId: string, err: grpc.ServiceError): Error {
+    return new Error(`containerd ${action} of task ${containerId} (namespace ${this.namespace}) failed: ${describeServiceError(err)}`, { cause: err });
   }
 }

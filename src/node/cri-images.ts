@@ -7,7 +7,9 @@
 // - ImageStatus, to know when a checkpoint image imported straight into the runtime is visible to the
 //   kubelet; RemoveImage, to undo such an import or pull.
 import grpc from '@grpc/grpc-js';
-import { decodeField1, decodeStringField1, encodeField1 } from './protobuf-field.js';
+import type { MethodDefinition } from '@grpc/proto-loader';
+import { IMAGE_SERVICE, type ImageSpecRequest } from './proto/services.js';
+import { describeServiceError, isServiceError, unaryCall } from './proto/unary-call.js';
 
 export class CriImages {
   private readonly client: grpc.Client;
@@ -17,41 +19,39 @@ export class CriImages {
   }
 
   /** Pulls an image reference (tag or digest) and returns the runtime's image id. */
-  pull(image: string, timeoutMs = 300_000): Promise<string> {
-    // PullImageRequest { ImageSpec image = 1 { string image = 1 } } → PullImageResponse { string image_ref = 1 }
-    return this.unary('PullImage', encodeField1(encodeField1(image)), decodeStringField1, timeoutMs, `pulling ${image}`);
+  async pull(image: string, timeoutMs = 300_000, options: { signal?: AbortSignal } = {}): Promise<string> {
+    const response = await this.request(IMAGE_SERVICE.pullImage, image, timeoutMs, options.signal).catch(failed(`pulling ${image}`));
+    return response.imageRef;
   }
 
   /** The runtime's image id for a reference, or undefined when the runtime does not have it. */
-  status(image: string, timeoutMs = 10_000): Promise<string | undefined> {
-    // ImageStatusRequest { ImageSpec image = 1 } → ImageStatusResponse { Image image = 1 { string id = 1 } }
-    return this.unary('ImageStatus', encodeField1(encodeField1(image)), (bytes) => {
-      const found = decodeField1(bytes);
-      return found ? decodeStringField1(found) || undefined : undefined;
-    }, timeoutMs, `image status of ${image}`);
+  async status(image: string, timeoutMs = 10_000, options: { signal?: AbortSignal } = {}): Promise<string | undefined> {
+    // The runtime answers an image it does not have with no image, not with an error.
+    const response = await this.request(IMAGE_SERVICE.imageStatus, image, timeoutMs, options.signal).catch(failed(`image status of ${image}`));
+    return response.image?.id || undefined;
   }
 
   /** Removes an image reference from the runtime (a missing image counts as removed). */
-  async remove(image: string, timeoutMs = 30_000): Promise<void> {
-    // RemoveImageRequest { ImageSpec image = 1 }
-    await this.unary('RemoveImage', encodeField1(encodeField1(image)), () => undefined, timeoutMs, `removing ${image}`);
-  }
-
-  private unary<T>(method: string, request: Buffer, decode: (bytes: Buffer) => T, timeoutMs: number, what: string): Promise<T> {
-    return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(
-        `/runtime.v1.ImageService/${method}`,
-        (bytes: Buffer) => bytes,
-        decode,
-        request,
-        new grpc.Metadata(),
-        { deadline: Date.now() + timeoutMs },
-        (err, value) => (err ? reject(new Error(`${what} through CRI failed: ${err.details || err.message}`)) : resolve(value as T)),
-      );
+  async remove(image: string, timeoutMs = 30_000, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.request(IMAGE_SERVICE.removeImage, image, timeoutMs, options.signal).catch((err: unknown) => {
+      // RemoveImage is idempotent by the CRI contract; a runtime that still says NOT_FOUND means the same.
+      if (isServiceError(err) && err.code === grpc.status.NOT_FOUND) return;
+      failed(`removing ${image}`)(err);
     });
   }
 
   close(): void {
     this.client.close();
   }
+
+  private request<Response>(method: MethodDefinition<ImageSpecRequest, Response>, image: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<Response> {
+    return unaryCall(this.client, method, { image: { image } }, { timeoutMs, signal });
+  }
+}
+
+/** Rethrows an error of the runtime as one that says what failed; anything else (an abort reason) as it is. */
+function failed(what: string): (err: unknown) => never {
+  return (err) => {
+    throw isServiceError(err) ? new Error(`${what} through CRI failed: ${describeServiceError(err)}`, { cause: err }) : err;
+  };
 }
