@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Clusters } from '../kubernetes/clusters.js';
-import { heartbeatIfActive } from './context.js';
+import { whileHeartbeating } from './context.js';
 
 export interface CheckpointContainerInput {
   cluster: string;
@@ -39,13 +39,10 @@ export function createKubeletActivities(deps: { clusters: Clusters }) {
     const ref = `container ${input.container} of pod ${input.namespace}/${input.pod} on node ${input.node} (cluster ${input.cluster})`;
 
     const started = Date.now();
-    const beat = setInterval(() => heartbeatIfActive({ waitingMs: Date.now() - started }), 5000);
-    let response: { status: number; body: string };
-    try {
-      response = await send(url, options, (input.timeoutSeconds + 30) * 1000);
-    } finally {
-      clearInterval(beat);
-    }
+    const response = await whileHeartbeating(
+      (signal) => send(url, options, (input.timeoutSeconds + 30) * 1000, signal),
+      () => ({ waitingMs: Date.now() - started }),
+    );
     const durationMs = Date.now() - started;
 
     if (response.status === 404) {
@@ -87,10 +84,11 @@ export function createKubeletActivities(deps: { clusters: Clusters }) {
 
 export type KubeletActivities = ReturnType<typeof createKubeletActivities>;
 
-function send(url: URL, options: https.RequestOptions, timeoutMs: number): Promise<{ status: number; body: string }> {
+/** One request; an aborted `signal` destroys it (and so the connection to the API server). */
+function send(url: URL, options: https.RequestOptions, timeoutMs: number, signal: AbortSignal): Promise<{ status: number; body: string }> {
   const transport = url.protocol === 'http:' ? http : https;
   return new Promise((resolve, reject) => {
-    const req = transport.request(url, { ...options, timeout: timeoutMs }, (res) => {
+    const req = transport.request(url, { ...options, timeout: timeoutMs, signal }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));

@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { imageReference, MEDIA_TYPES, migrationCheckpointImage } from '../oci/checkpoint-image.js';
 import { readDigestMemo, writeDigestMemo } from '../node/archive-digest.js';
 import { RegistryClient, RegistryError } from '../registry/client.js';
-import { heartbeatIfActive, previousHeartbeat } from './context.js';
+import { heartbeatIfActive, previousHeartbeat, whileHeartbeating } from './context.js';
 
 export interface RegistryActivityDeps {
   registry: RegistryClient;
@@ -40,6 +40,9 @@ export interface PushedCheckpointImage {
   durationMs: number;
 }
 
+/** Heartbeat details of a push: its progress, then (once the layer is in) the digest a retry resumes from. */
+type PushHeartbeat = { sent: number; total: number } | { layerDigest: string };
+
 export function createRegistryActivities(deps: RegistryActivityDeps) {
   const hostPath = (p: string) => path.join(deps.hostRoot ?? '/', p);
 
@@ -59,30 +62,35 @@ export function createRegistryActivities(deps: RegistryActivityDeps) {
     // A previous attempt may have uploaded the layer already: its digest is in the last heartbeat, or in the
     // digest memo next to the archive (which survives a worker crash). Then the registry is only asked.
     const knownDigest = previousHeartbeat<{ layerDigest?: string }>()?.layerDigest ?? (await readDigestMemo(file));
-    try {
-      const layer = await deps.registry.pushBlobFromFile(repository, file, {
-        knownDigest,
-        onProgress: (sent, total) => heartbeatIfActive({ sent, total }),
-      });
-      heartbeatIfActive({ layerDigest: layer.digest });
-      await writeDigestMemo(file, layer.digest);
-      const image = migrationCheckpointImage(input, layer);
-      await deps.registry.pushBlobBytes(repository, image.config.bytes, image.config.digest);
-      await deps.registry.putManifest(repository, input.tag, image.manifest.bytes, MEDIA_TYPES.manifest);
-      const host = deps.pullHost ?? deps.registry.host;
-      return {
-        container: input.container,
-        ref: imageReference(host, repository, image.manifest.digest),
-        tag: input.tag,
-        manifestDigest: image.manifest.digest,
-        layerDigest: layer.digest,
-        archiveBytes: layer.size,
-        bytesPushed: layer.uploaded ? layer.size : 0,
-        durationMs: Date.now() - started,
-      };
-    } catch (err) {
-      throw asFailure(err, `pushing the checkpoint image of container ${input.container} to ${repository}:${input.tag}`);
-    }
+    let progress: PushHeartbeat | undefined = knownDigest ? { layerDigest: knownDigest } : undefined; // kept until the upload moves on
+    return whileHeartbeating(async (signal) => {
+      try {
+        const layer = await deps.registry.pushBlobFromFile(repository, file, {
+          knownDigest,
+          signal,
+          onProgress: (sent, total) => (progress = { sent, total }),
+        });
+        progress = { layerDigest: layer.digest };
+        heartbeatIfActive(progress); // now, not at the next beat: a retry from here on only asks the registry
+        await writeDigestMemo(file, layer.digest);
+        const image = migrationCheckpointImage(input, layer);
+        await deps.registry.pushBlobBytes(repository, image.config.bytes, image.config.digest, { signal });
+        await deps.registry.putManifest(repository, input.tag, image.manifest.bytes, MEDIA_TYPES.manifest, { signal });
+        const host = deps.pullHost ?? deps.registry.host;
+        return {
+          container: input.container,
+          ref: imageReference(host, repository, image.manifest.digest),
+          tag: input.tag,
+          manifestDigest: image.manifest.digest,
+          layerDigest: layer.digest,
+          archiveBytes: layer.size,
+          bytesPushed: layer.uploaded ? layer.size : 0,
+          durationMs: Date.now() - started,
+        };
+      } catch (err) {
+        throw asFailure(err, `pushing the checkpoint image of container ${input.container} to ${repository}:${input.tag}`);
+      }
+    }, () => progress);
   }
 
   /** Deletes the image a tag points to; a missing tag counts as deleted. */

@@ -12,7 +12,7 @@ import type { CheckpointServer } from '../node/checkpoint-server.js';
 import type { ContainerdImport } from '../node/containerd-import.js';
 import type { CriImages } from '../node/cri-images.js';
 import { imageReference, migrationCheckpointImage } from '../oci/checkpoint-image.js';
-import { activityCancellationSignal, heartbeatIfActive, sleep } from './context.js';
+import { sleep, whileHeartbeating } from './context.js';
 
 export interface TransferActivityDeps {
   /** Serves this node's checkpoints (source side). */
@@ -91,35 +91,35 @@ export function createTransferActivities(deps: TransferActivityDeps) {
     const runtime = deps.runtime;
     if (!runtime) throw ApplicationFailure.nonRetryable('this node worker has no containerd to import into (node.containerd)', 'TransferUnavailable');
     const started = Date.now();
-    if (await runtime.criImages.status(input.ref)) return { container: input.container, ref: input.ref, bytes: 0, durationMs: Date.now() - started };
-
-    // node:http rather than fetch: its classic stream is piped to ctr at about twice the speed of a web stream.
-    const response = await new Promise<IncomingMessage>((resolve, reject) => {
-      const signal = activityCancellationSignal();
-      get(input.url, signal ? { signal } : {}, resolve).on('error', reject);
-    });
-    if (response.statusCode !== 200) {
-      response.resume();
-      // 404: the offer is gone (source worker restarted or the offer expired): offering again is the way out.
-      throw ApplicationFailure.nonRetryable(`fetching checkpoint image of ${input.container} from the source node: HTTP ${response.statusCode}`, 'TransferFailed');
-    }
     let bytes = 0;
-    response.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      heartbeatIfActive({ bytes });
-    });
-    const repository = input.ref.slice(0, input.ref.indexOf('@'));
-    try {
-      await runtime.importer.importLayout(response, repository);
-    } catch (err) {
-      throw ApplicationFailure.create({ message: `importing the checkpoint image of ${input.container}: ${(err as Error).message}`, type: 'TransferFailed' });
-    }
-    const deadline = Date.now() + VISIBLE_TIMEOUT_MS;
-    while (!(await runtime.criImages.status(input.ref))) {
-      if (Date.now() > deadline) throw ApplicationFailure.create({ message: `imported ${input.ref}, but the runtime's CRI does not list it`, type: 'TransferFailed' });
-      await sleep(50);
-    }
-    return { container: input.container, ref: input.ref, bytes, durationMs: Date.now() - started };
+    return whileHeartbeating(async (signal) => {
+      const listed = () => runtime.criImages.status(input.ref, undefined, { signal });
+      if (await listed()) return { container: input.container, ref: input.ref, bytes: 0, durationMs: Date.now() - started };
+
+      // node:http rather than fetch: its classic stream is piped to ctr at about twice the speed of a web stream.
+      // An aborted signal destroys the response (so the source node stops serving) and stops ctr.
+      const response = await new Promise<IncomingMessage>((resolve, reject) => {
+        get(input.url, { signal }, resolve).on('error', reject);
+      });
+      if (response.statusCode !== 200) {
+        response.resume();
+        // 404: the offer is gone (source worker restarted or the offer expired): offering again is the way out.
+        throw ApplicationFailure.nonRetryable(`fetching checkpoint image of ${input.container} from the source node: HTTP ${response.statusCode}`, 'TransferFailed');
+      }
+      response.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      const repository = input.ref.slice(0, input.ref.indexOf('@'));
+      try {
+        await runtime.importer.importLayout(response, repository, { signal });
+      } catch (err) {
+        throw ApplicationFailure.create({ message: `importing the checkpoint image of ${input.container}: ${(err as Error).message}`, type: 'TransferFailed' });
+      }
+      const deadline = Date.now() + VISIBLE_TIMEOUT_MS;
+      while (!(await listed())) {
+        if (Date.now() > deadline) throw ApplicationFailure.create({ message: `imported ${input.ref}, but the runtime's CRI does not list it`, type: 'TransferFailed' });
+        await sleep(50, signal);
+      }
+      return { container: input.container, ref: input.ref, bytes, durationMs: Date.now() - started };
+    }, () => ({ bytes }));
   }
 
   /**
@@ -131,12 +131,7 @@ export function createTransferActivities(deps: TransferActivityDeps) {
     const runtime = deps.runtime;
     if (!runtime) throw ApplicationFailure.nonRetryable('this node worker has no CRI socket to pull into (node.containerd)', 'TransferUnavailable');
     const started = Date.now();
-    const beat = setInterval(() => heartbeatIfActive({ pulling: input.ref }), 5_000); // a large pull outlasts the heartbeat timeout
-    try {
-      await runtime.criImages.pull(input.ref);
-    } finally {
-      clearInterval(beat);
-    }
+    await whileHeartbeating((signal) => runtime.criImages.pull(input.ref, undefined, { signal }), () => ({ pulling: input.ref }));
     return { container: input.container, ref: input.ref, durationMs: Date.now() - started };
   }
 

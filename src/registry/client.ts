@@ -1,10 +1,11 @@
 // A small OCI distribution client (https://github.com/opencontainers/distribution-spec): exactly the calls a
 // checkpoint image push needs, and streaming throughout, because checkpoint archives are as large as the
 // memory of the container. Uses Node's built-in fetch. Handles anonymous, basic and bearer-token registries.
+// The calls of a push take an AbortSignal: an aborted signal stops every request and the file stream at once.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { Readable, Transform } from 'node:stream';
+import { addAbortSignal, pipeline, Readable, Transform } from 'node:stream';
 
 export interface RegistryClientOptions {
   /** Base URL, e.g. http://10.231.0.1:5000. */
@@ -39,6 +40,11 @@ export interface Manifest {
   digest: string;
 }
 
+/** Lets the caller stop a call: an aborted signal rejects it with the signal's reason. */
+export interface Abortable {
+  signal?: AbortSignal;
+}
+
 type Challenge = { scheme: 'basic' } | { scheme: 'bearer'; realm: string; service?: string; scope?: string };
 
 export class RegistryClient {
@@ -61,20 +67,21 @@ export class RegistryClient {
   }
 
   /** Size of the blob if the repository has it, else undefined. */
-  async blobSize(repository: string, digest: string): Promise<number | undefined> {
-    const res = await this.request('HEAD', this.url(`v2/${repository}/blobs/${digest}`), { repository });
+  async blobSize(repository: string, digest: string, options: Abortable = {}): Promise<number | undefined> {
+    const res = await this.request('HEAD', this.url(`v2/${repository}/blobs/${digest}`), { repository, signal: options.signal });
     if (res.status === 404) return undefined;
     await this.expectOk(res, `HEAD blob ${digest} in ${repository}`);
     return Number(res.headers.get('content-length') ?? '0');
   }
 
   /** Uploads a small in-memory blob (image config) unless present. */
-  async pushBlobBytes(repository: string, bytes: Uint8Array, digest: string): Promise<PushedBlob> {
-    if ((await this.blobSize(repository, digest)) !== undefined) return { digest, size: bytes.byteLength, uploaded: false };
-    const location = await this.startUpload(repository);
+  async pushBlobBytes(repository: string, bytes: Uint8Array, digest: string, options: Abortable = {}): Promise<PushedBlob> {
+    if ((await this.blobSize(repository, digest, options)) !== undefined) return { digest, size: bytes.byteLength, uploaded: false };
+    const location = await this.startUpload(repository, options);
     location.searchParams.set('digest', digest);
     const res = await this.request('PUT', location, {
       repository,
+      signal: options.signal,
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.byteLength) },
       body: bytes,
     });
@@ -86,35 +93,37 @@ export class RegistryClient {
    * Streams a file as one blob: POST to open an upload session, one PATCH whose body is the file stream
    * (hashed on the way, so the file is read exactly once and never held in memory), PUT ?digest= to commit.
    * When `knownDigest` is given (e.g. from a previous attempt) and the registry has it, nothing is sent.
+   * An aborted signal ends the upload and closes the file; the registry is left with no blob, only an unfinished
+   * upload session that its upload purging removes.
    */
   async pushBlobFromFile(
     repository: string,
     file: string,
-    options: { knownDigest?: string; onProgress?: (bytesSent: number, total: number) => void } = {},
+    options: Abortable & { knownDigest?: string; onProgress?: (bytesSent: number, total: number) => void } = {},
   ): Promise<PushedBlob> {
     const { size: total } = await stat(file);
     if (options.knownDigest) {
-      const existing = await this.blobSize(repository, options.knownDigest);
+      const existing = await this.blobSize(repository, options.knownDigest, options);
       if (existing !== undefined) return { digest: options.knownDigest, size: existing, uploaded: false };
     }
-    const location = await this.startUpload(repository);
+    const location = await this.startUpload(repository, options);
     const hash = createHash('sha256');
     let sent = 0;
-    let lastReport = 0;
     const hashing = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         hash.update(chunk);
         sent += chunk.length;
-        if (options.onProgress && (sent - lastReport >= 8 * 1024 * 1024 || sent === total)) {
-          lastReport = sent;
-          options.onProgress(sent, total);
-        }
+        options.onProgress?.(sent, total);
         callback(null, chunk);
       },
     });
-    const stream = createReadStream(file, { highWaterMark: 1024 * 1024 }).pipe(hashing);
+    const archive = createReadStream(file, { highWaterMark: 1024 * 1024 });
+    if (options.signal) addAbortSignal(options.signal, archive);
+    // pipeline, not pipe: a failed or aborted upload destroys both streams, so the file is closed.
+    const stream = pipeline(archive, hashing, () => undefined); // an error reaches fetch through the body stream
     const patch = await this.request('PATCH', location, {
       repository,
+      signal: options.signal,
       headers: { 'content-type': 'application/octet-stream' },
       body: Readable.toWeb(stream) as ReadableStream<Uint8Array>,
     });
@@ -122,14 +131,15 @@ export class RegistryClient {
     const digest = `sha256:${hash.digest('hex')}`;
     const commit = this.resolveLocation(patch.headers.get('location'), location);
     commit.searchParams.set('digest', digest);
-    const put = await this.request('PUT', commit, { repository, headers: { 'content-length': '0' } });
+    const put = await this.request('PUT', commit, { repository, signal: options.signal, headers: { 'content-length': '0' } });
     await this.expectStatus(put, [201], `PUT (commit) blob ${digest} to ${repository}`);
     return { digest, size: sent, uploaded: true };
   }
 
-  async putManifest(repository: string, reference: string, bytes: Uint8Array, mediaType: string): Promise<string> {
+  async putManifest(repository: string, reference: string, bytes: Uint8Array, mediaType: string, options: Abortable = {}): Promise<string> {
     const res = await this.request('PUT', this.url(`v2/${repository}/manifests/${reference}`), {
       repository,
+      signal: options.signal,
       headers: { 'content-type': mediaType },
       body: bytes,
     });
@@ -189,9 +199,10 @@ export class RegistryClient {
     return res;
   }
 
-  private async startUpload(repository: string): Promise<URL> {
+  private async startUpload(repository: string, options: Abortable): Promise<URL> {
     const res = await this.request('POST', this.url(`v2/${repository}/blobs/uploads/`), {
       repository,
+      signal: options.signal,
       headers: { 'content-length': '0' },
     });
     await this.expectStatus(res, [202], `POST blob upload to ${repository}`);
@@ -218,13 +229,14 @@ export class RegistryClient {
   private async request(
     method: string,
     url: URL,
-    init: { repository: string; headers?: Record<string, string>; body?: Uint8Array | ReadableStream<Uint8Array> },
+    init: Abortable & { repository: string; headers?: Record<string, string>; body?: Uint8Array | ReadableStream<Uint8Array> },
   ): Promise<Response> {
     const send = () =>
       this.fetchImpl(url, {
         method,
         headers: { ...init.headers, ...this.authorization() },
         body: init.body,
+        signal: init.signal,
         ...(init.body instanceof ReadableStream ? { duplex: 'half' } : {}),
         redirect: 'follow',
       } as RequestInit);
@@ -233,7 +245,7 @@ export class RegistryClient {
     const challenge = parseChallenge(res.headers.get('www-authenticate'));
     await res.body?.cancel();
     if (!challenge) throw new RegistryError(`registry ${this.base.origin} answered 401 without a usable challenge`, 401);
-    await this.authenticate(challenge, init.repository);
+    await this.authenticate(challenge, init.repository, init.signal);
     if (init.body instanceof ReadableStream) {
       throw new RegistryError(`registry ${this.base.origin} asked for new credentials in the middle of a streamed upload`, 401);
     }
@@ -258,7 +270,7 @@ export class RegistryClient {
     return {};
   }
 
-  private async authenticate(challenge: Challenge, repository: string): Promise<void> {
+  private async authenticate(challenge: Challenge, repository: string, signal: AbortSignal | undefined): Promise<void> {
     if (challenge.scheme === 'basic') {
       if (this.options.username === undefined) {
         throw new RegistryError(
@@ -283,7 +295,7 @@ export class RegistryClient {
     if (this.options.username !== undefined) {
       headers.authorization = `Basic ${Buffer.from(`${this.options.username}:${this.options.password ?? ''}`).toString('base64')}`;
     }
-    const res = await this.fetchImpl(tokenUrl, { headers });
+    const res = await this.fetchImpl(tokenUrl, { headers, signal });
     if (!res.ok) {
       throw new RegistryError(`token service ${tokenUrl.origin} refused a token for ${scope} (${res.status})`, res.status, 'UNAUTHORIZED');
     }
