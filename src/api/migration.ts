@@ -196,12 +196,36 @@ export const MigrationResult = z.object({
 });
 export type MigrationResult = z.infer<typeof MigrationResult>;
 
-/** One line per zod issue: `source.pod: not a valid Kubernetes object name (got "Foo")`. */
-export function describeIssues(error: z.ZodError): string {
+/**
+ * One line per zod issue: `source.pod: not a valid Kubernetes object name (got "Foo")`. Zod does not keep
+ * the values it refuses, so they are quoted when the caller passes the input it validated.
+ */
+export function describeIssues(error: z.ZodError, input?: unknown): string {
   return error.issues
     .map((issue) => {
-      const message = issue.code === 'invalid_type' && /received undefined/.test(issue.message) ? 'required' : issue.message;
-      return `${issue.path.length > 0 ? issue.path.join('.') : '(input)'}: ${message}`;
+      const message =
+        issue.code === 'invalid_type' && /received undefined/.test(issue.message)
+          ? 'required'
+          : issue.code === 'invalid_key' // zod's own text is "Invalid key in record": the key schema says why
+            ? (issue.issues[0]?.message ?? issue.message)
+            : issue.message;
+      const value = input === undefined ? undefined : receivedValue(issue, input);
+      return `${issue.path.length > 0 ? issue.path.join('.') : '(input)'}: ${message}${value === undefined ? '' : ` (got ${value})`}`;
     })
     .join('; ');
+}
+
+/**
+ * The value an issue refused, within the input that was validated, as text for a message (for a refused
+ * record key, the key). Undefined when there is none: a missing field, or unknown keys (the message names them).
+ */
+export function receivedValue(issue: z.core.$ZodIssue, input: unknown): string | undefined {
+  if (issue.code === 'unrecognized_keys') return undefined;
+  const value =
+    issue.code === 'invalid_key'
+      ? issue.path.at(-1)
+      : issue.path.reduce<unknown>((node, key) => (node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined), input);
+  if (value === undefined) return undefined;
+  const text = typeof value === 'string' || typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -27,7 +27,8 @@ export const PlacementPolicy = z
         matchLabels: z.record(z.string(), labelValue).superRefine((labels, ctx) => {
           if (Object.keys(labels).length === 0) ctx.addIssue({ code: 'custom', message: 'at least one label: a policy never takes every pod of a cluster' });
           for (const key of Object.keys(labels)) {
-            if (!qualifiedName.safeParse(key).success) ctx.addIssue({ code: 'custom', path: [key], message: 'not a valid label key' });
+            // invalid_key: what was refused is the key, not the label value at that path
+            if (!qualifiedName.safeParse(key).success) ctx.addIssue({ code: 'invalid_key', origin: 'record', issues: [], path: [key], message: 'not a valid label key' });
           }
         }),
         namespaces: z.array(z.string().regex(DNS1123_LABEL, 'not a valid namespace name')).optional(),
@@ -68,17 +69,16 @@ export const PlacementPolicy = z
   })
   .strict()
   .superRefine((policy, ctx) => {
+    // Reported as refused record keys: the cluster name is what is wrong, not the value under it.
+    const unknownCluster = (path: string[], cluster: string) =>
+      ctx.addIssue({ code: 'invalid_key', origin: 'record', issues: [], path: [...path, cluster], message: `cluster ${cluster} is not in clusters (${policy.clusters.join(', ')})` });
     for (const [region, latencies] of Object.entries(policy.placement.latencyMs)) {
       for (const cluster of Object.keys(latencies)) {
-        if (!policy.clusters.includes(cluster)) {
-          ctx.addIssue({ code: 'custom', path: ['placement', 'latencyMs', region, cluster], message: `cluster ${cluster} is not in clusters (${policy.clusters.join(', ')})` });
-        }
+        if (!policy.clusters.includes(cluster)) unknownCluster(['placement', 'latencyMs', region], cluster);
       }
     }
     for (const cluster of Object.keys(policy.placement.targetNodes)) {
-      if (!policy.clusters.includes(cluster)) {
-        ctx.addIssue({ code: 'custom', path: ['placement', 'targetNodes', cluster], message: `cluster ${cluster} is not in clusters (${policy.clusters.join(', ')})` });
-      }
+      if (!policy.clusters.includes(cluster)) unknownCluster(['placement', 'targetNodes'], cluster);
     }
   });
 export type PlacementPolicy = z.infer<typeof PlacementPolicy>;

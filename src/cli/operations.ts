@@ -5,7 +5,7 @@
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { Command, InvalidArgumentError } from 'commander';
 import type { PodferryConfig } from '../api/config.js';
-import type { DrainNodeRequest, DrainProgress, DrainReport } from '../api/drain.js';
+import { DrainNodeInput, type DrainNodeRequest, type DrainProgress, type DrainReport } from '../api/drain.js';
 import type { RebalanceRequest } from '../api/placement-policy.js';
 import { describeFailure } from '../client/migrations.js';
 import {
@@ -19,11 +19,10 @@ import {
   summarizeSchedule,
   type DrainHandle,
 } from '../client/operations.js';
-import { loadConfig } from '../config/load.js';
 import { PolicyError, policySourceFromArgument } from '../config/placement-policy.js';
 import { apiStatus, Clusters } from '../kubernetes/clusters.js';
 import { DRAIN_WORKFLOW_TYPE } from '../workflows/operations-definitions.js';
-import { connect, positiveInt } from './common.js';
+import { checkRequest, connect, loadCliConfig, positiveInt } from './common.js';
 import { seconds, table } from './format.js';
 
 function parseNodeRef(ref: string): { cluster: string; node: string } {
@@ -78,8 +77,6 @@ export async function printOperationStatus(handle: WorkflowHandle, type: string,
 }
 
 export function registerOperationCommands(program: Command): void {
-  const configPath = () => program.opts().config as string | undefined;
-
   program
     .command('drain')
     .description('empty a node: cordon it and migrate every pod that can move (the others are listed with the reason)')
@@ -92,14 +89,17 @@ export function registerOperationCommands(program: Command): void {
     .option('--wait', 'follow the drain until it ends and print the report')
     .option('--json', 'machine-readable output')
     .action(async (node: { cluster: string; node: string }, opts) => {
-      const { client, config } = await connect(configPath());
+      const config = loadCliConfig(program);
+      // An empty value given is refused, not taken for "not given" (an empty --pod-selector would take every pod).
       const request: DrainNodeRequest = {
         source: node,
-        target: { ...(opts.to ? { cluster: opts.to } : {}), ...(opts.toNode ? { node: opts.toNode } : {}) },
+        target: { ...(opts.to !== undefined ? { cluster: opts.to } : {}), ...(opts.toNode !== undefined ? { node: opts.toNode } : {}) },
         concurrency: opts.concurrency,
-        ...(opts.podSelector ? { podSelector: opts.podSelector } : {}),
+        ...(opts.podSelector !== undefined ? { podSelector: opts.podSelector } : {}),
       };
-      requireClusters(config, [node.cluster, ...(opts.to ? [opts.to as string] : [])]);
+      checkRequest(DrainNodeInput, request, 'drain', InvalidOperationInput);
+      requireClusters(config, [node.cluster, ...(opts.to !== undefined ? [opts.to as string] : [])]);
+      const client = await connect(config);
       const handle = await startDrain(client, request, { taskQueue: config.temporal.taskQueue, drainId: opts.id });
       if (!opts.wait) {
         console.log(opts.json ? JSON.stringify({ drainId: handle.workflowId }) : `started drain ${handle.workflowId}`);
@@ -142,7 +142,7 @@ export function registerOperationCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (scheduleId: string, opts) => {
       const everyMs = parseEvery(opts.every);
-      const config = loadConfig({ path: configPath() });
+      const config = loadCliConfig(program);
       const clusters = new Clusters(config.clusters);
       const { source, policy, description } = await policySourceFromArgument(opts.policy, async (ref) => {
         requireClusters(config, [ref.cluster]);
@@ -154,7 +154,7 @@ export function registerOperationCommands(program: Command): void {
         }
       });
       requireClusters(config, policy.clusters);
-      const { client } = await connect(configPath());
+      const client = await connect(config);
       const input: RebalanceRequest = { policy: source, ...(opts.dryRun ? { dryRun: true } : {}) };
       const dryRun = Boolean(opts.dryRun) || policy.guards.dryRun;
       const handle = await createRebalanceSchedule(client, { scheduleId, input, everyMs, taskQueue: config.temporal.taskQueue, description, dryRun });
@@ -168,7 +168,7 @@ export function registerOperationCommands(program: Command): void {
     .description('list rebalancing schedules')
     .option('--json', 'machine-readable output')
     .action(async (opts) => {
-      const { client } = await connect(configPath());
+      const client = await connect(loadCliConfig(program));
       const schedules = await listRebalanceSchedules(client);
       if (opts.json) {
         console.log(JSON.stringify(schedules, null, 2));
@@ -196,7 +196,7 @@ export function registerOperationCommands(program: Command): void {
     .argument('<scheduleId>')
     .option('--json', 'machine-readable output')
     .action(async (scheduleId: string, opts) => {
-      const { client } = await connect(configPath());
+      const client = await connect(loadCliConfig(program));
       const summary = summarizeSchedule(await client.schedule.getHandle(scheduleId).describe());
       const runs = await recentRebalanceRuns(client, scheduleId);
       if (opts.json) {
@@ -230,7 +230,7 @@ export function registerOperationCommands(program: Command): void {
       .description(description)
       .argument('<scheduleId>')
       .action(async (scheduleId: string) => {
-        const { client } = await connect(configPath());
+        const client = await connect(loadCliConfig(program));
         await act(client.schedule.getHandle(scheduleId));
         console.log(`schedule ${scheduleId}: ${name}${name.endsWith('e') ? 'd' : 'ed'}`);
       });

@@ -5,8 +5,8 @@
 //   podferry list [--json]
 //   podferry cancel <id>
 import cliProgress from 'cli-progress';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import type { MigratePodRequest, MigrationProgress } from '../api/migration.js';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { MigratePodInput, type MigratePodRequest, type MigrationProgress } from '../api/migration.js';
 import { WORKFLOW_TYPE } from '../api/names.js';
 import { ConfigError } from '../config/load.js';
 import {
@@ -18,8 +18,9 @@ import {
   watchMigration,
   type MigrationHandle,
 } from '../client/migrations.js';
-import { connect, positiveInt } from './common.js';
+import { checkRequest, connect, loadCliConfig, positiveInt } from './common.js';
 import { resultReport, table } from './format.js';
+import { isOperationInputError, printOperationStatus, registerOperationCommands } from './operations.js';
 
 function parsePodRef(ref: string): { namespace: string; pod: string } {
   const parts = ref.split('/');
@@ -90,147 +91,162 @@ async function follow(handle: MigrationHandle, json: boolean): Promise<void> {
   }
 }
 
-const program = new Command()
-  .name('podferry')
-  .description('Live-migrate Kubernetes pods between clusters (durable Temporal workflow)')
-  .option('-c, --config <file>', 'configuration file (default: $PODFERRY_CONFIG or config/lab.yaml)');
+/** The command line, built afresh for each run. Parse errors throw (exitOverride) instead of exiting the process. */
+function podferryProgram(): Command {
+  const program = new Command()
+    .name('podferry')
+    .description('Live-migrate Kubernetes pods between clusters (durable Temporal workflow)')
+    .exitOverride() // set before the subcommands are added: they inherit it
+    .option('-c, --config <file>', 'configuration file (default: $PODFERRY_CONFIG or config/lab.yaml)');
 
-program
-  .command('migrate')
-  .description('migrate a running pod to another cluster, or to another node of its own cluster')
-  .argument('<pod>', '<namespace>/<pod> in the source cluster', parsePodRef)
-  .requiredOption('--from <cluster>', 'source cluster (a name under `clusters:` in the configuration)')
-  .requiredOption('--to <cluster>', 'target cluster (the source cluster itself: the pod moves to another node; see --node)')
-  .option('--node <node>', 'bind the target pod to this node (or Liqo virtual node)')
-  .option('--target-namespace <namespace>', 'namespace in the target cluster (default: the source namespace)')
-  .option('--sequential', 'checkpoint and push containers one after another (baseline for benchmarks)')
-  .addOption(
-    new Option('--transfer <how>', 'how checkpoint images reach the target: through the registry, or node to node (direct; needs --node)')
-      .choices(['registry', 'direct'])
-      .default('registry'),
-  )
-  .option('--checkpoint-timeout <seconds>', 'kubelet checkpoint timeout per container', positiveInt)
-  .option('--ready-timeout <seconds>', 'how long the target pod may take to become Ready', positiveInt)
-  .option('--keep-images', 'keep the checkpoint images in the registry after success')
-  .option('--keep-archives', 'keep the checkpoint archives on the source node after success')
-  .option('--id <migrationId>', 'workflow id to use (default: generated)')
-  .option('--wait', 'follow the migration until it ends and print the timing table')
-  .option('--json', 'machine-readable output')
-  .action(async (pod: { namespace: string; pod: string }, opts) => {
-    const { client, config } = await connect(program.opts().config);
-    const request: MigratePodRequest = {
-      source: { cluster: opts.from, namespace: pod.namespace, pod: pod.pod },
-      target: {
-        cluster: opts.to,
-        ...(opts.targetNamespace ? { namespace: opts.targetNamespace } : {}),
-        ...(opts.node ? { node: opts.node } : {}),
-      },
-      options: {
-        parallel: !opts.sequential,
-        transfer: opts.transfer,
-        ...(opts.checkpointTimeout ? { checkpointTimeoutSeconds: opts.checkpointTimeout } : {}),
-        ...(opts.readyTimeout ? { readyTimeoutSeconds: opts.readyTimeout } : {}),
-        cleanup: { images: opts.keepImages ? 'keep' : 'delete', archives: opts.keepArchives ? 'keep' : 'delete' },
-      },
-    };
-    for (const name of [opts.from, opts.to]) {
-      if (!config.clusters[name]) {
-        throw new InvalidMigrationInput(
-          `cluster "${name}" is not in the configuration (known: ${Object.keys(config.clusters).join(', ') || 'none'}): add it under clusters: or fix --from/--to`,
-        );
+  program
+    .command('migrate')
+    .description('migrate a running pod to another cluster, or to another node of its own cluster')
+    .argument('<pod>', '<namespace>/<pod> in the source cluster', parsePodRef)
+    .requiredOption('--from <cluster>', 'source cluster (a name under `clusters:` in the configuration)')
+    .requiredOption('--to <cluster>', 'target cluster (the source cluster itself: the pod moves to another node; see --node)')
+    .option('--node <node>', 'bind the target pod to this node (or Liqo virtual node)')
+    .option('--target-namespace <namespace>', 'namespace in the target cluster (default: the source namespace)')
+    .option('--sequential', 'checkpoint and push containers one after another (baseline for benchmarks)')
+    .addOption(
+      new Option('--transfer <how>', 'how checkpoint images reach the target: through the registry, or node to node (direct; needs --node)')
+        .choices(['registry', 'direct'])
+        .default('registry'),
+    )
+    .option('--checkpoint-timeout <seconds>', 'kubelet checkpoint timeout per container', positiveInt)
+    .option('--ready-timeout <seconds>', 'how long the target pod may take to become Ready', positiveInt)
+    .option('--keep-images', 'keep the checkpoint images in the registry after success')
+    .option('--keep-archives', 'keep the checkpoint archives on the source node after success')
+    .option('--id <migrationId>', 'workflow id to use (default: generated)')
+    .option('--wait', 'follow the migration until it ends and print the timing table')
+    .option('--json', 'machine-readable output')
+    .action(async (pod: { namespace: string; pod: string }, opts) => {
+      const config = loadCliConfig(program);
+      const request: MigratePodRequest = {
+        source: { cluster: opts.from, namespace: pod.namespace, pod: pod.pod },
+        target: {
+          cluster: opts.to,
+          // An empty value given is refused, not taken for "not given".
+          ...(opts.targetNamespace !== undefined ? { namespace: opts.targetNamespace } : {}),
+          ...(opts.node !== undefined ? { node: opts.node } : {}),
+        },
+        options: {
+          parallel: !opts.sequential,
+          transfer: opts.transfer,
+          ...(opts.checkpointTimeout ? { checkpointTimeoutSeconds: opts.checkpointTimeout } : {}),
+          ...(opts.readyTimeout ? { readyTimeoutSeconds: opts.readyTimeout } : {}),
+          cleanup: { images: opts.keepImages ? 'keep' : 'delete', archives: opts.keepArchives ? 'keep' : 'delete' },
+        },
+      };
+      checkRequest(MigratePodInput, request, 'migration', InvalidMigrationInput);
+      for (const name of [opts.from, opts.to]) {
+        if (!config.clusters[name]) {
+          throw new InvalidMigrationInput(
+            `cluster "${name}" is not in the configuration (known: ${Object.keys(config.clusters).join(', ') || 'none'}): add it under clusters: or fix --from/--to`,
+          );
+        }
       }
-    }
-    const handle = await startMigration(client, request, { taskQueue: config.temporal.taskQueue, migrationId: opts.id });
-    if (!opts.wait) {
-      console.log(opts.json ? JSON.stringify({ migrationId: handle.workflowId }) : `started migration ${handle.workflowId}\nfollow it: podferry status ${handle.workflowId}`);
-      return;
-    }
-    if (!opts.json) console.error(`migration ${handle.workflowId}: ${pod.namespace}/${pod.pod} ${opts.from} → ${opts.to}`);
-    await follow(handle, Boolean(opts.json));
-  });
+      const client = await connect(config);
+      const handle = await startMigration(client, request, { taskQueue: config.temporal.taskQueue, migrationId: opts.id });
+      if (!opts.wait) {
+        console.log(opts.json ? JSON.stringify({ migrationId: handle.workflowId }) : `started migration ${handle.workflowId}\nfollow it: podferry status ${handle.workflowId}`);
+        return;
+      }
+      if (!opts.json) console.error(`migration ${handle.workflowId}: ${pod.namespace}/${pod.pod} ${opts.from} → ${opts.to}`);
+      await follow(handle, Boolean(opts.json));
+    });
 
-program
-  .command('status')
-  .description('show the progress or the result of a migration (or of a drain or rebalancing run)')
-  .argument('<migrationId>')
-  .option('--wait', 'follow it until it ends')
-  .option('--json', 'machine-readable output')
-  .action(async (migrationId: string, opts) => {
-    const { client } = await connect(program.opts().config);
-    const handle = client.workflow.getHandle(migrationId) as MigrationHandle;
-    const description = await handle.describe();
-    if (description.type !== WORKFLOW_TYPE) {
-      const { printOperationStatus } = await import('./operations.js');
-      return printOperationStatus(handle, description.type, description.status.name, Boolean(opts.json));
-    }
-    if (opts.wait && description.status.name === 'RUNNING') return follow(handle, Boolean(opts.json));
-    const progress = await getProgress(handle).catch(() => undefined);
-    let result: unknown;
-    let failure: ReturnType<typeof describeFailure> | undefined;
-    if (description.status.name === 'COMPLETED') result = await handle.result();
-    else if (description.status.name !== 'RUNNING') await handle.result().catch((err) => (failure = describeFailure(err)));
-    if (opts.json) {
-      console.log(JSON.stringify({ migrationId, status: description.status.name, progress, result, failure }, null, 2));
-      return;
-    }
-    console.log(`migration ${migrationId}: ${description.status.name}${progress ? `, phase ${progress.phase} (${progress.stepsDone}/${progress.stepsTotal} steps)` : ''}`);
-    if (progress) {
-      console.log(table(['container', 'state', 'image'], Object.entries(progress.containers).map(([n, c]) => [n, c.state, c.image ?? ''])));
-      if (progress.error) console.log(`error: ${progress.error}`);
-      if (progress.compensations.length) console.log(`compensations: ${progress.compensations.map((c) => `${c.name}${c.ok ? '' : ' (failed)'}`).join(' → ')}`);
-    }
-    if (result) console.log(`\n${resultReport(result as never)}`);
-    if (failure) console.log(`failure: ${failure.chain.join(': ')}`);
-  });
-
-program
-  .command('cancel')
-  .description('cancel a running migration: everything done so far is undone and the source continues (no effect after the commit point)')
-  .argument('<migrationId>')
-  .option('--wait', 'wait until the rollback is complete')
-  .action(async (migrationId: string, opts) => {
-    const { client } = await connect(program.opts().config);
-    const handle = client.workflow.getHandle(migrationId) as MigrationHandle;
-    await handle.cancel();
-    console.log(`cancellation requested for ${migrationId}`);
-    if (opts.wait) {
-      const outcome = await handle.result().then(
-        () => 'it had already passed the commit point and completed',
-        (err: unknown) => describeFailure(err).chain.join(': ') || 'cancelled',
-      );
+  program
+    .command('status')
+    .description('show the progress or the result of a migration (or of a drain or rebalancing run)')
+    .argument('<migrationId>')
+    .option('--wait', 'follow it until it ends')
+    .option('--json', 'machine-readable output')
+    .action(async (migrationId: string, opts) => {
+      const client = await connect(loadCliConfig(program));
+      const handle = client.workflow.getHandle(migrationId) as MigrationHandle;
+      const description = await handle.describe();
+      if (description.type !== WORKFLOW_TYPE) return printOperationStatus(handle, description.type, description.status.name, Boolean(opts.json));
+      if (opts.wait && description.status.name === 'RUNNING') return follow(handle, Boolean(opts.json));
       const progress = await getProgress(handle).catch(() => undefined);
-      console.log(`${migrationId}: ${outcome}${progress ? ` (phase ${progress.phase}; undone: ${progress.compensations.map((c) => c.name).join(' → ') || 'nothing'})` : ''}`);
-    }
-  });
+      let result: unknown;
+      let failure: ReturnType<typeof describeFailure> | undefined;
+      if (description.status.name === 'COMPLETED') result = await handle.result();
+      else if (description.status.name !== 'RUNNING') await handle.result().catch((err) => (failure = describeFailure(err)));
+      if (opts.json) {
+        console.log(JSON.stringify({ migrationId, status: description.status.name, progress, result, failure }, null, 2));
+        return;
+      }
+      console.log(`migration ${migrationId}: ${description.status.name}${progress ? `, phase ${progress.phase} (${progress.stepsDone}/${progress.stepsTotal} steps)` : ''}`);
+      if (progress) {
+        console.log(table(['container', 'state', 'image'], Object.entries(progress.containers).map(([n, c]) => [n, c.state, c.image ?? ''])));
+        if (progress.error) console.log(`error: ${progress.error}`);
+        if (progress.compensations.length) console.log(`compensations: ${progress.compensations.map((c) => `${c.name}${c.ok ? '' : ' (failed)'}`).join(' → ')}`);
+      }
+      if (result) console.log(`\n${resultReport(result as never)}`);
+      if (failure) console.log(`failure: ${failure.chain.join(': ')}`);
+    });
 
-program
-  .command('list')
-  .description('list migrations')
-  .option('--limit <n>', 'at most this many', positiveInt, 50)
-  .option('--json', 'machine-readable output')
-  .action(async (opts) => {
-    const { client } = await connect(program.opts().config);
-    const migrations = await listMigrations(client, { limit: opts.limit });
-    if (opts.json) {
-      console.log(JSON.stringify(migrations, null, 2));
-      return;
-    }
-    console.log(
-      table(
-        ['migration', 'status', 'phase', 'source', 'target', 'started'],
-        migrations.map((m) => [m.migrationId, m.status, m.phase ?? '', m.source ?? '', m.target ?? '', m.startTime.toISOString()]),
-      ),
-    );
-  });
+  program
+    .command('cancel')
+    .description('cancel a running migration: everything done so far is undone and the source continues (no effect after the commit point)')
+    .argument('<migrationId>')
+    .option('--wait', 'wait until the rollback is complete')
+    .action(async (migrationId: string, opts) => {
+      const client = await connect(loadCliConfig(program));
+      const handle = client.workflow.getHandle(migrationId) as MigrationHandle;
+      await handle.cancel();
+      console.log(`cancellation requested for ${migrationId}`);
+      if (opts.wait) {
+        const outcome = await handle.result().then(
+          () => 'it had already passed the commit point and completed',
+          (err: unknown) => describeFailure(err).chain.join(': ') || 'cancelled',
+        );
+        const progress = await getProgress(handle).catch(() => undefined);
+        console.log(`${migrationId}: ${outcome}${progress ? ` (phase ${progress.phase}; undone: ${progress.compensations.map((c) => c.name).join(' → ') || 'nothing'})` : ''}`);
+      }
+    });
 
-(await import('./operations.js')).registerOperationCommands(program); // drain, schedule (src/cli/operations.ts)
+  program
+    .command('list')
+    .description('list migrations')
+    .option('--limit <n>', 'at most this many', positiveInt, 50)
+    .option('--json', 'machine-readable output')
+    .action(async (opts) => {
+      const client = await connect(loadCliConfig(program));
+      const migrations = await listMigrations(client, { limit: opts.limit });
+      if (opts.json) {
+        console.log(JSON.stringify(migrations, null, 2));
+        return;
+      }
+      console.log(
+        table(
+          ['migration', 'status', 'phase', 'source', 'target', 'started'],
+          migrations.map((m) => [m.migrationId, m.status, m.phase ?? '', m.source ?? '', m.target ?? '', m.startTime.toISOString()]),
+        ),
+      );
+    });
 
-program
-  .parseAsync()
-  // The gRPC connection would keep the process alive: leave once the command is done.
-  .then(() => process.exit())
-  .catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof InvalidMigrationInput) console.error(err.message);
-  else console.error(`podferry: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+  registerOperationCommands(program); // drain, schedule (src/cli/operations.ts)
+  return program;
+}
+
+/**
+ * Runs one command line (argv as in process.argv). Resolves to the exit code of a failure, after printing
+ * it, or to undefined when the command ran (it sets process.exitCode itself when its outcome is bad).
+ */
+export async function runPodferry(argv: string[]): Promise<number | undefined> {
+  try {
+    await podferryProgram().parseAsync(argv);
+    return undefined;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode; // commander has printed it (or the help)
+    if (err instanceof ConfigError || err instanceof InvalidMigrationInput || isOperationInputError(err)) console.error((err as Error).message);
+    else console.error(`podferry: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
+
+// Run as the podferry command, not when imported (tests run it in-process). The gRPC connection would keep
+// the process alive: leave once the command is done.
+if (import.meta.main) process.exit(await runPodferry(process.argv));

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { PodferryConfig } from '../api/config.js';
+import { receivedValue } from '../api/migration.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -49,16 +50,24 @@ export function loadConfig(options: LoadConfigOptions = {}): PodferryConfig {
 export function parseConfig(raw: unknown, file: string, env: NodeJS.ProcessEnv = {}): PodferryConfig {
   const withEnv = applyEnvOverrides(raw, env);
   const parsed = PodferryConfig.safeParse(withEnv);
-  if (!parsed.success) throw new ConfigError(formatConfigIssues(file, parsed.error));
+  if (!parsed.success) throw new ConfigError(formatConfigIssues(file, parsed.error, withEnv, env));
   return resolveRelativePaths(parsed.data, path.dirname(file));
 }
 
-/** `config <file>: field clusters.lab-a.kubeconfig: Required` — one line per issue. */
-export function formatConfigIssues(file: string, error: z.ZodError): string {
+/** Fields whose values never appear in a message. */
+const SECRET_FIELDS = new Set(['password', 'apiKey']);
+
+/**
+ * `config <file>: field registry.url: must be an http:// or https:// URL` — one line per issue, naming the
+ * environment variable that set the field if one did, then the value it got (secrets excepted) indented below.
+ */
+export function formatConfigIssues(file: string, error: z.ZodError, document: unknown, env: NodeJS.ProcessEnv = {}): string {
   return error.issues
     .map((issue) => {
       const field = issue.path.map(String).join('.') || '(top level)';
-      return `config ${file}: field ${field}: ${humanMessage(issue)}`;
+      const variable = ENV_OVERRIDES.find(([name, fieldPath]) => env[name] && fieldPath.join('.') === field)?.[0];
+      const value = SECRET_FIELDS.has(String(issue.path.at(-1))) ? undefined : receivedValue(issue, document);
+      return `config ${file}: field ${field}${variable ? ` (set by ${variable})` : ''}: ${humanMessage(issue)}${value === undefined ? '' : `\n  got ${value}`}`;
     })
     .join('\n');
 }
@@ -102,7 +111,8 @@ export function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown
       if (next === null || typeof next !== 'object') cursor[key] = {};
       cursor = cursor[key] as Record<string, unknown>;
     }
-    cursor[fieldPath[fieldPath.length - 1]!] = kind === 'number' ? Number(value) : value;
+    // Text that is not a whole number stays text, so validation quotes it as given (Number('abc') is NaN).
+    cursor[fieldPath[fieldPath.length - 1]!] = kind === 'number' && /^-?\d+$/.test(value) ? Number(value) : value;
   }
   return doc;
 }

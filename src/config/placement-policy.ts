@@ -37,8 +37,9 @@ export async function policySourceFromArgument(
 ): Promise<{ source: PolicySource; policy: PlacementPolicy; description: string }> {
   const match = CONFIGMAP_REF.exec(argument);
   if (match) {
-    const parsed = PolicySource.safeParse({ configMap: { cluster: match[1], namespace: match[2], name: match[3], ...(match[4] ? { key: match[4] } : {}) } });
-    if (!parsed.success) throw new PolicyError(`--policy ${argument}: ${describeIssues(parsed.error)}`);
+    const reference = { configMap: { cluster: match[1], namespace: match[2], name: match[3], ...(match[4] ? { key: match[4] } : {}) } };
+    const parsed = PolicySource.safeParse(reference);
+    if (!parsed.success) throw new PolicyError(`--policy ${argument}: ${describeIssues(parsed.error, reference)}`);
     const ref = (parsed.data as { configMap: { cluster: string; namespace: string; name: string; key: string } }).configMap;
     const description = `configmap ${ref.cluster}/${ref.namespace}/${ref.name}#${ref.key}`;
     if (!readConfigMap) throw new PolicyError(`--policy ${argument}: cannot read ConfigMaps here`);
