@@ -1,11 +1,15 @@
 // Node-local activities, run by the node worker on the node that holds the pod: freezing and thawing the
-// pod's cgroup, and the checkpoint archives the kubelet wrote to the node's disk.
+// pod's cgroup, and the checkpoint archives the kubelet wrote to the node's disk. Freeze, thaw and kill are
+// fenced (src/node/frozen-pods.ts): each records its decision on the node's disk before acting, and a call
+// older than a decision already recorded is refused, so a late or retried attempt never undoes a later one.
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { digestMemoPath } from '../node/archive-digest.js';
 import type { ContainerdTasks } from '../node/containerd-tasks.js';
 import type { CriImages } from '../node/cri-images.js';
+import { frozenBy, recordAfter, type FencedCall, type FencedCallName, type FrozenPodRecords } from '../node/frozen-pods.js';
 import { childCgroups, findPodCgroup, freeze, freezerState, podPids, thaw, type PodCgroup } from '../node/pod-cgroup.js';
 
 export interface NodeActivityDeps {
@@ -20,6 +24,8 @@ export interface NodeActivityDeps {
   containerd?: ContainerdTasks;
   /** The node's CRI image service (to pre-pull base images on a target node). */
   criImages?: CriImages;
+  /** What this node decided about the pods it froze (the fences). */
+  frozenPods: FrozenPodRecords;
 }
 
 export interface PodContainers {
@@ -28,11 +34,44 @@ export interface PodContainers {
   containerIds: string[];
 }
 
+/** A decision of a migration about its pod: the fence numbers the decisions (see src/node/frozen-pods.ts). */
+export interface FencedPodInput extends PodContainers {
+  /** The migration deciding (its workflow id). */
+  migrationId: string;
+  /** Positive integer the workflow increases with each decision about the pod: freeze 1, the thaw or kill after it 2, … */
+  fence: number;
+}
+
+export interface FreezePodInput extends FencedPodInput {
+  /** How long after the freeze this node's sweeper starts asking the workflow whether the pod should stay frozen. */
+  sweepAfterMs: number;
+}
+
 export interface DeleteArchivesInput {
   /** Archive paths as the kubelet reported them. */
   paths: string[];
   /** Also delete any other archive of these containers (e.g. from a retried checkpoint whose answer was lost). */
   pod?: { namespace: string; name: string; containers: string[]; checkpointDir?: string };
+}
+
+/** The Temporal activity a call runs in; none when the sweeper or a test calls the functions directly. */
+function currentActivity(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+function fencedCall(call: FencedCallName, input: FencedPodInput): FencedCall {
+  if (!Number.isSafeInteger(input.fence) || input.fence < 1 || !input.migrationId) {
+    throw ApplicationFailure.nonRetryable(
+      `${call} of pod uid ${input.podUid}: migration id ${JSON.stringify(input.migrationId)} with fence ${JSON.stringify(input.fence)}: ` +
+        'give the migration id and a positive integer fence (freeze 1, the thaw or kill after it 2, …)',
+      'InvalidInput',
+    );
+  }
+  return { call, migrationId: input.migrationId, podUid: input.podUid, containerIds: input.containerIds, fence: input.fence };
 }
 
 export function createNodeActivities(deps: NodeActivityDeps) {
@@ -68,8 +107,19 @@ export function createNodeActivities(deps: NodeActivityDeps) {
    * cgroup); thaw the pod cgroup. (CRIU cannot seize tasks kept frozen by a parent cgroup, and containerd
    * resumes a task after its checkpoint unless containerd itself paused it.) The downtime clock starts at
    * the pod freeze.
+   * The freeze is recorded (with this attempt's number) before it starts. Between its steps it stops when
+   * cancelled, or when the record says someone else decided meanwhile; on a failure or a cancellation it
+   * thaws the pod again only while the record still says this attempt froze it: a late attempt must not
+   * thaw what a retry froze.
    */
-  async function freezePod(input: PodContainers): Promise<{ frozenAt: number; cgroup: string; version: string }> {
+  async function freezePod(input: FreezePodInput): Promise<{ frozenAt: number; cgroup: string; version: string }> {
+    const call = fencedCall('freezePod', input);
+    if (!Number.isFinite(input.sweepAfterMs) || input.sweepAfterMs < 0) {
+      throw ApplicationFailure.nonRetryable(
+        `freezePod of pod uid ${input.podUid}: sweepAfterMs ${JSON.stringify(input.sweepAfterMs)} is not a duration: give milliseconds (>= 0)`,
+        'InvalidInput',
+      );
+    }
     if (!deps.containerd && input.containerIds.some((id) => parseId(id).runtime === 'containerd')) {
       // Freezing containerd's containers behind its back makes its checkpoint fail ("pause failed").
       throw ApplicationFailure.nonRetryable(
@@ -78,32 +128,83 @@ export function createNodeActivities(deps: NodeActivityDeps) {
         'NodeWorkerMisconfigured',
       );
     }
+    const activity = currentActivity();
+    const attempt = activity?.info.attempt ?? 1;
+    const cancellation = activity?.cancellationSignal;
     const cgroup = await podCgroupOrFail(input.podUid);
-    await freeze(cgroup);
-    const frozenAt = Date.now();
+    if (cancellation?.aborted) throw cancellation.reason;
+    await deps.frozenPods.update(input.podUid, (current) => recordAfter(current, call, Date.now(), { attempt, sweepAfterMs: input.sweepAfterMs }));
+
+    let takenOver = false;
+    const betweenSteps = async () => {
+      activity?.heartbeat(); // how a cancellation reaches the activity
+      if (cancellation?.aborted) throw cancellation.reason;
+      const record = await deps.frozenPods.read(input.podUid);
+      if (frozenBy(record, call, attempt)) return;
+      takenOver = true;
+      // A later thaw or kill of this migration acted already; a step of ours may have landed after it: redo it.
+      const laterDecision = record && record.migrationId === call.migrationId && record.fence > call.fence && record.state !== 'frozen';
+      if (laterDecision) await resumeAll(cgroup, record.containerIds);
+      throw ApplicationFailure.nonRetryable(
+        `freezePod of pod uid ${input.podUid} for migration ${call.migrationId} (fence ${call.fence}, attempt ${attempt}) stopped: ` +
+          (record
+            ? `meanwhile the pod was ${record.state} by migration ${record.migrationId} at fence ${record.fence}` +
+              (record.freezeAttempt !== undefined ? ` (freeze attempt ${record.freezeAttempt})` : '')
+            : 'its record vanished') +
+          '; that later decision stands',
+        'Fenced',
+      );
+    };
+
+    let frozenAt = 0;
     try {
+      await freeze(cgroup);
+      frozenAt = Date.now();
+      await betweenSteps();
       for (const runtimeId of input.containerIds) {
         const { runtime, id } = parseId(runtimeId);
         if (runtime === 'containerd' && deps.containerd) await deps.containerd.pause(id);
         else await freeze(await containerCgroup(cgroup, id));
+        await betweenSteps();
       }
       await thaw(cgroup);
+      await betweenSteps();
       for (const runtimeId of input.containerIds) {
         const container = await containerCgroup(cgroup, parseId(runtimeId).id);
         if ((await freezerState(container)) !== 'FROZEN') throw new Error(`container cgroup ${container.dir} is not frozen after the hand-over`);
       }
+      await betweenSteps();
     } catch (err) {
-      await thawPod(input).catch(() => undefined); // never leave a half-frozen pod behind
+      if (takenOver) throw err;
+      // Never leave a half-frozen pod behind, unless it is no longer this attempt's to thaw.
+      const thawed = await thawIfFrozenBy(call, attempt, cgroup).catch(() => false);
+      if (cancellation?.aborted) throw cancellation.reason;
       throw ApplicationFailure.create({
-        message: `freezing pod uid ${input.podUid} on node ${deps.nodeName} failed (thawed it again): ${(err as Error).message}`,
+        message:
+          `freezing pod uid ${input.podUid} on node ${deps.nodeName} failed ` +
+          `(${thawed ? 'thawed it again' : 'not thawed: another attempt or decision holds it now'}): ${(err as Error).message}`,
         type: 'FreezeFailed',
       });
     }
     return { frozenAt, cgroup: cgroup.dir, version: cgroup.version };
   }
 
-  /** Lets the pod continue exactly where it stopped. A pod that no longer exists needs no thawing. */
-  async function thawPod(input: PodContainers): Promise<{ thawed: boolean }> {
+  /** freezePod's own way back: thaw (same fence) only if the record still says this attempt froze the pod. */
+  async function thawIfFrozenBy(call: FencedCall, attempt: number, cgroup: PodCgroup): Promise<boolean> {
+    const written = await deps.frozenPods.update(call.podUid, (current) =>
+      frozenBy(current, call, attempt) ? recordAfter(current, { ...call, call: 'thawPod' }, Date.now()) : undefined,
+    );
+    if (written) await resumeAll(cgroup, call.containerIds);
+    return written !== undefined;
+  }
+
+  /**
+   * Lets the pod continue exactly where it stopped. Records the decision first, so a late freeze with an
+   * older fence is refused. A pod that no longer exists needs no thawing.
+   */
+  async function thawPod(input: FencedPodInput): Promise<{ thawed: boolean }> {
+    const call = fencedCall('thawPod', input);
+    await deps.frozenPods.update(input.podUid, (current) => recordAfter(current, call, Date.now()));
     const cgroup = await findPodCgroup(deps.cgroupFsRoot, input.podUid);
     if (!cgroup) return { thawed: false };
     await resumeAll(cgroup, input.containerIds);
@@ -123,9 +224,12 @@ export function createNodeActivities(deps: NodeActivityDeps) {
   /**
    * After the commit point: kill the frozen source's processes, then thaw, so they die without running
    * another instruction (a pending SIGKILL is acted on before returning to user space). A frozen task cannot
-   * exit, so without this the kubelet would wait forever for the deleted source pod to stop.
+   * exit, so without this the kubelet would wait forever for the deleted source pod to stop. Recorded first,
+   * like thawPod.
    */
-  async function killFrozenPod(input: PodContainers): Promise<{ killed: number }> {
+  async function killFrozenPod(input: FencedPodInput): Promise<{ killed: number }> {
+    const call = fencedCall('killFrozenPod', input);
+    await deps.frozenPods.update(input.podUid, (current) => recordAfter(current, call, Date.now()));
     const cgroup = await findPodCgroup(deps.cgroupFsRoot, input.podUid);
     if (!cgroup) return { killed: 0 };
     const pids = await podPids(cgroup);

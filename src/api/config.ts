@@ -63,6 +63,13 @@ export const NodeWorkerConfig = z
      */
     checkpointDir: z.string().min(1).default('/var/lib/kubelet/checkpoints'),
     /**
+     * Where this node worker keeps what it decided about the pods it froze (survives a restart; a DaemonSet
+     * mounts it from the host). Records live under frozen-pods/<cluster>/<node>/.
+     */
+    stateDir: z.string().min(1).default('/var/lib/podferry'),
+    /** How often the node worker checks pods it still holds frozen against their migration's workflow. */
+    sweepIntervalSeconds: z.number().int().positive().default(15),
+    /**
      * The node's containerd, when it runs containerd: containers are then paused through it (see
      * src/node/containerd-tasks.ts for why). `{cluster}` and `{node}` in the address are replaced.
      * Without it the node worker freezes container cgroups directly (CRI-O).

@@ -1,8 +1,10 @@
 // The node worker: one per node (a DaemonSet; in the lab a host process per node). Runs the node-local
 // activities (freeze/thaw the pod cgroup, push the checkpoint archives or send them to the target node's
-// worker, import what another node sends, delete archives) on the task queue `podferry-node-<cluster>-<node>`.
+// worker, import what another node sends, delete archives) on the task queue `podferry-node-<cluster>-<node>`,
+// and sweeps the pods it froze whose migration ended without thawing or killing them (src/node/frozen-pod-sweeper.ts).
 // Needs root (cgroups, archives are root-owned 0600), the registry, and an HTTP port other nodes reach.
 import { pathToFileURL } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { nodeTaskQueue } from '../api/names.js';
 import { createNodeActivities } from '../activities/node.js';
@@ -13,8 +15,11 @@ import { CheckpointServer } from '../node/checkpoint-server.js';
 import { ContainerdImport } from '../node/containerd-import.js';
 import { ContainerdTasks } from '../node/containerd-tasks.js';
 import { CriImages } from '../node/cri-images.js';
+import { createFrozenPodSweeper, describeWithTemporal } from '../node/frozen-pod-sweeper.js';
+import { FrozenPodRecords, frozenPodsDir } from '../node/frozen-pods.js';
 import { RegistryClient } from '../registry/client.js';
 import { flag, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';
+import { temporalConnectionOptions } from './connection.js';
 
 /** The node activities, with this node's checkpoint server started (it hands out URLs naming its port). */
 export async function createNodeWorkerActivities(config: PodferryConfig) {
@@ -24,6 +29,7 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
   const server = new CheckpointServer(node.transfer);
   const url = await server.start();
   const criImages = node.containerd ? new CriImages({ address: node.containerd.address }) : undefined;
+  const frozenPods = new FrozenPodRecords(frozenPodsDir(node.stateDir, node.cluster, node.nodeName));
   const activities = {
     ...createNodeActivities({
       cgroupFsRoot: node.cgroupFsRoot,
@@ -32,6 +38,7 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
       checkpointDir: node.checkpointDir,
       containerd: node.containerd ? new ContainerdTasks(node.containerd) : undefined,
       criImages,
+      frozenPods,
     }),
     ...createRegistryActivities({
       registry,
@@ -47,7 +54,7 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
       hostRoot: node.hostRoot,
     }),
   };
-  return { activities, transferUrl: url };
+  return { activities, transferUrl: url, frozenPods };
 }
 
 function requireNodeConfig(config: PodferryConfig) {
@@ -77,15 +84,28 @@ async function main(): Promise<void> {
     // Several node workers may share a host (the lab): metrics only when a port is given for this one.
     metricsPort: flag('metrics-port') !== undefined ? Number(flag('metrics-port')) : Number(process.env.PODFERRY_METRICS_PORT ?? 0),
   });
-  const { activities, transferUrl } = await createNodeWorkerActivities(proc.config);
+  const { activities, transferUrl, frozenPods } = await createNodeWorkerActivities(proc.config);
   const worker = await createNodeWorker({ connection: proc.connection, config: proc.config, activities });
   const node = proc.config.node!;
   console.log(
     `node worker: ${node.cluster}/${node.nodeName}, task queue ${nodeTaskQueue(node.cluster, node.nodeName)}, cgroups at ${node.cgroupFsRoot}` +
       (node.containerd ? `, containerd at ${node.containerd.address}` : '') +
-      `, checkpoints served at ${transferUrl}`,
+      `, checkpoints served at ${transferUrl}, frozen-pod records in ${frozenPods.dir}`,
   );
-  await proc.run([worker]);
+  // The sweeper's own client connection: the worker's is closed as soon as the worker stops, the sweeper after.
+  const temporal = await Connection.connect({ ...temporalConnectionOptions(proc.config.temporal), connectTimeout: '10s' });
+  const sweeper = createFrozenPodSweeper({
+    records: frozenPods,
+    thawPod: activities.thawPod,
+    killFrozenPod: activities.killFrozenPod,
+    describeWorkflow: describeWithTemporal(new Client({ connection: temporal, namespace: proc.config.temporal.namespace })),
+  }).start(node.sweepIntervalSeconds * 1000);
+  try {
+    await proc.run([worker]);
+  } finally {
+    await sweeper.stop();
+    await temporal.close();
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
