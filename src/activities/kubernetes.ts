@@ -20,6 +20,17 @@ export interface PlanMigrationInput {
   migrationId: string;
   source: { cluster: string; namespace: string; pod: string };
   target: { cluster: string; namespace: string; node?: string };
+  /** For the liveness-probe warning (see warningsFor). */
+  maxFrozenSeconds?: number;
+}
+
+export interface MigrationLockInput {
+  migrationId: string;
+  cluster: string;
+  namespace: string;
+  name: string;
+  /** The incarnation locked (unknown if planning never answered: then whichever incarnation holds this migration's lock). */
+  uid?: string;
 }
 
 export interface MigrationPlan {
@@ -67,8 +78,12 @@ export interface DeletePodInput {
   name: string;
   /** Delete only this incarnation (a pod with the same name but another uid is left alone). */
   uid?: string;
-  /** Delete only a pod this migration created (guards against deleting someone else's pod of that name). */
+  /**
+   * Delete only a pod this migration created from this source (guards against deleting someone else's pod
+   * of that name, or one an earlier migration that re-used the id made from another source pod).
+   */
   onlyIfMigrationId?: string;
+  onlyIfSourceUid?: string;
   gracePeriodSeconds?: number;
   /** Wait until the pod is gone (0: just request the deletion). */
   waitSeconds: number;
@@ -169,7 +184,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       if (nodes.length <= MAX_PREPULL_NODES) prepullNodes = nodes.map((n) => n.metadata!.name!);
     }
 
-    const warnings = warningsFor(pod);
+    const warnings = warningsFor(pod, input.maxFrozenSeconds);
     if (strategy === 'DeleteThenCreate') {
       warnings.push(
         `the target is in the source's own namespace of cluster ${source.cluster}, so the frozen source pod is deleted before the target is created ` +
@@ -179,6 +194,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
         warnings.push(`no target node given and ${node} is schedulable: the scheduler may place the pod on ${node} again (cordon it, or pass a target node)`);
       }
     }
+    await lockSourcePod(pod, input);
     const plain = JSON.parse(JSON.stringify(pod)) as V1Pod;
     return {
       migrationId: input.migrationId,
@@ -330,9 +346,10 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
         });
       }
       const existing = await core.readNamespacedPod({ name, namespace: plan.target.namespace });
-      if (existing.metadata?.annotations?.[ANNOTATIONS.migrationId] !== plan.migrationId) {
+      if (!madeBy(existing, plan.migrationId, plan.source.uid)) {
         throw ApplicationFailure.nonRetryable(
-          `pod ${plan.target.namespace}/${name} already exists in cluster ${plan.target.cluster} and was not created by migration ${plan.migrationId}: delete it or migrate into another namespace`,
+          `pod ${plan.target.namespace}/${name} already exists in cluster ${plan.target.cluster} and was not created by migration ${plan.migrationId} ` +
+            `from source pod uid ${plan.source.uid}: delete it or migrate into another namespace`,
           'TargetPodExists',
         );
       }
@@ -392,8 +409,8 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     const pod = await readPod(input.cluster, input.namespace, input.name);
     if (!pod) return { deleted: false };
     if (input.uid && pod.metadata?.uid !== input.uid) return { deleted: false, skipped: `${ref} is another incarnation (uid ${pod.metadata?.uid})` };
-    if (input.onlyIfMigrationId && pod.metadata?.annotations?.[ANNOTATIONS.migrationId] !== input.onlyIfMigrationId) {
-      return { deleted: false, skipped: `${ref} was not created by migration ${input.onlyIfMigrationId}; left alone` };
+    if (input.onlyIfMigrationId && !madeBy(pod, input.onlyIfMigrationId, input.onlyIfSourceUid)) {
+      return { deleted: false, skipped: `${ref} was not created by migration ${input.onlyIfMigrationId}${input.onlyIfSourceUid ? ` from source uid ${input.onlyIfSourceUid}` : ''}; left alone` };
     }
     // A pod already terminating is deleted again only to shorten its grace period (to 0: removed at once).
     const shortens = input.gracePeriodSeconds !== undefined && input.gracePeriodSeconds < (pod.metadata?.deletionGracePeriodSeconds ?? Infinity);
@@ -420,6 +437,62 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     return { deleted: true };
   }
 
+  /**
+   * Takes the source pod's migration lock: an annotation naming this migration, written with the pod's
+   * resourceVersion as precondition, so of two migrations that read the pod at once only one writes it.
+   * Taken again by the same migration (a retry) it is a no-op.
+   */
+  async function lockSourcePod(pod: V1Pod, input: PlanMigrationInput): Promise<void> {
+    const holder = pod.metadata?.annotations?.[ANNOTATIONS.lock];
+    const ref = `pod ${input.source.namespace}/${input.source.pod} in cluster ${input.source.cluster}`;
+    if (holder === input.migrationId) return;
+    if (holder) {
+      throw ApplicationFailure.nonRetryable(
+        `${ref} is being migrated by ${holder}: wait for it (podferry status ${holder}); if that migration has ended and left the lock ` +
+          `(it keeps it when the pod had to stay frozen), check the pod, then remove the annotation: kubectl annotate pod -n ${input.source.namespace} ${input.source.pod} ${ANNOTATIONS.lock}-`,
+        'PodLocked',
+        { holder },
+      );
+    }
+    const body = [
+      // A resourceVersion in the patch makes it conditional: 409 if anyone changed the pod since we read it.
+      { op: 'replace', path: '/metadata/resourceVersion', value: pod.metadata?.resourceVersion },
+      pod.metadata?.annotations
+        ? { op: 'add', path: `/metadata/annotations/${jsonPointerKey(ANNOTATIONS.lock)}`, value: input.migrationId }
+        : { op: 'add', path: '/metadata/annotations', value: { [ANNOTATIONS.lock]: input.migrationId } },
+    ];
+    try {
+      await clusters.core(input.source.cluster).patchNamespacedPod({ namespace: input.source.namespace, name: input.source.pod, body });
+    } catch (err) {
+      // Someone changed the pod in between (maybe another migration took the lock): the retry reads it again.
+      if (apiStatus(err) === 409) throw ApplicationFailure.retryable(`${ref} changed while taking its migration lock`, 'LockConflict');
+      throw err;
+    }
+  }
+
+  /** Releases the source pod's lock if this migration holds it (on this incarnation); otherwise leaves it. */
+  async function releaseSourceLock(input: MigrationLockInput): Promise<{ released: boolean }> {
+    const pod = await readPod(input.cluster, input.namespace, input.name);
+    if (!pod || (input.uid && pod.metadata?.uid !== input.uid) || pod.metadata?.annotations?.[ANNOTATIONS.lock] !== input.migrationId) return { released: false };
+    const path = `/metadata/annotations/${jsonPointerKey(ANNOTATIONS.lock)}`;
+    try {
+      await clusters.core(input.cluster).patchNamespacedPod({
+        namespace: input.namespace,
+        name: input.name,
+        body: [
+          { op: 'test', path: '/metadata/uid', value: pod.metadata.uid },
+          { op: 'test', path, value: input.migrationId },
+          { op: 'remove', path },
+        ],
+      });
+    } catch (err) {
+      const status = apiStatus(err);
+      if (status === 404 || status === 422) return { released: false }; // gone, or no longer ours
+      throw err;
+    }
+    return { released: true };
+  }
+
   /** Where one incarnation (uid) of a pod is in its life: still there, being deleted, or gone. */
   async function podLifecycle(input: { cluster: string; namespace: string; name: string; uid: string }): Promise<'present' | 'terminating' | 'gone'> {
     const pod = await readPod(input.cluster, input.namespace, input.name);
@@ -427,10 +500,21 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     return pod.metadata?.deletionTimestamp ? 'terminating' : 'present';
   }
 
-  return { planMigration, ensureTargetConfig, deleteCopiedConfig, createTargetPod, waitPodReady, deletePod, podLifecycle };
+  return { planMigration, ensureTargetConfig, deleteCopiedConfig, createTargetPod, waitPodReady, deletePod, podLifecycle, releaseSourceLock };
 }
 
 export type KubernetesActivities = ReturnType<typeof createKubernetesActivities>;
+
+/** Whether a pod was created by this migration from this source pod (its annotations say so). */
+function madeBy(pod: V1Pod, migrationId: string, sourceUid?: string): boolean {
+  const annotations = pod.metadata?.annotations ?? {};
+  return annotations[ANNOTATIONS.migrationId] === migrationId && (!sourceUid || annotations[ANNOTATIONS.sourceUid] === sourceUid);
+}
+
+/** An object key as one JSON Pointer segment (RFC 6901). */
+function jsonPointerKey(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
 
 async function ignore404<T>(promise: Promise<T>): Promise<T | undefined> {
   try {

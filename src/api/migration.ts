@@ -41,6 +41,12 @@ export const MigrationOptions = z
     checkpointTimeoutSeconds: z.number().int().min(1).max(3600).default(120),
     /** How long the target pod may take to become Ready before the migration rolls back. */
     readyTimeoutSeconds: z.number().int().min(1).max(3600).default(300),
+    /**
+     * The longest the source may stay frozen before the commit: reaching it aborts the migration and the
+     * source runs again. It bounds what clients of the workload see as an outage; a liveness probe that
+     * would fail sooner is warned about at plan time.
+     */
+    maxFrozenSeconds: z.number().int().min(5).max(3600).default(180),
     /** Registry repository for the checkpoint images; default: the node worker's `registry.repository`. */
     registryRepository: z
       .string()
@@ -93,6 +99,7 @@ export const MigrationPhase = z.enum([
   'Finalizing',
   'Succeeded',
   'Compensating',
+  /** Rolled back as far as safety allows, but not all the way (the failure says what is left and where). */
   'Failed',
   'RolledBack',
 ]);

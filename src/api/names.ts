@@ -21,6 +21,13 @@ export const ANNOTATIONS = {
   migrationId: 'podferry.io/migration-id',
   source: 'podferry.io/source',
   originalImages: 'podferry.io/original-images',
+  /** On a target pod: the uid of the source pod it was made from (a re-used migration id cannot adopt another's pod). */
+  sourceUid: 'podferry.io/source-uid',
+  /**
+   * On a source pod being migrated: the migration id holding it. Written at plan time with the pod's
+   * resourceVersion as precondition, so two migrations of one pod cannot both hold it, whatever their ids.
+   */
+  lock: 'podferry.io/migration-lock',
 } as const;
 export const LABELS = {
   /** Label on copied ConfigMaps/Secrets so compensation finds exactly what this migration created. */

@@ -10,6 +10,7 @@ import {
   type MigrationProgress,
   type MigrationResult,
 } from '../api/migration.js';
+import { errorChain } from '../api/failures.js';
 import { DEFAULT_TASK_QUEUE, WORKFLOW_TYPE } from '../api/names.js';
 import { progressQuery, SEARCH_ATTRIBUTES } from '../workflows/definitions.js';
 import type { migratePod } from '../workflows/migrate-pod.js';
@@ -166,16 +167,12 @@ export async function listMigrations(client: Client, options: { limit?: number }
 
 /** The innermost useful message and type of a failed migration, for people and scripts. */
 export function describeFailure(err: unknown): { type?: string; message: string; chain: string[] } {
+  const errors = errorChain(err instanceof WorkflowFailedError ? err.cause : err);
   const chain: string[] = [];
-  let current: unknown = err instanceof WorkflowFailedError ? err.cause : err;
-  let type: string | undefined;
-  while (current instanceof Error) {
-    // Skip the SDK's wrappers and messages that only repeat what an outer message already says.
-    if (!/^Activity task (failed|timed out)$/.test(current.message) && !chain.some((m) => m.includes(current instanceof Error ? current.message : ''))) {
-      chain.push(current.message);
-    }
-    if (current instanceof ApplicationFailure && !type) type = current.type ?? undefined;
-    current = (current as { cause?: unknown }).cause;
+  // Skip the SDK's wrappers and messages that only repeat what an outer message already says.
+  for (const e of errors) {
+    if (!/^Activity task (failed|timed out)$/.test(e.message) && !chain.some((m) => m.includes(e.message))) chain.push(e.message);
   }
+  const type = errors.find((e): e is ApplicationFailure => e instanceof ApplicationFailure && !!e.type)?.type ?? undefined;
   return { type, message: chain[0] ?? String(err), chain };
 }

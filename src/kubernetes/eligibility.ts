@@ -85,8 +85,11 @@ export function refusalsFor(pod: V1Pod): Refusal[] {
   return refusals;
 }
 
-/** Things that migrate, but that the user should know about. */
-export function warningsFor(pod: V1Pod): string[] {
+/**
+ * Things that migrate, but that the user should know about. maxFrozenSeconds: how long the migration may
+ * keep the source frozen (a liveness probe that gives up sooner restarts the frozen container).
+ */
+export function warningsFor(pod: V1Pod, maxFrozenSeconds = Infinity): string[] {
   const warnings: string[] = [];
   for (const container of pod.spec?.containers ?? []) {
     const probe = container.livenessProbe;
@@ -94,7 +97,10 @@ export function warningsFor(pod: V1Pod): string[] {
       const tolerance = (probe.periodSeconds ?? 10) * (probe.failureThreshold ?? 3);
       warnings.push(
         `container ${container.name} has a liveness probe: while the source is frozen the probe fails; the kubelet restarts it after about ${tolerance}s, ` +
-          'so the migration must reach the commit point (target Ready) faster, or a rollback resumes a restarted container',
+          'so the migration must reach the commit point (target Ready) faster, or a rollback resumes a restarted container' +
+          (tolerance < maxFrozenSeconds
+            ? ` (maxFrozenSeconds is ${maxFrozenSeconds}: set it below ${tolerance} to roll back before the probe gives up)`
+            : ''),
       );
     }
   }

@@ -95,14 +95,21 @@ export function buildTargetPod(input: TargetPodInput): V1Pod {
       namespace: input.targetNamespace,
       ...(meta.labels ? { labels: { ...meta.labels } } : {}),
       annotations: {
-        ...meta.annotations,
+        // The source's lock is its own: the restored pod starts unlocked.
+        ...withoutKey(meta.annotations, ANNOTATIONS.lock),
         [ANNOTATIONS.migrationId]: input.migrationId,
         [ANNOTATIONS.source]: `${input.sourceCluster}/${meta.namespace}/${meta.name}`,
+        ...(meta.uid ? { [ANNOTATIONS.sourceUid]: meta.uid } : {}),
         [ANNOTATIONS.originalImages]: JSON.stringify(originalImages),
       },
     },
     spec,
   };
+}
+
+function withoutKey(record: Record<string, string> | undefined, key: string): Record<string, string> {
+  const { [key]: _dropped, ...rest } = record ?? {};
+  return rest;
 }
 
 export interface ConfigReferences {

@@ -8,6 +8,12 @@ import { temporalConnectionOptions } from './connection.js';
 import { MigrationMetrics, serveMetrics } from './metrics.js';
 
 export const SHUTDOWN_GRACE_TIME = '20s';
+/**
+ * How often a running activity's heartbeats reach the server at most. A cancellation reaches an activity
+ * only in the answer to a heartbeat, and the freeze deadline must stop a push within seconds: flush every
+ * second (the SDK's default waits up to 80% of the heartbeat timeout).
+ */
+export const HEARTBEAT_FLUSH = '1s';
 
 export interface WorkerProcess {
   config: PodferryConfig;

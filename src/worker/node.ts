@@ -18,7 +18,7 @@ import { CriImages } from '../node/cri-images.js';
 import { createFrozenPodSweeper, describeWithTemporal } from '../node/frozen-pod-sweeper.js';
 import { FrozenPodRecords, frozenPodsDir } from '../node/frozen-pods.js';
 import { RegistryClient } from '../registry/client.js';
-import { flag, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';
+import { flag, HEARTBEAT_FLUSH, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';
 import { temporalConnectionOptions } from './connection.js';
 
 /** The node activities, with this node's checkpoint server started (it hands out URLs naming its port). */
@@ -72,6 +72,8 @@ export async function createNodeWorker(options: { connection: NativeConnection; 
     taskQueue: nodeTaskQueue(node.cluster, node.nodeName),
     activities: options.activities,
     shutdownGraceTime: SHUTDOWN_GRACE_TIME,
+    maxHeartbeatThrottleInterval: HEARTBEAT_FLUSH,
+    defaultHeartbeatThrottleInterval: HEARTBEAT_FLUSH,
   });
 }
 

@@ -10,7 +10,7 @@ import { createRegistryActivities } from '../activities/registry.js';
 import type { PodferryConfig } from '../api/config.js';
 import { Clusters } from '../kubernetes/clusters.js';
 import { RegistryClient } from '../registry/client.js';
-import { flag, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';
+import { flag, HEARTBEAT_FLUSH, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';
 import type { MigrationMetrics } from './metrics.js';
 
 export function createOrchestratorActivities(config: PodferryConfig) {
@@ -47,6 +47,8 @@ export async function createOrchestratorWorker(options: {
     activities: options.activities ?? createOrchestratorActivities(options.config),
     sinks: options.metrics.sinks(),
     shutdownGraceTime: SHUTDOWN_GRACE_TIME,
+    maxHeartbeatThrottleInterval: HEARTBEAT_FLUSH,
+    defaultHeartbeatThrottleInterval: HEARTBEAT_FLUSH,
   });
 }
 

@@ -26,3 +26,11 @@ export interface MigrationMetricsSinks extends Sinks {
     finished(report: { outcome: MigrationOutcome; durationMs: number; downtimeMs?: number; bytesPushed: number }): void;
   };
 }
+
+/**
+ * Memo key read by the source node's safety net (src/node/frozen-pod-sweeper.ts) when a migration ends
+ * without finishing while the source is frozen: 'thaw' (no target pod exists), 'hold' (a target may run:
+ * leave it frozen, someone must look), 'kill' (committed: the target runs the workload).
+ */
+export const SOURCE_ON_ABORT_MEMO = 'sourceOnAbort';
+export type SourceOnAbort = 'thaw' | 'hold' | 'kill';

@@ -19,34 +19,19 @@ import {
   setCurrentDetails,
   setHandler,
   workflowInfo,
-  type ActivityOptions,
 } from '@temporalio/workflow';
 import { DrainNodeInput, LAST_MIGRATED_AT_ANNOTATION, type DrainNodeRequest, type DrainProgress, type DrainReport, type FailedPod, type MovedPod } from '../api/drain.js';
+import { errorMessage, failureOf } from '../api/failures.js';
 import { describeIssues, type MigratePodRequest } from '../api/migration.js';
 import type { OperationsActivities } from '../activities/operations.js';
 import { isComplete, splitNodePods } from '../planning/drain.js';
 import type { PodSummary } from '../planning/pod-summary.js';
 import { migratePod } from './migrate-pod.js';
 import { childMigrationId, drainProgressQuery, inProgress, isAlreadyRunning } from './operations-definitions.js';
+import { OPERATIONS_API_CALL, UNCORDON } from './timing.js';
 
-// ---------------------------------------------------------------------------------------------------------
-// The timing contract.
-
-/** Short calls to an API server, retried for up to 2 minutes (an API server restarting does not fail the drain). */
-const API_CALL: ActivityOptions = {
-  startToCloseTimeout: '30s',
-  scheduleToCloseTimeout: '2m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
-};
-/** Giving the node back (the undo of the cordon): retried for longer, it matters. */
-const UNDO_CALL: ActivityOptions = {
-  startToCloseTimeout: '30s',
-  scheduleToCloseTimeout: '10m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-};
-
-const api = proxyActivities<OperationsActivities>(API_CALL);
-const undoApi = proxyActivities<OperationsActivities>(UNDO_CALL);
+const api = proxyActivities<OperationsActivities>(OPERATIONS_API_CALL);
+const undoApi = proxyActivities<OperationsActivities>(UNCORDON);
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -140,7 +125,7 @@ export async function drainNode(request: DrainNodeRequest): Promise<DrainReport>
         try {
           await api.markMigrated({ cluster: targetCluster, namespace: pod.namespace, name: pod.name, at: new Date().toISOString() });
         } catch (err) {
-          warnings.push(`pod ${pod.namespace}/${pod.name} moved but ${LAST_MIGRATED_AT_ANNOTATION} was not written: ${message(err)}`);
+          warnings.push(`pod ${pod.namespace}/${pod.name} moved but ${LAST_MIGRATED_AT_ANNOTATION} was not written: ${errorMessage(err)}`);
         }
       } catch (err) {
         if (isCancellation(err)) throw err;
@@ -180,23 +165,6 @@ export async function drainNode(request: DrainNodeRequest): Promise<DrainReport>
     await giveBackIfUnchanged(false);
     throw err;
   }
-}
-
-function message(err: unknown): string {
-  let current: unknown = err;
-  // The innermost message is the one that says what happened (child → activity → its error).
-  while (current instanceof Error && (current as { cause?: unknown }).cause instanceof Error) current = (current as { cause: Error }).cause;
-  return current instanceof Error ? current.message : String(err);
-}
-
-/** The type and the most useful message of a failed child: its own ApplicationFailure (e.g. MigrationRolledBack). */
-function failureOf(err: unknown): { type?: string; reason: string } {
-  let current: unknown = err;
-  while (current instanceof Error) {
-    if (current instanceof ApplicationFailure) return { ...(current.type ? { type: current.type } : {}), reason: current.message };
-    current = (current as { cause?: unknown }).cause;
-  }
-  return { reason: message(err) };
 }
 
 /** An activity failure as the workflow's own non-retryable failure, keeping the activity's type (e.g. UnknownNode). */

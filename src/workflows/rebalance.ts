@@ -14,8 +14,8 @@ import {
   ParentClosePolicy,
   proxyActivities,
   workflowInfo,
-  type ActivityOptions,
 } from '@temporalio/workflow';
+import { failureOf } from '../api/failures.js';
 import { describeIssues, type MigratePodRequest } from '../api/migration.js';
 import {
   labelSelector,
@@ -29,14 +29,9 @@ import type { OperationsActivities } from '../activities/operations.js';
 import { annotationKeys, planRebalance } from '../planning/rebalance.js';
 import { migratePod } from './migrate-pod.js';
 import { childMigrationId, inProgress, isAlreadyRunning } from './operations-definitions.js';
+import { OPERATIONS_API_CALL } from './timing.js';
 
-/** Short calls to an API server, retried for up to 2 minutes (an API server restarting does not fail the run). */
-const API_CALL: ActivityOptions = {
-  startToCloseTimeout: '60s',
-  scheduleToCloseTimeout: '2m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
-};
-const api = proxyActivities<OperationsActivities>(API_CALL);
+const api = proxyActivities<OperationsActivities>(OPERATIONS_API_CALL);
 
 export async function rebalance(request: RebalanceRequest): Promise<RebalanceSummary> {
   const parsed = RebalanceInput.safeParse(request);
@@ -111,11 +106,3 @@ export async function rebalance(request: RebalanceRequest): Promise<RebalanceSum
   return summary;
 }
 
-function failureOf(err: unknown): { type?: string; reason: string } {
-  let current: unknown = err;
-  while (current instanceof Error) {
-    if (current instanceof ApplicationFailure) return { ...(current.type ? { type: current.type } : {}), reason: current.message };
-    current = (current as { cause?: unknown }).cause;
-  }
-  return { reason: err instanceof Error ? err.message : String(err) };
-}

@@ -111,6 +111,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
       }),
     deletePod: (input) => step(`deletePod:${input.cluster}${input.waitSeconds === 0 ? ':request' : ''}`, input, () => ({ deleted: true })),
     podLifecycle: (input) => step('podLifecycle', input, () => script.sourceLifecycle ?? 'gone'),
+    releaseSourceLock: (input) => step('releaseSourceLock', input, () => ({ released: true })),
   };
   const kubelet: KubeletActivities = {
     checkpointContainer: (input) =>

@@ -61,6 +61,8 @@ describe('configuration', () => {
       hostRoot: '/',
       checkpointDir: '/var/lib/kubelet/checkpoints',
       transfer: { host: '0.0.0.0', port: 0 },
+      stateDir: '/var/lib/podferry',
+      sweepIntervalSeconds: 15,
     });
     expect(config.metrics.port).toBe(9999);
     // relative kubeconfig paths are relative to the configuration file

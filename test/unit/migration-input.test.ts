@@ -14,6 +14,7 @@ describe('migration input', () => {
       pullOnTarget: true,
       checkpointTimeoutSeconds: 120,
       readyTimeoutSeconds: 300,
+      maxFrozenSeconds: 180,
       cleanup: { images: 'delete', archives: 'delete' },
     });
   });

@@ -92,7 +92,7 @@ async function migrate(
   return { ...outcome, recorder, handle, metrics };
 }
 
-const COMPENSATION_CALLS = new Set(['thawPod', 'deleteArchives', 'deleteCopiedConfig', 'deletePod:lab-b', 'removeCheckpointImages']);
+const COMPENSATION_CALLS = new Set(['thawPod', 'deleteArchives', 'deleteCopiedConfig', 'deletePod:lab-b', 'removeCheckpointImages', 'releaseSourceLock']);
 function compensationCalls(recorder: Recorder): string[] {
   return recorder.started().filter((c) => COMPENSATION_CALLS.has(c) || c.startsWith('deleteImage:'));
 }
@@ -185,22 +185,25 @@ describe('migratePod with recording stand-in activities', () => {
     expect(p[2]!.start).toBeLessThan(p[0]!.end); // all three were in flight together
   }, 60_000);
 
-  // A failure at each step, and the undos that must run, newest first.
+  // A failure at each step, and the undos that must run: first the restores (stop the target, then resume
+  // the source), newest first, one after another; then the cleanups, all at once (listed newest first).
   const thaw = 'thaw source pod';
   const archives = 'delete checkpoint archives';
   const images = 'delete checkpoint images';
   const received = 'remove checkpoint images from the target node';
   const config = 'delete copied config';
-  const target = 'delete target pod';
+  const target = 'stop the target pod';
+  const lock = 'release the source pod lock';
+  const restores = new Set([target, thaw]);
   test.each([
-    ['planMigration', []],
-    ['freezePod', [thaw]],
-    ['checkpointContainer:kv', [archives, thaw]],
-    ['pushCheckpointImage:ballast', [received, images, archives, thaw]],
-    ['ensureTargetConfig', [config, received, images, archives, thaw]],
-    ['createTargetPod', [target, config, received, images, archives, thaw]],
-    ['waitPodReady', [target, config, received, images, archives, thaw]],
-  ])('failure at %s: runs exactly %j, in that order, and the source is never deleted', async (failAt, expected) => {
+    ['planMigration', [lock]],
+    ['freezePod', [thaw, lock]],
+    ['checkpointContainer:kv', [thaw, archives, lock]],
+    ['pushCheckpointImage:ballast', [thaw, received, images, archives, lock]],
+    ['ensureTargetConfig', [thaw, config, received, images, archives, lock]],
+    ['createTargetPod', [target, thaw, config, received, images, archives, lock]],
+    ['waitPodReady', [target, thaw, config, received, images, archives, lock]],
+  ])('failure at %s: runs exactly %j, the source resumes before any cleanup, and it is never deleted', async (failAt, expected) => {
     const { error, recorder, progress, result } = await migrate({ failAt });
     expect(result).toBeUndefined();
     expect(error).toBeInstanceOf(WorkflowFailedError);
@@ -211,7 +214,7 @@ describe('migratePod with recording stand-in activities', () => {
 
     expect(progress.compensations).toEqual(expected.map((name) => ({ name, ok: true })));
     expect(progress.phase).toBe('RolledBack');
-    // The activity calls behind them, in the same order.
+    // The activity calls behind them: the restores in order, then every cleanup, none before a restore ended.
     const byUndo: Record<string, string[]> = {
       [thaw]: ['thawPod'],
       [archives]: ['deleteArchives'],
@@ -219,11 +222,26 @@ describe('migratePod with recording stand-in activities', () => {
       [received]: ['removeCheckpointImages'],
       [config]: ['deleteCopiedConfig'],
       [target]: ['deletePod:lab-b'],
+      [lock]: ['releaseSourceLock'],
     };
     const calls = compensationCalls(recorder);
-    const grouped = expected.flatMap((undo) => byUndo[undo]!.map(() => undo));
-    expect(calls.map((c) => Object.entries(byUndo).find(([, names]) => names.includes(c))![0])).toEqual(grouped);
+    const restoreCalls = expected.filter((u) => restores.has(u)).flatMap((u) => byUndo[u]!);
+    expect(calls.slice(0, restoreCalls.length)).toEqual(restoreCalls);
     expect(new Set(calls)).toEqual(new Set(expected.flatMap((undo) => byUndo[undo]!)));
+    const lastRestoreEnd = Math.max(
+      ...recorder.calls.filter((c) => restoreCalls.includes(c.call) && c.event === 'end').map((c) => c.at),
+      0,
+    );
+    const firstCleanupStart = Math.min(
+      ...recorder.calls.filter((c) => !restoreCalls.includes(c.call) && calls.includes(c.call) && c.event === 'start').map((c) => c.at),
+    );
+    expect(firstCleanupStart).toBeGreaterThanOrEqual(lastRestoreEnd);
+    // The target is stopped through its kubelet (a grace period), only if this migration made it from this source.
+    if (expected.includes(target)) {
+      const stop = recorder.calls.find((c) => c.call === 'deletePod:lab-b' && c.event === 'start')!.input as Record<string, unknown>;
+      expect(stop).toMatchObject({ gracePeriodSeconds: 1, onlyIfMigrationId: progress.migrationId, onlyIfSourceUid: expect.any(String) });
+      expect(stop.waitSeconds).toBeGreaterThan(0);
+    }
     // Nothing after the failed step ran, and the source was never deleted or killed.
     expect(recorder.started().filter((c) => c.startsWith('deletePod:lab-a') || c === 'killFrozenPod')).toEqual([]);
   }, 60_000);
@@ -235,7 +253,7 @@ describe('migratePod with recording stand-in activities', () => {
     });
     expect(error).toBeInstanceOf(WorkflowFailedError);
     expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
-    expect(progress.compensations.map((c) => c.name)).toEqual([received, images, archives, thaw]);
+    expect(progress.compensations.map((c) => c.name)).toEqual([thaw, received, images, archives, lock]);
     expect(progress.compensations.every((c) => c.ok)).toBe(true);
     // The blocked push finished (was cancelled) before its undo ran.
     const pushFailed = recorder.calls.findIndex((c) => c.call === 'pushCheckpointImage:ballast' && c.event === 'fail');
@@ -290,12 +308,13 @@ describe('migratePod with recording stand-in activities', () => {
       const { error, recorder, progress } = await migrate({ failAt: 'waitPodReady' }, direct);
       expect(((error as WorkflowFailedError).cause as ApplicationFailure).type).toBe('MigrationRolledBack');
       expect(progress.compensations.map((c) => c.name)).toEqual([
-        'delete target pod',
+        'stop the target pod',
+        'thaw source pod',
         'delete copied config',
         'remove checkpoint images from the target node',
         'delete checkpoint images',
         'delete checkpoint archives',
-        'thaw source pod',
+        'release the source pod lock',
       ]);
       const removal = recorder.calls.find((c) => c.call === 'removeCheckpointImages' && c.event === 'start')!.input as { refs: string[] };
       expect(removal.refs).toHaveLength(3);
@@ -337,14 +356,15 @@ describe('migratePod with recording stand-in activities', () => {
       expect(failure.type).toBe('MigrationRolledBack');
       expect(failure.message).toContain('the pod was restored from its checkpoint on its source node');
       expect(progress.compensations).toEqual(
-        ['delete target pod', 'delete copied config', restore, received, 'delete checkpoint images', 'delete checkpoint archives', 'thaw source pod'].map((name) => ({
+        [target, restore, thaw, config, received, images, archives, lock].map((name) => ({
           name,
           ok: true,
         })),
       );
-      // The restore: the old pod is gone, so a pod is created again on the source node with the checkpoint images, and becomes Ready.
+      // The restore: the failed target is stopped, the old pod is gone, so a pod is created again on the source
+      // node with the checkpoint images, and becomes Ready; only then are the copies cleaned up.
       const afterFailure = recorder.started().slice(recorder.started().indexOf('waitPodReady') + 1);
-      expect(afterFailure.slice(0, 5)).toEqual(['deletePod:lab-a', 'deleteCopiedConfig', 'podLifecycle', 'createTargetPod', 'waitPodReady']);
+      expect(afterFailure.slice(0, 4)).toEqual(['deletePod:lab-a', 'podLifecycle', 'createTargetPod', 'waitPodReady']);
       const creates = recorder.calls.filter((c) => c.call === 'createTargetPod' && c.event === 'start').map((c) => (c.input as { node?: string }).node);
       expect(creates).toEqual([`target-${handle.workflowId.replace('migration-', '')}`, handle.workflowId.replace('migration-', 'node-')]);
       await Worker.runReplayHistory({ workflowBundle, replayName: 'restore at source' }, await handle.fetchHistory(), handle.workflowId);
@@ -355,16 +375,11 @@ describe('migratePod with recording stand-in activities', () => {
       const failure = rolledBack(error);
       expect(failure.type).toBe('MigrationFailed');
       expect(failure.message).toContain('The source pod was deleted and could not be restored: the workload is in its checkpoint images 10.231.0.1:5000/podferry/checkpoints@sha256:');
+      // Once a restore fails, nothing that may be the workload's only copy is touched: no cleanup runs.
       expect(progress.compensations.map((c) => [c.name, c.ok])).toEqual([
-        ['delete target pod', true],
-        ['delete copied config', true],
+        [target, true],
         [restore, false],
-        [received, true],
-        ['delete checkpoint images', false],
-        ['delete checkpoint archives', false],
-        ['thaw source pod', true],
       ]);
-      expect(progress.compensations.find((c) => c.name === 'delete checkpoint images')!.error).toContain('kept the checkpoint images');
       expect(recorder.started().filter((c) => c.startsWith('deleteImage:') || c === 'deleteArchives')).toEqual([]);
     }, 60_000);
 
@@ -373,7 +388,7 @@ describe('migratePod with recording stand-in activities', () => {
       const failure = rolledBack(error);
       expect(failure.type).toBe('MigrationRolledBack');
       expect(failure.message).toContain('the source pod continues where it was');
-      expect(progress.compensations.map((c) => c.name)).toEqual([restore, received, 'delete checkpoint images', 'delete checkpoint archives', 'thaw source pod']);
+      expect(progress.compensations.map((c) => c.name)).toEqual([restore, thaw, received, images, archives, lock]);
       expect(progress.compensations.every((c) => c.ok)).toBe(true);
       expect(recorder.started()).not.toContain('createTargetPod');
     }, 60_000);
