@@ -13,8 +13,8 @@ import { referencedConfig } from '../../src/kubernetes/target-pod.js';
 import { sourcePod } from '../fixtures/source-pod.js';
 
 export interface Script {
-  /** Throw a non-retryable InjectedFailure at this call (e.g. "checkpointContainer:kv" or "freezePod"). */
-  failAt?: string;
+  /** Throw a non-retryable InjectedFailure at this call, or these calls (e.g. "checkpointContainer:kv" or "freezePod"). */
+  failAt?: string | string[];
   /** Block (heartbeating, cancellable) at this call until cancelled; "forever" ignores nothing else. */
   blockAt?: string;
   /** Node name the stand-in plan reports (selects the node worker's task queue). */
@@ -68,7 +68,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
   const failed = new Set<string>();
   const step = <T>(call: string, input: unknown, result: () => T | Promise<T>): Promise<T> =>
     recorder.step(call, input, async () => {
-      if (script.failAt === call && !(script.failOnce && failed.has(call))) {
+      if ([script.failAt ?? []].flat().includes(call) && !(script.failOnce && failed.has(call))) {
         failed.add(call);
         throw ApplicationFailure.nonRetryable(`injected failure at ${call}`, 'InjectedFailure');
       }

@@ -13,6 +13,7 @@ import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/wo
 import type { MigratePodRequest, MigrationResult } from '../../src/api/migration.js';
 import { nodeTaskQueue, WORKFLOW_TYPE } from '../../src/api/names.js';
 import { defaultMigrationId, getProgress, MigrationInProgress, startMigration, watchMigration } from '../../src/client/migrations.js';
+import { HEARTBEAT_FLUSH } from '../../src/worker/bootstrap.js';
 import { MigrationMetrics, serveMetrics } from '../../src/worker/metrics.js';
 import { progressQuery } from '../../src/workflows/definitions.js';
 import { runProcess } from '../support/run-process.js';
@@ -74,9 +75,11 @@ async function migrate(
   const activities = createRecordingStandInActivities(recorder, fullScript);
   const metrics = new MigrationMetrics();
   const taskQueue = `podferry-test-${id}`;
-  const orchestrator = await Worker.create({ connection, taskQueue, workflowBundle, activities: activities.orchestrator, sinks: metrics.sinks() });
-  const node = await Worker.create({ connection, taskQueue: nodeTaskQueue('lab-a', fullScript.node), activities: activities.node });
-  const targetNode = await Worker.create({ connection, taskQueue: nodeTaskQueue(targetCluster, `target-${id}`), activities: activities.node });
+  // As the real workers: heartbeats flushed every second, so a cancellation reaches a running activity at once.
+  const flush = { maxHeartbeatThrottleInterval: HEARTBEAT_FLUSH, defaultHeartbeatThrottleInterval: HEARTBEAT_FLUSH };
+  const orchestrator = await Worker.create({ connection, taskQueue, workflowBundle, activities: activities.orchestrator, sinks: metrics.sinks(), ...flush });
+  const node = await Worker.create({ connection, taskQueue: nodeTaskQueue('lab-a', fullScript.node), activities: activities.node, ...flush });
+  const targetNode = await Worker.create({ connection, taskQueue: nodeTaskQueue(targetCluster, `target-${id}`), activities: activities.node, ...flush });
   const handle = await startMigration(client, request(options, targetCluster, `target-${id}`), { taskQueue, migrationId: `migration-${id}` });
   const outcome = await orchestrator.runUntil(
     node.runUntil(targetNode.runUntil(async () => {
@@ -391,6 +394,66 @@ describe('migratePod with recording stand-in activities', () => {
       expect(progress.compensations.map((c) => c.name)).toEqual([restore, thaw, received, images, archives, lock]);
       expect(progress.compensations.every((c) => c.ok)).toBe(true);
       expect(recorder.started()).not.toContain('createTargetPod');
+    }, 60_000);
+  });
+
+  describe('safety (invariants 1-3 and 6; the same on the lab: test/faults)', () => {
+    const failureOf = (error: unknown) => (error as WorkflowFailedError).cause as ApplicationFailure;
+    const inputOf = (recorder: Recorder, call: string) => recorder.calls.filter((c) => c.call === call && c.event === 'start').map((c) => c.input as Record<string, unknown>);
+
+    test('the target cannot be proven stopped: the source stays frozen and locked, nothing is cleaned up, and the failure says so', async () => {
+      const { error, recorder, progress, handle } = await migrate({ failAt: ['waitPodReady', 'deletePod:lab-b'] });
+      const failure = failureOf(error);
+      expect(failure.type).toBe('MigrationFailed');
+      expect(failure.message).toContain('the target pod could not be proven stopped');
+      expect(failure.message).toContain('stays frozen and locked');
+      expect(progress.compensations.map((c) => [c.name, c.ok])).toEqual([[target, false]]);
+      expect(recorder.started().filter((c) => COMPENSATION_CALLS.has(c) || c.startsWith('deleteImage:'))).toEqual(['deletePod:lab-b']);
+      expect(progress.phase).toBe('Failed');
+      // The node's safety net is told to hold the source.
+      expect((await handle.describe()).memo).toMatchObject({ sourceOnAbort: 'hold' });
+    }, 60_000);
+
+    test('options.maxFrozenSeconds: a push that outlasts it is cancelled, the source resumes first, then the cleanups run', async () => {
+      const started = Date.now();
+      const { error, recorder, progress, handle } = await migrate({ blockAt: 'pushCheckpointImage:ballast' }, { maxFrozenSeconds: 5 });
+      const failure = failureOf(error);
+      expect(failure.type).toBe('MigrationRolledBack');
+      expect(failure.message).toContain('options.maxFrozenSeconds (5s)');
+      expect((failure.cause as ApplicationFailure).type).toBe('FrozenTooLong');
+      expect(progress.compensations.map((c) => c.name)).toEqual([thaw, received, images, archives, lock]);
+      const frozenAt = recorder.calls.find((c) => c.call === 'freezePod' && c.event === 'end')!.at;
+      const thawedAt = recorder.calls.find((c) => c.call === 'thawPod' && c.event === 'end')!.at;
+      console.log(`maxFrozenSeconds 5: thawed ${thawedAt - frozenAt} ms after the freeze (whole run ${Date.now() - started} ms)`);
+      expect(thawedAt - frozenAt).toBeGreaterThanOrEqual(5000);
+      expect(thawedAt - frozenAt).toBeLessThan(20_000);
+      expect((await handle.describe()).memo).toMatchObject({ sourceOnAbort: 'thaw' });
+    }, 60_000);
+
+    test('node calls are fenced: the freeze takes fence 1 and the thaw a higher one, both naming the migration', async () => {
+      const { recorder, handle } = await migrate({ failAt: 'checkpointContainer:kv' });
+      const [freeze] = inputOf(recorder, 'freezePod');
+      const [thawed] = inputOf(recorder, 'thawPod');
+      expect(freeze).toMatchObject({ migrationId: handle.workflowId, fence: 1, sweepAfterMs: (180 + 60) * 1000 });
+      expect(thawed).toMatchObject({ migrationId: handle.workflowId });
+      expect(thawed!.fence as number).toBeGreaterThan(1);
+    }, 60_000);
+
+    test('after the commit: the source deletion cannot be requested, so it is not killed (the kubelet would restart it) and the run fails as SourceNotRemoved', async () => {
+      const { error, recorder, handle } = await migrate({ failAt: 'deletePod:lab-a:request' });
+      const failure = failureOf(error);
+      expect(failure.type).toBe('SourceNotRemoved');
+      expect(failure.message).toContain('migration committed: the target pod default/sample in cluster lab-b runs the workload');
+      expect(recorder.started()).not.toContain('killFrozenPod');
+      expect(recorder.started()).not.toContain('thawPod');
+      expect((await handle.describe()).memo).toMatchObject({ sourceOnAbort: 'hold' });
+    }, 60_000);
+
+    test('after the commit: the kill takes a fence above the freeze, and the memo says kill once the deletion is requested', async () => {
+      const { error, recorder, handle } = await migrate({});
+      expect(error).toBeUndefined();
+      expect(inputOf(recorder, 'killFrozenPod')[0]).toMatchObject({ migrationId: handle.workflowId, fence: 2 });
+      expect((await handle.describe()).memo).toMatchObject({ sourceOnAbort: 'kill' });
     }, 60_000);
   });
 
