@@ -1,27 +1,21 @@
 // Activities that talk to the API server of a named cluster: plan, copy config, create/watch/delete pods.
 // Each is idempotent (deterministic names, create-or-get, 404 = already done) so retries and worker
 // crashes are harmless.
-import type { V1ConfigMap, V1Pod, V1Secret, V1Taint } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import type { MigrationStrategy, PodIdentity } from '../api/migration.js';
+import type { PodIdentity } from '../api/migration.js';
+import type { MigrationPlan, PlanMigrationInput } from '../api/migration-plan.js';
 import { ANNOTATIONS, LABELS, migrationKey } from '../api/names.js';
 import { apiMessage, apiStatus, type Clusters } from '../kubernetes/clusters.js';
-import { refusalsFor, warningsFor } from '../kubernetes/eligibility.js';
-import { buildTargetPod, copiedObjectLabels, referencedConfig, type ConfigReferences } from '../kubernetes/target-pod.js';
+import type { Refusal } from '../kubernetes/eligibility.js';
+import { buildTargetPod, copiedObjectLabels } from '../kubernetes/target-pod.js';
+import { decideMigration, sourceRefusals } from '../planning/migration.js';
 import { heartbeatIfActive, sleep } from './context.js';
 
 export interface KubernetesActivityDeps {
   clusters: Clusters;
   /** Poll interval while waiting for pods (ms); tests shorten it. */
   pollIntervalMs?: number;
-}
-
-export interface PlanMigrationInput {
-  migrationId: string;
-  source: { cluster: string; namespace: string; pod: string };
-  target: { cluster: string; namespace: string; node?: string };
-  /** For the liveness-probe warning (see warningsFor). */
-  maxFrozenSeconds?: number;
 }
 
 export interface MigrationLockInput {
@@ -32,33 +26,6 @@ export interface MigrationLockInput {
   /** The incarnation locked (unknown if planning never answered: then whichever incarnation holds this migration's lock). */
   uid?: string;
 }
-
-export interface MigrationPlan {
-  migrationId: string;
-  source: { cluster: string; namespace: string; pod: string; uid: string; node: string };
-  target: { cluster: string; namespace: string; node?: string };
-  /** DeleteThenCreate when the target is the source's own cluster and namespace (the name must be freed). */
-  strategy: MigrationStrategy;
-  /**
-   * containerId: the runtime's id as the kubelet reports it (containerd://<id>); imageId: the image the
-   * container runs, by digest (what a runtime needs at the target as the checkpoint's base image).
-   */
-  containers: Array<{ name: string; image: string; containerId: string; imageId: string }>;
-  /** The source pod as read (plain JSON): everything needed to rebuild it. */
-  sourcePod: V1Pod;
-  config: ConfigReferences;
-  /**
-   * Target nodes worth pre-pulling the base images on: the chosen node, or, when the scheduler chooses,
-   * the target's ready schedulable nodes if there are at most a few.
-   */
-  prepullNodes: string[];
-  /** NoExecute taints of the chosen target node, tolerated by the target pod (see buildTargetPod). */
-  targetNodeTaints: V1Taint[];
-  warnings: string[];
-}
-
-/** Above this many candidate nodes, pre-pulling everywhere costs more than it saves. */
-const MAX_PREPULL_NODES = 3;
 
 export interface CopiedObject {
   kind: 'ConfigMap' | 'Secret';
@@ -115,104 +82,32 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
 
   async function planMigration(input: PlanMigrationInput): Promise<MigrationPlan> {
     const { source, target } = input;
-    const ref = `pod ${source.namespace}/${source.pod} in cluster ${source.cluster}`;
-    const sourceCore = clusters.core(source.cluster);
     const targetCore = clusters.core(target.cluster);
-
     const pod = await readPod(source.cluster, source.namespace, source.pod);
-    if (!pod) {
-      throw ApplicationFailure.nonRetryable(`${ref} does not exist: check the name with kubectl get pods -n ${source.namespace}`, 'PodNotFound');
-    }
-    const refusals = refusalsFor(pod);
-    if (refusals.length > 0) {
-      throw ApplicationFailure.nonRetryable(refusals.map((r) => r.message).join('; '), refusals[0]!.type, refusals);
-    }
-    const node = pod.spec?.nodeName;
-    if (!node) throw ApplicationFailure.nonRetryable(`${ref} is not bound to a node yet`, 'PodNotScheduled');
-    const strategy: MigrationStrategy = source.cluster === target.cluster && source.namespace === target.namespace ? 'DeleteThenCreate' : 'CreateThenDelete';
-    if (strategy === 'DeleteThenCreate' && target.node === node) {
-      throw ApplicationFailure.nonRetryable(`${ref} already runs on node ${node}: pass another target node (or cluster)`, 'AlreadyOnTargetNode');
-    }
-
-    try {
-      await targetCore.readNamespace({ name: target.namespace });
-    } catch (err) {
-      if (apiStatus(err) === 404) {
-        throw ApplicationFailure.nonRetryable(
-          `namespace ${target.namespace} does not exist in cluster ${target.cluster}: create it (kubectl create namespace ${target.namespace}) or pass another target namespace`,
-          'TargetNamespaceMissing',
-        );
-      }
-      throw err;
-    }
-    let targetNodeTaints: V1Taint[] = [];
-    let targetIsVirtualNode = false;
-    if (target.node) {
-      try {
-        const targetNode = await targetCore.readNode({ name: target.node });
-        targetNodeTaints = JSON.parse(JSON.stringify(targetNode.spec?.taints ?? [])) as V1Taint[];
-        targetIsVirtualNode = targetNode.metadata?.labels?.['liqo.io/type'] === 'virtual-node';
-      } catch (err) {
-        if (apiStatus(err) === 404) {
-          throw ApplicationFailure.nonRetryable(
-            `node ${target.node} does not exist in cluster ${target.cluster}: list nodes with kubectl get nodes, or omit the node to let the scheduler choose`,
-            'UnknownTargetNode',
-          );
-        }
-        throw err;
-      }
-    }
-    // The target pod keeps the source's name; a pod of that name we did not create (other than the source
-    // itself, which DeleteThenCreate removes first) is in the way.
-    const existing = await readPod(target.cluster, target.namespace, source.pod);
-    const isSource = existing?.metadata?.uid === pod.metadata?.uid;
-    if (existing && !isSource && existing.metadata?.annotations?.[ANNOTATIONS.migrationId] !== input.migrationId) {
-      throw ApplicationFailure.nonRetryable(
-        `a pod named ${source.pod} already exists in ${target.cluster}/${target.namespace} and was not created by this migration: delete it or migrate into another namespace`,
-        'TargetPodExists',
-      );
-    }
-    // The node must exist in the source cluster's API too (the checkpoint call goes through its proxy).
-    const sourceNode = await sourceCore.readNode({ name: node });
-
-    // A Liqo virtual node has no node worker of ours: the remote cluster's kubelet pulls the images.
-    let prepullNodes = target.node && !targetIsVirtualNode ? [target.node] : [];
-    if (!target.node) {
-      const nodes = (await targetCore.listNode()).items.filter(
-        (n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-      );
-      if (nodes.length <= MAX_PREPULL_NODES) prepullNodes = nodes.map((n) => n.metadata!.name!);
-    }
-
-    const warnings = warningsFor(pod, input.maxFrozenSeconds);
-    if (strategy === 'DeleteThenCreate') {
-      warnings.push(
-        `the target is in the source's own namespace of cluster ${source.cluster}, so the frozen source pod is deleted before the target is created ` +
-          `(the name must be free); if the move fails after that, the pod is restored on ${node} from its checkpoint images`,
-      );
-      if (!target.node && !sourceNode.spec?.unschedulable) {
-        warnings.push(`no target node given and ${node} is schedulable: the scheduler may place the pod on ${node} again (cordon it, or pass a target node)`);
-      }
-    }
+    // Refused on the source pod alone: the target cluster need not be read.
+    const atSource = sourceRefusals(input, pod);
+    if (!pod || atSource.length > 0) throw refusedFailure(atSource);
+    const sourceNodeName = pod.spec!.nodeName!; // bound, or sourceRefusals would have said PodNotScheduled
+    const [targetNamespaceExists, targetNode, podAtTarget, sourceNode, targetClusterNodes] = await Promise.all([
+      ignore404(targetCore.readNamespace({ name: target.namespace })).then((namespace) => namespace !== undefined),
+      target.node ? ignore404(targetCore.readNode({ name: target.node })) : undefined,
+      readPod(target.cluster, target.namespace, source.pod),
+      // The node must exist in the source cluster's API too (the checkpoint call goes through its proxy).
+      clusters.core(source.cluster).readNode({ name: sourceNodeName }),
+      target.node ? [] : targetCore.listNode().then((list) => list.items),
+    ]);
+    const decision = decideMigration({
+      request: input,
+      sourcePod: pod,
+      sourceNodeUnschedulable: Boolean(sourceNode.spec?.unschedulable),
+      targetNamespaceExists,
+      targetNode,
+      podAtTarget,
+      targetClusterNodes,
+    });
+    if ('refused' in decision) throw refusedFailure(decision.refused);
     await lockSourcePod(pod, input);
-    const plain = JSON.parse(JSON.stringify(pod)) as V1Pod;
-    return {
-      migrationId: input.migrationId,
-      source: { ...source, uid: pod.metadata!.uid!, node },
-      target,
-      strategy,
-      containers: (pod.spec?.containers ?? []).map((c) => ({
-        name: c.name,
-        image: c.image ?? '',
-        containerId: pod.status?.containerStatuses?.find((s) => s.name === c.name)?.containerID ?? '',
-        imageId: pod.status?.containerStatuses?.find((s) => s.name === c.name)?.imageID ?? '',
-      })),
-      sourcePod: plain,
-      config: referencedConfig(pod.spec!),
-      prepullNodes,
-      targetNodeTaints,
-      warnings,
-    };
+    return decision.plan;
   }
 
   /**
@@ -504,6 +399,11 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
 }
 
 export type KubernetesActivities = ReturnType<typeof createKubernetesActivities>;
+
+/** A planning refusal as the activity's failure: not retried, typed by the first refusal, all of them as details. */
+function refusedFailure(refusals: Refusal[]): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(refusals.map((r) => r.message).join('; '), refusals[0]!.type, refusals);
+}
 
 /** Whether a pod was created by this migration from this source pod (its annotations say so). */
 function madeBy(pod: V1Pod, migrationId: string, sourceUid?: string): boolean {

@@ -22,12 +22,13 @@
 // the source node from the checkpoint images.
 import { ApplicationFailure, CancellationScope, isCancellation, proxyActivities, proxySinks, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { KubeletActivities } from '../activities/kubelet.js';
-import type { KubernetesActivities, MigrationPlan } from '../activities/kubernetes.js';
+import type { KubernetesActivities } from '../activities/kubernetes.js';
 import type { NodeActivities } from '../activities/node.js';
 import type { RegistryActivities } from '../activities/registry.js';
 import type { TransferActivities } from '../activities/transfer.js';
 import { errorMessage, OUTCOME_FAILURES } from '../api/failures.js';
 import { describeIssues, MigratePodInput, type MigratePodRequest, type MigrationResult, type PodIdentity } from '../api/migration.js';
+import type { MigrationPlan } from '../api/migration-plan.js';
 import { nodeTaskQueue } from '../api/names.js';
 import { progressQuery, type MigrationMetricsSinks, type MigrationOutcome } from './definitions.js';
 import { forEachContainer, throwFirst } from './per-container.js';

@@ -5,10 +5,10 @@
 // inside the downtime).
 import { isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { TransferActivities } from '../activities/transfer.js';
-import type { MigrationPlan } from '../activities/kubernetes.js';
 import type { PushedCheckpointImage, PushCheckpointImageInput, RegistryActivities } from '../activities/registry.js';
 import { errorMessage } from '../api/failures.js';
 import type { CheckpointTransfer, MigratePodInput } from '../api/migration.js';
+import type { MigrationPlan } from '../api/migration-plan.js';
 import { checkpointImageTag, nodeTaskQueue } from '../api/names.js';
 import { forEachContainer, throwFirst } from './per-container.js';
 import type { ProgressTracker } from './progress.js';

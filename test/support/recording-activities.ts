@@ -5,11 +5,13 @@
 import { appendFileSync } from 'node:fs';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { KubeletActivities } from '../../src/activities/kubelet.js';
-import type { KubernetesActivities, MigrationPlan } from '../../src/activities/kubernetes.js';
+import type { KubernetesActivities } from '../../src/activities/kubernetes.js';
 import type { NodeActivities } from '../../src/activities/node.js';
 import type { RegistryActivities } from '../../src/activities/registry.js';
 import type { TransferActivities } from '../../src/activities/transfer.js';
+import type { MigrationPlan } from '../../src/api/migration-plan.js';
 import { referencedConfig } from '../../src/kubernetes/target-pod.js';
+import { migrationStrategy, plannedSourcePod } from '../../src/planning/migration.js';
 import { sourcePod } from '../fixtures/source-pod.js';
 
 export interface Script {
@@ -82,9 +84,9 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
       migrationId: input.migrationId,
       source: { ...input.source, uid: pod.metadata!.uid!, node: script.node },
       target: input.target,
-      strategy: input.source.cluster === input.target.cluster && input.source.namespace === input.target.namespace ? 'DeleteThenCreate' : 'CreateThenDelete',
+      strategy: migrationStrategy(input),
       containers: CONTAINERS.map((name) => ({ name, image: '10.231.0.1:5000/podferry/sample:lab', containerId: `containerd://${name}-id`, imageId: '10.231.0.1:5000/podferry/sample@sha256:5e8b' })),
-      sourcePod: JSON.parse(JSON.stringify(pod)),
+      sourcePod: plannedSourcePod(pod),
       config: referencedConfig(pod.spec!),
       prepullNodes: input.target.node ? [input.target.node] : [],
       targetNodeTaints: [],

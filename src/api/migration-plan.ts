@@ -1,0 +1,57 @@
+// The contract between the migratePod workflow and its activities: what planMigration is asked
+// (PlanMigrationInput) and what it decides (MigrationPlan), which every later step reads. The plan travels
+// through the workflow history, so it carries only what those steps need, not the pod as read. Zod
+// schemas are the single source of these types. Pure: safe inside the workflow sandbox.
+import type { V1PodSpec, V1Taint } from '@kubernetes/client-node';
+import { z } from 'zod';
+import { MigrationStrategy } from './migration.js';
+
+export const PlanMigrationInput = z.object({
+  migrationId: z.string(),
+  source: z.object({ cluster: z.string(), namespace: z.string(), pod: z.string() }),
+  target: z.object({ cluster: z.string(), namespace: z.string(), node: z.string().optional() }),
+  /** For the liveness-probe warning (see warningsFor). */
+  maxFrozenSeconds: z.number().optional(),
+});
+export type PlanMigrationInput = z.infer<typeof PlanMigrationInput>;
+
+/**
+ * What the target pod is rebuilt from (buildTargetPod) and the config it needs is read from: the source
+ * pod's identity, labels, annotations and spec; not its status or managedFields.
+ */
+export const PlannedSourcePod = z.object({
+  metadata: z.object({
+    name: z.string(),
+    namespace: z.string(),
+    uid: z.string(),
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  }),
+  spec: z.custom<V1PodSpec>(),
+});
+export type PlannedSourcePod = z.infer<typeof PlannedSourcePod>;
+
+export const MigrationPlan = z.object({
+  migrationId: z.string(),
+  source: z.object({ cluster: z.string(), namespace: z.string(), pod: z.string(), uid: z.string(), node: z.string() }),
+  target: PlanMigrationInput.shape.target,
+  /** DeleteThenCreate when the target is the source's own cluster and namespace (the name must be freed). */
+  strategy: MigrationStrategy,
+  /**
+   * containerId: the runtime's id as the kubelet reports it (containerd://<id>); imageId: the image the
+   * container runs, by digest (what a runtime needs at the target as the checkpoint's base image).
+   */
+  containers: z.array(z.object({ name: z.string(), image: z.string(), containerId: z.string(), imageId: z.string() })),
+  sourcePod: PlannedSourcePod,
+  /** ConfigMaps and Secrets the pod references (referencedConfig), copied to the target namespace if missing. */
+  config: z.object({ configMaps: z.array(z.string()), secrets: z.array(z.string()) }),
+  /**
+   * Target nodes worth pre-pulling the base images on: the chosen node, or, when the scheduler chooses,
+   * the target's ready schedulable nodes if there are at most a few.
+   */
+  prepullNodes: z.array(z.string()),
+  /** NoExecute taints of the chosen target node, tolerated by the target pod (see buildTargetPod). */
+  targetNodeTaints: z.array(z.custom<V1Taint>()),
+  warnings: z.array(z.string()),
+});
+export type MigrationPlan = z.infer<typeof MigrationPlan>;

@@ -1,0 +1,142 @@
+// The plan of one pod's migration, decided from what planMigration read: whether it can migrate (every
+// refusal says why and what to do), in which order (strategy), where to pre-pull the base images, and
+// what to warn about. Pure: unit-tested, and shared with the workflow tests' stand-in activities.
+import type { V1Node, V1Pod, V1Taint } from '@kubernetes/client-node';
+import type { MigrationStrategy } from '../api/migration.js';
+import type { MigrationPlan, PlanMigrationInput, PlannedSourcePod } from '../api/migration-plan.js';
+import { ANNOTATIONS } from '../api/names.js';
+import { refusalsFor, warningsFor, type Refusal } from '../kubernetes/eligibility.js';
+import { referencedConfig } from '../kubernetes/target-pod.js';
+
+/** What planMigration reads from the clusters; undefined stands for "not found". */
+export interface MigrationFacts {
+  request: PlanMigrationInput;
+  sourcePod: V1Pod | undefined;
+  /** The source pod's node is cordoned (spec.unschedulable) in the source cluster. */
+  sourceNodeUnschedulable: boolean;
+  targetNamespaceExists: boolean;
+  /** The node the request names, as the target cluster has it (undefined when none is named). */
+  targetNode: V1Node | undefined;
+  /** The pod of the source's name in the target namespace. */
+  podAtTarget: V1Pod | undefined;
+  /** The target cluster's nodes, when the request names none (the scheduler chooses among them). */
+  targetClusterNodes: V1Node[];
+}
+
+export type MigrationDecision = { plan: MigrationPlan } | { refused: Refusal[] };
+
+/** Above this many candidate nodes, pre-pulling everywhere costs more than it saves. */
+export const MAX_PREPULL_NODES = 3;
+
+/** The target needs the source's name: within the source's own cluster and namespace, the source goes first. */
+export function migrationStrategy(request: Pick<PlanMigrationInput, 'source' | 'target'>): MigrationStrategy {
+  const { source, target } = request;
+  return source.cluster === target.cluster && source.namespace === target.namespace ? 'DeleteThenCreate' : 'CreateThenDelete';
+}
+
+/**
+ * Refusals decided by the source pod and the request alone. planMigration checks them before reading
+ * the target cluster, which a refused pod does not need.
+ */
+export function sourceRefusals(request: PlanMigrationInput, pod: V1Pod | undefined): Refusal[] {
+  const { source, target } = request;
+  const ref = `pod ${source.namespace}/${source.pod} in cluster ${source.cluster}`;
+  if (!pod) return [{ type: 'PodNotFound', message: `${ref} does not exist: check the name with kubectl get pods -n ${source.namespace}` }];
+  const ineligible = refusalsFor(pod);
+  if (ineligible.length > 0) return ineligible;
+  const node = pod.spec?.nodeName;
+  if (!node) {
+    return [{ type: 'PodNotScheduled', message: `${ref} is not bound to a node yet: wait until it is scheduled (kubectl get pod -n ${source.namespace} ${source.pod} -o wide), then retry` }];
+  }
+  if (migrationStrategy(request) === 'DeleteThenCreate' && target.node === node) {
+    return [{ type: 'AlreadyOnTargetNode', message: `${ref} already runs on node ${node}: pass another target node (or cluster)` }];
+  }
+  return [];
+}
+
+export function decideMigration(facts: MigrationFacts): MigrationDecision {
+  const { request, sourcePod: pod, targetNode } = facts;
+  const { source, target } = request;
+  const atSource = sourceRefusals(request, pod);
+  if (atSource.length > 0 || !pod) return { refused: atSource };
+  const node = pod.spec!.nodeName!;
+
+  if (!facts.targetNamespaceExists) {
+    return refused(
+      'TargetNamespaceMissing',
+      `namespace ${target.namespace} does not exist in cluster ${target.cluster}: create it (kubectl create namespace ${target.namespace}) or pass another target namespace`,
+    );
+  }
+  if (target.node && !targetNode) {
+    return refused(
+      'UnknownTargetNode',
+      `node ${target.node} does not exist in cluster ${target.cluster}: list nodes with kubectl get nodes, or omit the node to let the scheduler choose`,
+    );
+  }
+  // The target pod keeps the source's name; a pod of that name we did not create (other than the source
+  // itself, which DeleteThenCreate removes first) is in the way.
+  const inTheWay = facts.podAtTarget;
+  if (inTheWay && inTheWay.metadata?.uid !== pod.metadata?.uid && inTheWay.metadata?.annotations?.[ANNOTATIONS.migrationId] !== request.migrationId) {
+    return refused(
+      'TargetPodExists',
+      `a pod named ${source.pod} already exists in ${target.cluster}/${target.namespace} and was not created by this migration: delete it or migrate into another namespace`,
+    );
+  }
+
+  const strategy = migrationStrategy(request);
+  const warnings = warningsFor(pod, request.maxFrozenSeconds);
+  if (strategy === 'DeleteThenCreate') {
+    warnings.push(
+      `the target is in the source's own namespace of cluster ${source.cluster}, so the frozen source pod is deleted before the target is created ` +
+        `(the name must be free); if the move fails after that, the pod is restored on ${node} from its checkpoint images`,
+    );
+    if (!target.node && !facts.sourceNodeUnschedulable) {
+      warnings.push(`no target node given and ${node} is schedulable: the scheduler may place the pod on ${node} again (cordon it, or pass a target node)`);
+    }
+  }
+  const statusOf = (name: string) => pod.status?.containerStatuses?.find((s) => s.name === name);
+  return {
+    plan: {
+      migrationId: request.migrationId,
+      source: { ...source, uid: pod.metadata!.uid!, node },
+      target,
+      strategy,
+      containers: pod.spec!.containers.map((c) => ({
+        name: c.name,
+        image: c.image ?? '',
+        containerId: statusOf(c.name)?.containerID ?? '',
+        imageId: statusOf(c.name)?.imageID ?? '',
+      })),
+      sourcePod: plannedSourcePod(pod),
+      config: referencedConfig(pod.spec!),
+      prepullNodes: prepullNodes(target.node, targetNode, facts.targetClusterNodes),
+      targetNodeTaints: plainCopy(targetNode?.spec?.taints ?? []) as V1Taint[],
+      warnings,
+    },
+  };
+}
+
+/** What of the source pod the later steps need (see PlannedSourcePod), as plain JSON. */
+export function plannedSourcePod(pod: V1Pod): PlannedSourcePod {
+  const { name, namespace, uid, labels, annotations } = pod.metadata ?? {};
+  return plainCopy({
+    metadata: { name: name ?? '', namespace: namespace ?? '', uid: uid ?? '', labels, annotations },
+    spec: pod.spec ?? { containers: [] },
+  }) as PlannedSourcePod;
+}
+
+function prepullNodes(named: string | undefined, targetNode: V1Node | undefined, clusterNodes: V1Node[]): string[] {
+  // A Liqo virtual node has no node worker of ours: the remote cluster's kubelet pulls the images.
+  if (named) return targetNode?.metadata?.labels?.['liqo.io/type'] === 'virtual-node' ? [] : [named];
+  const candidates = clusterNodes.filter((n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  return candidates.length <= MAX_PREPULL_NODES ? candidates.map((n) => n.metadata!.name!) : [];
+}
+
+function refused(type: string, message: string): MigrationDecision {
+  return { refused: [{ type, message }] };
+}
+
+/** JSON as the API server sent it (the client's objects may hold Dates and undefined fields). */
+function plainCopy<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
