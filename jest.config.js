@@ -21,6 +21,8 @@ export default {
     { ...common, displayName: 'registry', testMatch: ['<rootDir>/test/registry/**/*.test.ts'] },
     { ...common, displayName: 'workflow', testMatch: ['<rootDir>/test/workflow/**/*.test.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+    // Real faults injected into the lab (processes killed and stalled, a node cut off): after e2e, alone.
+    { ...common, displayName: 'faults', testMatch: ['<rootDir>/test/faults/**/*.test.ts'] },
     // The lab's up/down cycle; it ends with the lab down, so it runs last and alone.
     { ...common, displayName: 'lab', testMatch: ['<rootDir>/test/lab/**/*.test.ts'] },
   ],

@@ -18,6 +18,15 @@ export interface KubernetesActivityDeps {
   pollIntervalMs?: number;
 }
 
+export interface PodEventInput {
+  pod: { cluster: string; namespace: string; name: string; uid?: string };
+  migrationId: string;
+  type: 'Normal' | 'Warning';
+  /** CamelCase, stable: MigrationStarted, SourceFrozen, Migrated, Restored, MigrationRolledBack, MigrationFailed. */
+  reason: string;
+  message: string;
+}
+
 export interface MigrationLockInput {
   migrationId: string;
   cluster: string;
@@ -388,6 +397,30 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     return { released: true };
   }
 
+  /**
+   * Records a Kubernetes Event on a pod, so `kubectl describe pod` and `kubectl get events` show the
+   * migration (as KubeVirt does for its migrations): started, frozen, migrated or rolled back.
+   */
+  async function recordPodEvent(input: PodEventInput): Promise<void> {
+    const now = new Date();
+    await clusters.core(input.pod.cluster).createNamespacedEvent({
+      namespace: input.pod.namespace,
+      body: {
+        metadata: { generateName: `${input.pod.name}.podferry-`, namespace: input.pod.namespace },
+        involvedObject: { apiVersion: 'v1', kind: 'Pod', namespace: input.pod.namespace, name: input.pod.name, ...(input.pod.uid ? { uid: input.pod.uid } : {}) },
+        type: input.type,
+        reason: input.reason,
+        message: `${input.message} (migration ${input.migrationId})`.slice(0, 1024),
+        source: { component: 'podferry' },
+        reportingComponent: 'podferry.io/migration',
+        reportingInstance: input.migrationId.slice(0, 128),
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      },
+    });
+  }
+
   /** Where one incarnation (uid) of a pod is in its life: still there, being deleted, or gone. */
   async function podLifecycle(input: { cluster: string; namespace: string; name: string; uid: string }): Promise<'present' | 'terminating' | 'gone'> {
     const pod = await readPod(input.cluster, input.namespace, input.name);
@@ -395,7 +428,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     return pod.metadata?.deletionTimestamp ? 'terminating' : 'present';
   }
 
-  return { planMigration, ensureTargetConfig, deleteCopiedConfig, createTargetPod, waitPodReady, deletePod, podLifecycle, releaseSourceLock };
+  return { planMigration, ensureTargetConfig, deleteCopiedConfig, createTargetPod, waitPodReady, deletePod, podLifecycle, releaseSourceLock, recordPodEvent };
 }
 
 export type KubernetesActivities = ReturnType<typeof createKubernetesActivities>;

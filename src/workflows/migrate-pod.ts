@@ -32,6 +32,7 @@ import type { MigrationPlan } from '../api/migration-plan.js';
 import { nodeTaskQueue } from '../api/names.js';
 import { progressQuery, type MigrationMetricsSinks, type MigrationOutcome } from './definitions.js';
 import { forEachContainer, throwFirst } from './per-container.js';
+import { announce } from './pod-events.js';
 import { ProgressTracker } from './progress.js';
 import { Saga, type CompensationReport } from './saga.js';
 import { sendCheckpointImages, type SentCheckpointImage } from './send-images.js';
@@ -46,7 +47,7 @@ const { migrationMetrics } = proxySinks<MigrationMetricsSinks>();
 /** Grace period of the target pod's deletion in a rollback: > 0, so its kubelet stops the containers before the object goes. */
 const TARGET_STOP_GRACE_SECONDS = 1;
 /** The node's safety net acts this long after the freeze deadline: the workflow's own rollback comes first. */
-const SAFETY_NET_MARGIN_MS = 60_000;
+const SAFETY_NET_MARGIN_MS = 10_000;
 
 /** What the migration has done so far: what the undos, the failure message and the result read. */
 interface MigrationState {
@@ -109,6 +110,14 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       });
       state.plan = plan;
       progress.planned(plan.strategy, plan.containers.map((c) => c.name), plan.warnings);
+      const sourcePodRef = { cluster: plan.source.cluster, namespace: plan.source.namespace, name: plan.source.pod, uid: plan.source.uid };
+      announce({
+        pod: sourcePodRef,
+        migrationId,
+        type: 'Normal',
+        reason: 'MigrationStarted',
+        message: `podferry moves this pod to cluster ${plan.target.cluster}, namespace ${plan.target.namespace}${plan.target.node ? `, node ${plan.target.node}` : ''} (${plan.strategy})`,
+      });
       const sourceQueue = nodeTaskQueue(plan.source.cluster, plan.source.node);
       const sourceNode = proxyActivities<NodeActivities>(nodeLocal(sourceQueue));
       const sourceNodePersistent = proxyActivities<NodeActivities & TransferActivities>(persistent(sourceQueue));
@@ -133,6 +142,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       });
       const frozen = await sourceNode.freezePod({ ...pod, fence: nextFence(), sweepAfterMs: options.maxFrozenSeconds * 1000 + SAFETY_NET_MARGIN_MS });
       state.frozenAt = frozen.frozenAt;
+      announce({ pod: sourcePodRef, migrationId, type: 'Normal', reason: 'SourceFrozen', message: `frozen for its checkpoint; it resumes here if the move does not commit within ${options.maxFrozenSeconds}s` });
       progress.step();
 
       // 3. Checkpoint every container through the kubelet API (parallel unless options.parallel=false).
@@ -236,8 +246,13 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
     const outcome: MigrationOutcome = !report.workloadRestored ? 'failed' : cancelled ? 'cancelled' : 'rolled_back';
     progress.enter(report.workloadRestored ? 'RolledBack' : 'Failed');
     migrationMetrics.finished({ outcome, durationMs: Date.now() - startedAt, bytesPushed: sum(state.sent.map((p) => p.bytesPushed)) });
+    const failure = rollbackFailure(cause, report, state, progress);
+    if (state.plan) {
+      const pod = state.restoredAtSource ?? { cluster: state.plan.source.cluster, namespace: state.plan.source.namespace, name: state.plan.source.pod, uid: state.plan.source.uid };
+      await announce({ pod, migrationId, type: 'Warning', reason: report.workloadRestored ? 'MigrationRolledBack' : 'MigrationFailed', message: failure.message });
+    }
     if (cancelled && report.workloadRestored && report.failed.length === 0) throw err;
-    throw rollbackFailure(cause, report, state, progress);
+    throw failure;
   }
 
   // ---- Committed: the target runs the workload. From here only forward.
@@ -273,6 +288,11 @@ async function finishAfterCommit(
       nonRetryable: true,
       details: [progress.snapshot()],
     });
+  const target = state.targetPod!;
+  const announced = [
+    announce({ pod: sourcePod, migrationId, type: 'Normal', reason: 'Migrated', message: `now runs as pod ${target.namespace}/${target.name} in cluster ${target.cluster}${target.node ? ` on node ${target.node}` : ''}` }),
+    announce({ pod: target, migrationId, type: 'Normal', reason: 'Restored', message: `restored from the checkpoint of pod ${plan.source.namespace}/${plan.source.pod} in cluster ${plan.source.cluster} (uid ${plan.source.uid})` }),
+  ];
   const forward = async (what: string, step: () => Promise<unknown>): Promise<boolean> => {
     try {
       await step();
@@ -374,6 +394,7 @@ async function finishAfterCommit(
     warnings: progress.snapshot().warnings,
   };
   migrationMetrics.finished({ outcome: 'succeeded', durationMs: result.totalMs, downtimeMs: result.downtimeMs, bytesPushed: result.bytesPushed });
+  await Promise.all(announced);
   return result;
 }
 

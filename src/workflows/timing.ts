@@ -4,6 +4,12 @@
 // (WAIT_CANCELLATION_COMPLETED), so an undo never races the step it undoes.
 import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
 
+/**
+ * How soon a long activity whose worker vanished is given up (and retried elsewhere): it heartbeats every
+ * second, so a few missed beats mean the worker is gone. This bounds what a crashed worker adds to a freeze.
+ */
+const VANISHED_WORKER = '6s';
+
 /** Short calls to an API server or the registry inside a migration. */
 export const API_CALL: ActivityOptions = {
   startToCloseTimeout: '30s',
@@ -21,7 +27,7 @@ export const OPERATIONS_API_CALL: ActivityOptions = {
 /** One kubelet checkpoint: bounded by the checkpoint timeout passed to the kubelet; heartbeats while it waits. */
 export const checkpointCall = (timeoutSeconds: number): ActivityOptions => ({
   startToCloseTimeout: `${timeoutSeconds + 60}s`,
-  heartbeatTimeout: '20s',
+  heartbeatTimeout: VANISHED_WORKER,
   retry: { initialInterval: '2s', maximumAttempts: 2 },
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
@@ -49,6 +55,7 @@ export const nodeLocal = (taskQueue: string): ActivityOptions => ({
   taskQueue,
   scheduleToCloseTimeout: '60s',
   startToCloseTimeout: '20s',
+  heartbeatTimeout: VANISHED_WORKER,
   retry: { initialInterval: '1s', maximumAttempts: 3 },
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
@@ -58,7 +65,7 @@ export const nodeTransfer = (taskQueue: string): ActivityOptions => ({
   taskQueue,
   scheduleToCloseTimeout: '30m',
   startToCloseTimeout: '20m',
-  heartbeatTimeout: '20s',
+  heartbeatTimeout: VANISHED_WORKER,
   retry: { initialInterval: '2s', maximumAttempts: 3 },
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
@@ -71,7 +78,6 @@ export const targetNodePrep = (taskQueue: string): ActivityOptions => ({
   taskQueue,
   scheduleToStartTimeout: '10s',
   startToCloseTimeout: '5m',
-  heartbeatTimeout: '20s',
   retry: { initialInterval: '1s', maximumAttempts: 2 },
 });
 
@@ -83,7 +89,7 @@ export const targetNodePrep = (taskQueue: string): ActivityOptions => ({
 export const TARGET_STOP: ActivityOptions = {
   startToCloseTimeout: '90s',
   scheduleToCloseTimeout: '4m',
-  heartbeatTimeout: '20s',
+  heartbeatTimeout: '10s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s' },
 };
 

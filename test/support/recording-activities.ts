@@ -5,7 +5,7 @@
 import { appendFileSync } from 'node:fs';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { KubeletActivities } from '../../src/activities/kubelet.js';
-import type { KubernetesActivities } from '../../src/activities/kubernetes.js';
+import type { KubernetesActivities, PodEventInput } from '../../src/activities/kubernetes.js';
 import type { NodeActivities } from '../../src/activities/node.js';
 import type { RegistryActivities } from '../../src/activities/registry.js';
 import type { TransferActivities } from '../../src/activities/transfer.js';
@@ -38,6 +38,8 @@ export interface RecordedCall {
 
 export class Recorder {
   readonly calls: RecordedCall[] = [];
+  /** Kubernetes Events the migration recorded on its pods. */
+  readonly podEvents: PodEventInput[] = [];
   private readonly file: string | undefined;
   constructor(file?: string) {
     this.file = file;
@@ -114,6 +116,10 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
     deletePod: (input) => step(`deletePod:${input.cluster}${input.waitSeconds === 0 ? ':request' : ''}`, input, () => ({ deleted: true })),
     podLifecycle: (input) => step('podLifecycle', input, () => script.sourceLifecycle ?? 'gone'),
     releaseSourceLock: (input) => step('releaseSourceLock', input, () => ({ released: true })),
+    // Kept apart from the calls: events are fire-and-forget, so where they fall among the steps is not fixed.
+    recordPodEvent: async (input) => {
+      recorder.podEvents.push(input);
+    },
   };
   const kubelet: KubeletActivities = {
     checkpointContainer: (input) =>

@@ -150,6 +150,13 @@ describe('migratePod with recording stand-in activities', () => {
     const create = recorder.calls.find((c) => c.call === 'createTargetPod' && c.event === 'start')!.input as { images: Record<string, string> };
     expect(Object.keys(create.images).sort()).toEqual([...CONTAINERS].sort());
 
+    // The move leaves a trace in Kubernetes: Events on the source and the target pod.
+    expect(recorder.podEvents.map((e) => [e.reason, e.pod.cluster])).toEqual([
+      ['MigrationStarted', 'lab-a'],
+      ['SourceFrozen', 'lab-a'],
+      ['Migrated', 'lab-a'],
+      ['Restored', 'lab-b'],
+    ]);
     expect(progress.phase).toBe('Succeeded');
     expect(progress.stepsDone).toBe(progress.stepsTotal);
     expect(progress.compensations).toEqual([]);
@@ -217,6 +224,9 @@ describe('migratePod with recording stand-in activities', () => {
 
     expect(progress.compensations).toEqual(expected.map((name) => ({ name, ok: true })));
     expect(progress.phase).toBe('RolledBack');
+    if (failAt !== 'planMigration') {
+      expect(recorder.podEvents.at(-1)).toMatchObject({ reason: 'MigrationRolledBack', type: 'Warning', pod: { cluster: 'lab-a', name: 'sample' } });
+    }
     // The activity calls behind them: the restores in order, then every cleanup, none before a restore ended.
     const byUndo: Record<string, string[]> = {
       [thaw]: ['thawPod'],
@@ -434,7 +444,7 @@ describe('migratePod with recording stand-in activities', () => {
       const { recorder, handle } = await migrate({ failAt: 'checkpointContainer:kv' });
       const [freeze] = inputOf(recorder, 'freezePod');
       const [thawed] = inputOf(recorder, 'thawPod');
-      expect(freeze).toMatchObject({ migrationId: handle.workflowId, fence: 1, sweepAfterMs: (180 + 60) * 1000 });
+      expect(freeze).toMatchObject({ migrationId: handle.workflowId, fence: 1, sweepAfterMs: (180 + 10) * 1000 });
       expect(thawed).toMatchObject({ migrationId: handle.workflowId });
       expect(thawed!.fence as number).toBeGreaterThan(1);
     }, 60_000);
