@@ -13,11 +13,12 @@ export PATH := $(LAB_CACHE)/node-24/bin:$(PATH)
 demo: deps lab-up
 	$(LAB)/demo.sh
 
-## test: unit, registry and workflow tests, the end-to-end tests on the lab, then the lab's up/down cycle
+## test: unit, registry and workflow tests, the end-to-end tests and the fault matrix on the lab, then the lab's up/down cycle
 test: deps
 	npm test
 	$(MAKE) lab-up
 	npm run test:e2e
+	npm run test:faults
 	npm run test:lab
 
 bench: deps lab-up

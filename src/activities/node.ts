@@ -261,9 +261,6 @@ export function createNodeActivities(deps: NodeActivityDeps) {
     return { pulled };
   }
 
-  async function archiveSize(input: { path: string }): Promise<number> {
-    return (await stat(onHost(input.path))).size;
-  }
 
   /** Deletes archives (checkpoints hold the memory of the workload: treat them as secrets). Idempotent. */
   async function deleteArchives(input: DeleteArchivesInput): Promise<{ deleted: string[] }> {
@@ -294,7 +291,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
     return { deleted };
   }
 
-  return { freezePod, thawPod, killFrozenPod, pullImages, archiveSize, deleteArchives };
+  return { freezePod, thawPod, killFrozenPod, pullImages, deleteArchives };
 }
 
 export type NodeActivities = ReturnType<typeof createNodeActivities>;

@@ -40,12 +40,13 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
       criImages,
       frozenPods,
     }),
-    ...createRegistryActivities({
+    // The archives exist only on this node: it pushes them. (Deleting images is the orchestrator's.)
+    pushCheckpointImage: createRegistryActivities({
       registry,
       repository: config.registry.repository,
       pullHost: config.registry.pullHost,
       hostRoot: node.hostRoot,
-    }),
+    }).pushCheckpointImage,
     ...createTransferActivities({
       server,
       runtime: node.containerd && criImages ? { importer: new ContainerdImport(node.containerd), criImages } : undefined,
@@ -56,6 +57,9 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
   };
   return { activities, transferUrl: url, frozenPods };
 }
+
+/** What a node worker registers on its task queue: the workflows' proxies to a node are typed from it. */
+export type NodeWorkerActivities = Awaited<ReturnType<typeof createNodeWorkerActivities>>['activities'];
 
 function requireNodeConfig(config: PodferryConfig) {
   if (!config.node) {

@@ -2,6 +2,7 @@
 // kubelet checkpoint API through them, registry cleanup) on the main task queue. One or more per
 // installation; it needs kubeconfigs for every cluster and network access to their API servers.
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ApplicationFailure } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createKubeletActivities } from '../activities/kubelet.js';
 import { createKubernetesActivities } from '../activities/kubernetes.js';
@@ -26,8 +27,19 @@ export function createOrchestratorActivities(config: PodferryConfig) {
     ...createKubernetesActivities({ clusters }),
     ...createKubeletActivities({ clusters }),
     ...createOperationsActivities({ clusters }),
-    ...(registry ? { deleteImage: registry.deleteImage } : {}),
+    // Cleaning up checkpoint images is the orchestrator's (the node pushes them).
+    deleteImage: registry?.deleteImage ?? missingRegistry,
   };
+}
+
+/** What the orchestrator worker registers on the main task queue: the workflows' proxies are typed from it. */
+export type OrchestratorActivities = ReturnType<typeof createOrchestratorActivities>;
+
+async function missingRegistry(): Promise<never> {
+  throw ApplicationFailure.nonRetryable(
+    'the orchestrator worker has no registry configured (field registry of its configuration), so it cannot delete checkpoint images: add it',
+    'RegistryNotConfigured',
+  );
 }
 
 export async function createOrchestratorWorker(options: {

@@ -23,15 +23,15 @@ import {
 import { DrainNodeInput, LAST_MIGRATED_AT_ANNOTATION, type DrainNodeRequest, type DrainProgress, type DrainReport, type FailedPod, type MovedPod } from '../api/drain.js';
 import { errorMessage, failureOf } from '../api/failures.js';
 import { describeIssues, type MigratePodRequest } from '../api/migration.js';
-import type { OperationsActivities } from '../activities/operations.js';
 import { isComplete, splitNodePods } from '../planning/drain.js';
 import type { PodSummary } from '../planning/pod-summary.js';
 import { migratePod } from './migrate-pod.js';
 import { childMigrationId, drainProgressQuery, inProgress, isAlreadyRunning } from './operations-definitions.js';
 import { OPERATIONS_API_CALL, UNCORDON } from './timing.js';
+import type { OrchestratorActivities } from '../worker/orchestrator.js';
 
-const api = proxyActivities<OperationsActivities>(OPERATIONS_API_CALL);
-const undoApi = proxyActivities<OperationsActivities>(UNCORDON);
+const api = proxyActivities<OrchestratorActivities>(OPERATIONS_API_CALL);
+const undoApi = proxyActivities<OrchestratorActivities>(UNCORDON);
 
 // ---------------------------------------------------------------------------------------------------------
 

@@ -21,11 +21,6 @@
 // is deleted right before the target is created (strategy DeleteThenCreate); its undo restores the pod on
 // the source node from the checkpoint images.
 import { ApplicationFailure, CancellationScope, isCancellation, proxyActivities, proxySinks, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
-import type { KubeletActivities } from '../activities/kubelet.js';
-import type { KubernetesActivities } from '../activities/kubernetes.js';
-import type { NodeActivities } from '../activities/node.js';
-import type { RegistryActivities } from '../activities/registry.js';
-import type { TransferActivities } from '../activities/transfer.js';
 import { errorMessage, OUTCOME_FAILURES } from '../api/failures.js';
 import { describeIssues, MigratePodInput, type MigratePodRequest, type MigrationResult, type PodIdentity } from '../api/migration.js';
 import type { MigrationPlan } from '../api/migration-plan.js';
@@ -37,11 +32,13 @@ import { ProgressTracker } from './progress.js';
 import { Saga, type CompensationReport } from './saga.js';
 import { sendCheckpointImages, type SentCheckpointImage } from './send-images.js';
 import { API_CALL, checkpointCall, nodeLocal, persistent, podWait, SOURCE_DELETION, TARGET_STOP, targetNodePrep } from './timing.js';
+import type { NodeWorkerActivities } from '../worker/node.js';
+import type { OrchestratorActivities } from '../worker/orchestrator.js';
 
-const cluster = proxyActivities<KubernetesActivities>(API_CALL);
-const clusterDeletion = proxyActivities<KubernetesActivities>(SOURCE_DELETION);
-const clusterPersistent = proxyActivities<KubernetesActivities & RegistryActivities>(persistent());
-const targetStop = proxyActivities<KubernetesActivities>(TARGET_STOP);
+const cluster = proxyActivities<OrchestratorActivities>(API_CALL);
+const clusterDeletion = proxyActivities<OrchestratorActivities>(SOURCE_DELETION);
+const clusterPersistent = proxyActivities<OrchestratorActivities>(persistent());
+const targetStop = proxyActivities<OrchestratorActivities>(TARGET_STOP);
 const { migrationMetrics } = proxySinks<MigrationMetricsSinks>();
 
 /** Grace period of the target pod's deletion in a rollback: > 0, so its kubelet stops the containers before the object goes. */
@@ -119,9 +116,9 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
         message: `podferry moves this pod to cluster ${plan.target.cluster}, namespace ${plan.target.namespace}${plan.target.node ? `, node ${plan.target.node}` : ''} (${plan.strategy})`,
       });
       const sourceQueue = nodeTaskQueue(plan.source.cluster, plan.source.node);
-      const sourceNode = proxyActivities<NodeActivities>(nodeLocal(sourceQueue));
-      const sourceNodePersistent = proxyActivities<NodeActivities & TransferActivities>(persistent(sourceQueue));
-      const kubelet = proxyActivities<KubeletActivities>(checkpointCall(options.checkpointTimeoutSeconds));
+      const sourceNode = proxyActivities<NodeWorkerActivities>(nodeLocal(sourceQueue));
+      const sourceNodePersistent = proxyActivities<NodeWorkerActivities>(persistent(sourceQueue));
+      const kubelet = proxyActivities<OrchestratorActivities>(checkpointCall(options.checkpointTimeoutSeconds));
       const containers = plan.containers.map((c) => c.name);
       const pod = { podUid: plan.source.uid, containerIds: plan.containers.map((c) => c.containerId), migrationId };
 
@@ -214,7 +211,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
 
       // 6. Wait until the target pod is Ready: the commit point. Downtime ends here.
       progress.enter('WaitingReady');
-      const ready = await proxyActivities<KubernetesActivities>(podWait(options.readyTimeoutSeconds)).waitPodReady({
+      const ready = await proxyActivities<OrchestratorActivities>(podWait(options.readyTimeoutSeconds)).waitPodReady({
         cluster: state.targetPod.cluster,
         namespace: state.targetPod.namespace,
         name: state.targetPod.name,
@@ -274,7 +271,7 @@ async function finishAfterCommit(
   const { options } = input;
   const plan = state.plan!;
   const sourceQueue = nodeTaskQueue(plan.source.cluster, plan.source.node);
-  const sourceNode = proxyActivities<NodeActivities & RegistryActivities>(persistent(sourceQueue));
+  const sourceNode = proxyActivities<NodeWorkerActivities>(persistent(sourceQueue));
   const migrationId = plan.migrationId;
   const sourcePod = { cluster: plan.source.cluster, namespace: plan.source.namespace, name: plan.source.pod, uid: plan.source.uid };
   const notRemoved = (what: string, err: unknown) =>
@@ -408,7 +405,7 @@ async function prepullBaseImages(plan: MigrationPlan, progress: ProgressTracker)
     plan.prepullNodes.map(async (targetNode) => {
       try {
         const queue = nodeTaskQueue(plan.target.cluster, targetNode);
-        const pulled = await proxyActivities<NodeActivities>(targetNodePrep(queue)).pullImages({ images: baseImages });
+        const pulled = await proxyActivities<NodeWorkerActivities>(targetNodePrep(queue)).pullImages({ images: baseImages });
         answering.add(targetNode);
         if (pulled.skipped) progress.warn(`base images not pre-pulled: ${pulled.skipped}`);
       } catch (err) {
@@ -469,8 +466,8 @@ function rollbackFailure(cause: unknown, report: CompensationReport, state: Migr
  */
 async function deleteFrozenSource(
   plan: MigrationPlan,
-  api: Pick<KubernetesActivities, 'deletePod'>,
-  node: Pick<NodeActivities, 'killFrozenPod'>,
+  api: Pick<OrchestratorActivities, 'deletePod'>,
+  node: Pick<NodeWorkerActivities, 'killFrozenPod'>,
   fence: number,
   options: { removeAtOnce?: boolean } = {},
 ): Promise<void> {
@@ -489,7 +486,7 @@ async function restoreSourceFromCheckpoint(
   plan: MigrationPlan,
   sent: SentCheckpointImage[],
   readyTimeoutSeconds: number,
-  node: Pick<NodeActivities & TransferActivities, 'killFrozenPod' | 'importCheckpointImage'>,
+  node: Pick<NodeWorkerActivities, 'killFrozenPod' | 'importCheckpointImage'>,
   nextFence: () => number,
 ): Promise<PodIdentity | undefined> {
   const source = { cluster: plan.source.cluster, namespace: plan.source.namespace, name: plan.source.pod, uid: plan.source.uid };
@@ -505,7 +502,7 @@ async function restoreSourceFromCheckpoint(
     // createTargetPod returns an existing pod of this migration: the failed target still holds the name.
     throw ApplicationFailure.nonRetryable(`the name ${source.name} is still held by the failed target pod on ${restored.node ?? 'no node'}`, 'NameStillHeld');
   }
-  const ready = await proxyActivities<KubernetesActivities>(podWait(readyTimeoutSeconds)).waitPodReady({
+  const ready = await proxyActivities<OrchestratorActivities>(podWait(readyTimeoutSeconds)).waitPodReady({
     cluster: source.cluster,
     namespace: source.namespace,
     name: source.name,

@@ -25,13 +25,13 @@ import {
   type RebalanceRequest,
   type RebalanceSummary,
 } from '../api/placement-policy.js';
-import type { OperationsActivities } from '../activities/operations.js';
 import { annotationKeys, planRebalance } from '../planning/rebalance.js';
 import { migratePod } from './migrate-pod.js';
 import { childMigrationId, inProgress, isAlreadyRunning } from './operations-definitions.js';
 import { OPERATIONS_API_CALL } from './timing.js';
+import type { OrchestratorActivities } from '../worker/orchestrator.js';
 
-const api = proxyActivities<OperationsActivities>(OPERATIONS_API_CALL);
+const api = proxyActivities<OrchestratorActivities>(OPERATIONS_API_CALL);
 
 export async function rebalance(request: RebalanceRequest): Promise<RebalanceSummary> {
   const parsed = RebalanceInput.safeParse(request);

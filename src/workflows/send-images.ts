@@ -4,8 +4,7 @@
 // on the target node when it is known (the kubelet would pull the images one container after another,
 // inside the downtime).
 import { isCancellation, proxyActivities } from '@temporalio/workflow';
-import type { TransferActivities } from '../activities/transfer.js';
-import type { PushedCheckpointImage, PushCheckpointImageInput, RegistryActivities } from '../activities/registry.js';
+import type { PushedCheckpointImage, PushCheckpointImageInput } from '../activities/registry.js';
 import { errorMessage } from '../api/failures.js';
 import type { CheckpointTransfer, MigratePodInput } from '../api/migration.js';
 import type { MigrationPlan } from '../api/migration-plan.js';
@@ -14,6 +13,8 @@ import { forEachContainer, throwFirst } from './per-container.js';
 import type { ProgressTracker } from './progress.js';
 import type { Saga } from './saga.js';
 import { nodeTransfer, persistent } from './timing.js';
+import type { NodeWorkerActivities } from '../worker/node.js';
+import type { OrchestratorActivities } from '../worker/orchestrator.js';
 
 /** A checkpoint image at the target: pushed to the registry, or sent node to node (offered at offerUrl). */
 export type SentCheckpointImage = PushedCheckpointImage & { via: CheckpointTransfer; offerUrl?: string; pullMs?: number };
@@ -36,8 +37,8 @@ export async function sendCheckpointImages(input: SendImagesInput): Promise<Sent
   const migrationId = plan.migrationId;
   const containers = plan.containers.map((c) => c.name);
   const sourceQueue = nodeTaskQueue(plan.source.cluster, plan.source.node);
-  const source = proxyActivities<RegistryActivities & TransferActivities>(nodeTransfer(sourceQueue));
-  const registryCleanup = proxyActivities<RegistryActivities>(persistent());
+  const source = proxyActivities<NodeWorkerActivities>(nodeTransfer(sourceQueue));
+  const registryCleanup = proxyActivities<OrchestratorActivities>(persistent());
   const tags = Object.fromEntries(containers.map((c) => [c, checkpointImageTag(migrationId, c)]));
 
   const landingNode = plan.target.node ?? (plan.prepullNodes.length === 1 ? plan.prepullNodes[0] : undefined);
@@ -50,9 +51,9 @@ export async function sendCheckpointImages(input: SendImagesInput): Promise<Sent
   /** Checkpoint images placed in the receiving node's runtime (imported or pulled). */
   const onReceiver: string[] = [];
   const receiverQueue = receiver ? nodeTaskQueue(plan.target.cluster, receiver) : undefined;
-  const receiverCalls = receiverQueue ? proxyActivities<TransferActivities>(nodeTransfer(receiverQueue)) : undefined;
+  const receiverCalls = receiverQueue ? proxyActivities<NodeWorkerActivities>(nodeTransfer(receiverQueue)) : undefined;
   if (receiverQueue) {
-    const receiverCleanup = proxyActivities<TransferActivities>(persistent(receiverQueue));
+    const receiverCleanup = proxyActivities<NodeWorkerActivities>(persistent(receiverQueue));
     saga.onFailureCleanUp('remove checkpoint images from the target node', () => receiverCleanup.removeCheckpointImages({ refs: onReceiver }));
   }
 

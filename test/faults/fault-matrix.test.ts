@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, statSync, writeFileSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, TerminatedFailure, CancelledFailure } from '@temporalio/common';
 import { createNodeActivities } from '../../src/activities/node.js';
 import type { MigratePodRequest, MigrationPhase } from '../../src/api/migration.js';
@@ -26,7 +26,7 @@ import { deploySample, readSampleState, waitForPod } from '../../src/lab/sample-
 import { ContainerdTasks } from '../../src/node/containerd-tasks.js';
 import { FrozenPodRecords, frozenPodsDir } from '../../src/node/frozen-pods.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { cutOffNode, ensureWorkers, killDaemon, resumeDaemon, stallDaemon, type KilledDaemon } from '../support/lab-daemons.js';
+import { connectLab, cutOffNode, ensureWorkers, killDaemon, resumeDaemon, stallDaemon, type KilledDaemon, type LabClient } from '../support/lab-daemons.js';
 import { TwoCopiesProbe } from '../support/two-copies-probe.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -36,8 +36,7 @@ const CONTAINERS = ['counter', 'kv', 'ballast'];
 const LAB_STATE = process.env.PODFERRY_LAB_STATE ?? '/var/lib/podferry-lab';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-let connection: Connection;
-let client: Client;
+let lab: LabClient;
 
 interface CellContext {
   handle: MigrationHandle;
@@ -75,59 +74,31 @@ interface Row {
 }
 const rows: Row[] = [];
 
-/** Kills one of podferry's lab workers; deploy/lab/workers.sh starts it again after `ms`. */
-const restartWorkersAfter = (name: string, ms: number) => async () => {
-  killDaemon(name);
-  return { heal: () => ensureWorkers(), healAfterMs: ms };
-};
 const restart = (killed: KilledDaemon) => () => killed.restart();
 
+/** One of podferry's lab workers killed with SIGKILL when the migration enters `phase`; workers.sh starts it again after `backAfterMs`. */
+function workerKilled(who: string, worker: string, during: string, phase: MigrationPhase, backAfterMs: number, outcomes = ['Succeeded', 'MigrationRolledBack']): Cell {
+  return {
+    name: `${who} killed (SIGKILL) ${during}, back after ${backAfterMs / 1000} s`,
+    inject: async ({ phase: entered }) => {
+      await entered(phase);
+      killDaemon(worker);
+      return { heal: () => ensureWorkers(), healAfterMs: backAfterMs };
+    },
+    outcomes,
+  };
+}
+
 const cells: Cell[] = [
-  {
-    name: 'orchestrator worker killed (SIGKILL) during freeze, back after 5 s',
-    inject: async ({ phase }) => { await phase('Freezing'); return restartWorkersAfter('podferry-orchestrator', 5000)(); },
-    outcomes: ['Succeeded', 'MigrationRolledBack'],
-  },
-  {
-    name: 'orchestrator worker killed during checkpoint, back after 5 s',
-    inject: async ({ phase }) => { await phase('Checkpointing'); return restartWorkersAfter('podferry-orchestrator', 5000)(); },
-    outcomes: ['Succeeded', 'MigrationRolledBack'],
-  },
-  {
-    name: 'orchestrator worker killed during push, back after 5 s',
-    inject: async ({ phase }) => { await phase('Pushing'); return restartWorkersAfter('podferry-orchestrator', 5000)(); },
-    outcomes: ['Succeeded', 'MigrationRolledBack'],
-  },
-  {
-    name: 'orchestrator worker killed during wait-ready, back after 5 s',
-    inject: async ({ phase }) => { await phase('WaitingReady'); return restartWorkersAfter('podferry-orchestrator', 5000)(); },
-    outcomes: ['Succeeded', 'MigrationRolledBack'],
-  },
-  {
-    name: 'orchestrator worker killed right after the commit, back after 5 s',
-    inject: async ({ phase }) => { await phase('DeletingSource'); return restartWorkersAfter('podferry-orchestrator', 5000)(); },
-    outcomes: ['Succeeded'],
-  },
-  {
-    name: 'source node worker killed during freeze, back after 2 s',
-    inject: async ({ phase }) => { await phase('Freezing'); return restartWorkersAfter('podferry-node-lab-a-node', 2000)(); },
-    outcomes: ['Succeeded', 'MigrationRolledBack'],
-  },
-  {
-    name: 'source node worker killed during checkpoint, back after 2 s',
-    inject: async ({ phase }) => { await phase('Checkpointing'); return restartWorkersAfter('podferry-node-lab-a-node', 2000)(); },
-    outcomes: ['Succeeded', 'MigrationRolledBack'],
-  },
-  {
-    name: 'source node worker killed during push, back after 2 s',
-    inject: async ({ phase }) => { await phase('Pushing'); return restartWorkersAfter('podferry-node-lab-a-node', 2000)(); },
-    outcomes: ['Succeeded', 'MigrationRolledBack'],
-  },
-  {
-    name: 'target node worker killed during the pull ahead, back after 2 s',
-    inject: async ({ phase }) => { await phase('Pushing'); return restartWorkersAfter('podferry-node-lab-b-node', 2000)(); },
-    outcomes: ['Succeeded', 'MigrationRolledBack'],
-  },
+  workerKilled('orchestrator worker', 'podferry-orchestrator', 'during freeze', 'Freezing', 5000),
+  workerKilled('orchestrator worker', 'podferry-orchestrator', 'during checkpoint', 'Checkpointing', 5000),
+  workerKilled('orchestrator worker', 'podferry-orchestrator', 'during push', 'Pushing', 5000),
+  workerKilled('orchestrator worker', 'podferry-orchestrator', 'during wait-ready', 'WaitingReady', 5000),
+  workerKilled('orchestrator worker', 'podferry-orchestrator', 'right after the commit', 'DeletingSource', 5000, ['Succeeded']),
+  workerKilled('source node worker', 'podferry-node-lab-a-node', 'during freeze', 'Freezing', 2000),
+  workerKilled('source node worker', 'podferry-node-lab-a-node', 'during checkpoint', 'Checkpointing', 2000),
+  workerKilled('source node worker', 'podferry-node-lab-a-node', 'during push', 'Pushing', 2000),
+  workerKilled('target node worker', 'podferry-node-lab-b-node', 'during the pull ahead', 'Pushing', 2000),
   {
     name: 'registry stalled (SIGSTOP) during push, maxFrozenSeconds 15',
     options: { maxFrozenSeconds: 15 },
@@ -237,13 +208,11 @@ const cells: Cell[] = [
 ];
 
 beforeAll(async () => {
-  ensureWorkers();
-  connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
+  lab = await connectLab(config);
 }, 180_000);
 
 afterAll(async () => {
-  await connection?.close();
+  await lab?.close();
   writeReport();
 });
 
@@ -271,8 +240,8 @@ async function runCell(cell: Cell): Promise<Row> {
     target: { cluster: 'lab-b', node: 'lab-b-node' },
     options: cell.options ?? {},
   };
-  const handle = await startMigration(client, request, { taskQueue: config.temporal.taskQueue, migrationId: `fault-${stamp}` });
-  const rival = cell.rival ? await startMigration(client, request, { taskQueue: config.temporal.taskQueue, migrationId: `fault-rival-${stamp}` }) : undefined;
+  const handle = await startMigration(lab.client, request, { taskQueue: config.temporal.taskQueue, migrationId: `fault-${stamp}` });
+  const rival = cell.rival ? await startMigration(lab.client, request, { taskQueue: config.temporal.taskQueue, migrationId: `fault-rival-${stamp}` }) : undefined;
   const ctx: CellContext = {
     handle,
     sourceIp,

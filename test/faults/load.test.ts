@@ -4,26 +4,22 @@
 // with its key kept. Prints the downtime distribution and the total time.
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { Client, Connection } from '@temporalio/client';
 import type { MigrationResult } from '../../src/api/migration.js';
 import { describeFailure, startMigration } from '../../src/client/migrations.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Clusters } from '../../src/kubernetes/clusters.js';
 import { deploySample, isReady, putSampleKey, readSampleState, waitForPod, type SampleState } from '../../src/lab/sample-workload.js';
-import { ensureWorkers } from '../support/lab-daemons.js';
+import { connectLab, type LabClient } from '../support/lab-daemons.js';
 
 const config = loadConfig();
 const clusters = new Clusters(config.clusters);
 const PODS = Array.from({ length: 10 }, (_, i) => `load-${i}`);
 const ROUNDS = 3;
 
-let connection: Connection;
-let client: Client;
+let lab: LabClient;
 
 beforeAll(async () => {
-  ensureWorkers();
-  connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
+  lab = await connectLab(config);
 }, 180_000);
 
 afterAll(async () => {
@@ -32,7 +28,7 @@ afterAll(async () => {
       await clusters.core(cluster).deleteNamespacedPod({ namespace: 'default', name, gracePeriodSeconds: 0 }).catch(() => undefined);
     }
   }
-  await connection?.close();
+  await lab?.close();
 });
 
 /** Where a pod runs now, and its state. */
@@ -63,7 +59,7 @@ test(`${PODS.length} pods, concurrently from lab-a to lab-b and back, ${ROUNDS} 
       const settled = await Promise.all(
         movers.map(async (name) => {
           const handle = await startMigration(
-            client,
+            lab.client,
             { source: { cluster: from, namespace: 'default', pod: name }, target: { cluster: to, node: `${to}-node` } },
             { taskQueue: config.temporal.taskQueue, migrationId: `load-${round}-${from}-${name}-${Date.now().toString(36)}` },
           );

@@ -6,6 +6,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import type { PodferryConfig } from '../../src/api/config.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const LAB_RUN = '/run/podferry-lab';
@@ -72,6 +74,18 @@ export function killDaemon(name: string): KilledDaemon {
 function networkNamespaceOf(pid: number): string | undefined {
   const out = execFileSync('ip', ['netns', 'identify', String(pid)], { encoding: 'utf8' }).trim();
   return out || undefined;
+}
+
+export interface LabClient {
+  client: Client;
+  close(): Promise<void>;
+}
+
+/** A Temporal client of the lab, with podferry's lab workers running (a test then starts migrations on them). */
+export async function connectLab(config: PodferryConfig): Promise<LabClient> {
+  ensureWorkers();
+  const connection = await Connection.connect({ address: config.temporal.address });
+  return { client: new Client({ connection, namespace: config.temporal.namespace }), close: () => connection.close() };
 }
 
 /** Starts podferry's lab workers that are not running (deploy/lab/workers.sh is idempotent). */

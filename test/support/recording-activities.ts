@@ -163,7 +163,6 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
     thawPod: (input) => step('thawPod', input, () => ({ thawed: true })),
     killFrozenPod: (input) => step('killFrozenPod', input, () => ({ killed: 3 })),
     pullImages: (input) => step('pullImages', input, () => ({ pulled: input.images })),
-    archiveSize: (input) => step('archiveSize', input, () => 1000),
     deleteArchives: (input) => step('deleteArchives', input, () => ({ deleted: input.paths })),
   };
   return {
