@@ -174,7 +174,8 @@ export const ContainerTiming = z.object({
   pullMs: z.number().optional(),
 });
 
-export const CheckpointImage = z.object({
+/** A checkpoint image a migration made, as its result reports it (the OCI image itself: src/oci/checkpoint-image.ts). */
+export const MigratedImage = z.object({
   container: z.string(),
   /** Reference by digest, as written into the target pod. */
   ref: z.string(),
@@ -183,7 +184,7 @@ export const CheckpointImage = z.object({
   originalImage: z.string(),
   deleted: z.boolean(),
 });
-export type CheckpointImage = z.infer<typeof CheckpointImage>;
+export type MigratedImage = z.infer<typeof MigratedImage>;
 
 export const MigrationResult = z.object({
   migrationId: z.string(),
@@ -196,7 +197,7 @@ export const MigrationResult = z.object({
   /** From the moment the source pod was frozen (made no more progress) until the target pod was Ready. */
   downtimeMs: z.number(),
   bytesPushed: z.number(),
-  images: z.array(CheckpointImage),
+  images: z.array(MigratedImage),
   parallel: z.boolean(),
   strategy: MigrationStrategy,
   warnings: z.array(z.string()),

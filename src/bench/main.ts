@@ -18,7 +18,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config/load.js';
 import type { PodferryConfig } from '../api/config.js';
 import { Clusters } from '../kubernetes/clusters.js';
-import { temporalConnectionOptions } from '../worker/connection.js';
+import { temporalConnectionOptions } from '../client/connection.js';
 import { runFloor, sweepFloor } from './floor.js';
 import { describeMachine } from './machine.js';
 import { runMigration, SOURCE_CLUSTER, TARGET_CLUSTER } from './podferry-way.js';

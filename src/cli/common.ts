@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import type { PodferryConfig } from '../api/config.js';
 import { describeIssues } from '../api/migration.js';
 import { loadConfig } from '../config/load.js';
-import { temporalConnectionOptions } from '../worker/connection.js';
+import { temporalConnectionOptions } from '../client/connection.js';
 
 /** The configuration named by the root command's --config (else $PODFERRY_CONFIG, else the lab's). */
 export function loadCliConfig(program: Command): PodferryConfig {

@@ -4,7 +4,7 @@
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { loadConfig } from '../config/load.js';
 import type { PodferryConfig } from '../api/config.js';
-import { temporalConnectionOptions } from './connection.js';
+import { temporalConnectionOptions } from '../client/connection.js';
 import { MigrationMetrics, serveMetrics } from './metrics.js';
 
 export const SHUTDOWN_GRACE_TIME = '20s';

@@ -19,7 +19,7 @@ import { createFrozenPodSweeper, describeWithTemporal } from '../node/frozen-pod
 import { FrozenPodRecords, frozenPodsDir } from '../node/frozen-pods.js';
 import { RegistryClient } from '../registry/client.js';
 import { flag, HEARTBEAT_FLUSH, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';
-import { temporalConnectionOptions } from './connection.js';
+import { temporalConnectionOptions } from '../client/connection.js';
 
 /** The node activities, with this node's checkpoint server started (it hands out URLs naming its port). */
 export async function createNodeWorkerActivities(config: PodferryConfig) {

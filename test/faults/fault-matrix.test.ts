@@ -281,7 +281,9 @@ async function runCell(cell: Cell): Promise<Row> {
   if (verdict.twice.length > 0) problems.push(`both copies ran at once: ${JSON.stringify(verdict.twice.slice(0, 3))}`);
   if (!held && !verdict.running) problems.push('no copy runs at the end');
   if (!held && !verdict.continuedFromFrozenValue) problems.push('the running copy did not continue from its frozen value in the same process');
-  if (!held && verdict.running === 'source' && outcome.type === 'Succeeded') problems.push('succeeded, but the source still runs');
+  // Committed: the target runs the workload; rolled back or abandoned: the source does.
+  const expectedCopy = outcome.type === 'Succeeded' ? 'target' : ['MigrationRolledBack', 'Terminated', 'Cancelled'].includes(outcome.type) ? 'source' : undefined;
+  if (!held && expectedCopy && verdict.running !== expectedCopy) problems.push(`${outcome.type}, but the ${verdict.running ?? 'no'} copy runs at the end`);
   if (cell.maxFrozenMs !== undefined && verdict.frozenMs > cell.maxFrozenMs) problems.push(`frozen ${verdict.frozenMs} ms > ${cell.maxFrozenMs} ms`);
   if (rival) {
     const loser = outcome.type === 'Succeeded' ? rivalOutcome! : outcome;
@@ -364,7 +366,7 @@ async function releaseHeldSource(podUid: string, migrationId: string, pod: Await
     hostRoot: '/',
     nodeName: 'lab-a-node',
     containerd,
-    frozenPods: new FrozenPodRecords(frozenPodsDir('/var/lib/podferry', 'lab-a', 'lab-a-node')),
+    frozenPods: new FrozenPodRecords(frozenPodsDir(config.node!.stateDir, 'lab-a', 'lab-a-node')),
   });
   const containerIds = (pod.status?.containerStatuses ?? []).map((s) => s.containerID ?? '');
   // Only once the target is gone (its node is back and its kubelet stopped it): never two copies.

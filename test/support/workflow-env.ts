@@ -16,9 +16,14 @@ export interface WorkflowTestEnv {
   stop(): Promise<void>;
 }
 
+/** Every workflow of this build, bundled as the workers bundle them. */
+export function bundleWorkflows(): Promise<{ code: string }> {
+  return bundleWorkflowCode({ workflowsPath: path.join(repo, 'src/workflows/index.ts'), logger: new DefaultLogger('WARN') });
+}
+
 export async function startWorkflowTestEnv(): Promise<WorkflowTestEnv> {
   const temporal = await startTemporal();
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: path.join(repo, 'src/workflows/index.ts'), logger: new DefaultLogger('WARN') });
+  const workflowBundle = await bundleWorkflows();
   const connection = await NativeConnection.connect({ address: temporal.address });
   const client = new Client({ connection: await Connection.connect({ address: temporal.address }), namespace: temporal.namespace });
   return {
