@@ -282,7 +282,9 @@ async function runCell(cell: Cell): Promise<Row> {
   if (!held && !verdict.running) problems.push('no copy runs at the end');
   if (!held && !verdict.continuedFromFrozenValue) problems.push('the running copy did not continue from its frozen value in the same process');
   // Committed: the target runs the workload; rolled back or abandoned: the source does.
-  const expectedCopy = outcome.type === 'Succeeded' ? 'target' : ['MigrationRolledBack', 'Terminated', 'Cancelled'].includes(outcome.type) ? 'source' : undefined;
+  // (Two migrations of one pod: whichever of them committed decides.)
+  const committed = outcome.type === 'Succeeded' || rivalOutcome?.type === 'Succeeded';
+  const expectedCopy = committed ? 'target' : ['MigrationRolledBack', 'Terminated', 'Cancelled'].includes(outcome.type) ? 'source' : undefined;
   if (!held && expectedCopy && verdict.running !== expectedCopy) problems.push(`${outcome.type}, but the ${verdict.running ?? 'no'} copy runs at the end`);
   if (cell.maxFrozenMs !== undefined && verdict.frozenMs > cell.maxFrozenMs) problems.push(`frozen ${verdict.frozenMs} ms > ${cell.maxFrozenMs} ms`);
   if (rival) {
@@ -292,7 +294,7 @@ async function runCell(cell: Cell): Promise<Row> {
     }
   }
 
-  const leftovers = await findLeftovers(handle.workflowId, outcome.type, held);
+  const leftovers = await findLeftovers(handle.workflowId, committed ? 'Succeeded' : outcome.type, held);
   if (held) await releaseHeldSource(source.metadata!.uid!, handle.workflowId, source);
   return {
     cell: cell.name,
