@@ -80,14 +80,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
   const state: MigrationState = { checkpoints: {}, sent: [], frozenTooLong: false, fence: 0 };
   const nextFence = () => ++state.fence;
   const startedAt = Date.now();
-  /** What the source node needs to make a container's checkpoint image (once planned and checkpointed). */
-  const imageOf = (container: string) => ({
-    migrationId,
-    container,
-    archivePath: state.checkpoints[container]!.archivePath,
-    repository: options.registryRepository,
-    originalImage: state.plan!.containers.find((c) => c.name === container)?.image,
-  });
+  const imageOf = (container: string) => checkpointImageOf(state, options, container);
   // Everything before the commit runs in this scope: the freeze deadline (or a cancel) cancels it.
   const beforeCommit = new CancellationScope();
   let deadline: CancellationScope | undefined;
@@ -107,7 +100,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       });
       state.plan = plan;
       progress.planned(plan.strategy, plan.containers.map((c) => c.name), plan.warnings);
-      const sourcePodRef = { cluster: plan.source.cluster, namespace: plan.source.namespace, name: plan.source.pod, uid: plan.source.uid };
+      const sourcePodRef = sourcePodOf(plan);
       announce({
         pod: sourcePodRef,
         migrationId,
@@ -245,7 +238,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
     migrationMetrics.finished({ outcome, durationMs: Date.now() - startedAt, bytesPushed: sum(state.sent.map((p) => p.bytesPushed)) });
     const failure = rollbackFailure(cause, report, state, progress);
     if (state.plan) {
-      const pod = state.restoredAtSource ?? { cluster: state.plan.source.cluster, namespace: state.plan.source.namespace, name: state.plan.source.pod, uid: state.plan.source.uid };
+      const pod = state.restoredAtSource ?? sourcePodOf(state.plan);
       await announce({ pod, migrationId, type: 'Warning', reason: report.workloadRestored ? 'MigrationRolledBack' : 'MigrationFailed', message: failure.message });
     }
     if (cancelled && report.workloadRestored && report.failed.length === 0) throw err;
@@ -273,7 +266,7 @@ async function finishAfterCommit(
   const sourceQueue = nodeTaskQueue(plan.source.cluster, plan.source.node);
   const sourceNode = proxyActivities<NodeWorkerActivities>(persistent(sourceQueue));
   const migrationId = plan.migrationId;
-  const sourcePod = { cluster: plan.source.cluster, namespace: plan.source.namespace, name: plan.source.pod, uid: plan.source.uid };
+  const sourcePod = sourcePodOf(plan);
   const notRemoved = (what: string, err: unknown) =>
     ApplicationFailure.create({
       message:
@@ -326,17 +319,10 @@ async function finishAfterCommit(
   //    archives they are made of go). Archives are copies of the workload's memory (secrets included):
   //    deleted by default.
   progress.enter('Finalizing');
-  const imageOf = (container: string) => ({
-    migrationId,
-    container,
-    archivePath: state.checkpoints[container]!.archivePath,
-    repository: options.registryRepository,
-    originalImage: plan.containers.find((c) => c.name === container)?.image,
-  });
   if (options.cleanup.images === 'keep') {
     for (const image of state.sent.filter((p) => p.via === 'direct')) {
       await forward(`pushing the checkpoint image of ${image.container} to the registry`, () =>
-        sourceNode.pushCheckpointImage({ ...imageOf(image.container), tag: image.tag }),
+        sourceNode.pushCheckpointImage({ ...checkpointImageOf(state, options, image.container), tag: image.tag }),
       );
     }
   }
@@ -359,7 +345,7 @@ async function finishAfterCommit(
   const downtimeMs = state.frozenAt !== undefined && state.readyAt !== undefined && state.readyAt >= state.frozenAt ? state.readyAt - state.frozenAt : 0;
   const result: MigrationResult = {
     migrationId,
-    source: { cluster: plan.source.cluster, namespace: plan.source.namespace, name: plan.source.pod, uid: plan.source.uid, node: plan.source.node },
+    source: { ...sourcePodOf(plan), node: plan.source.node },
     target: state.targetPod!,
     phasesMs: progress.phaseDurations(),
     containers: Object.fromEntries(
@@ -427,8 +413,9 @@ function armFreezeDeadline(seconds: number, onExpiry: () => void): CancellationS
 /** The failure a rollback ends with: rolled back (the workload runs again), or what is left and where. */
 function rollbackFailure(cause: unknown, report: CompensationReport, state: MigrationState, progress: ProgressTracker): ApplicationFailure {
   const plan = state.plan;
-  const leftovers = report.failed.filter((f) => report.workloadRestored || !f.startsWith('stop the target') && !f.startsWith('restore') && !f.startsWith('thaw'));
   if (report.workloadRestored) {
+    // Every restore succeeded, so what failed are cleanups: things left behind.
+    const leftovers = report.failed;
     return ApplicationFailure.create({
       message:
         (state.restoredAtSource
@@ -471,7 +458,7 @@ async function deleteFrozenSource(
   fence: number,
   options: { removeAtOnce?: boolean } = {},
 ): Promise<void> {
-  const sourcePod = { cluster: plan.source.cluster, namespace: plan.source.namespace, name: plan.source.pod, uid: plan.source.uid };
+  const sourcePod = sourcePodOf(plan);
   await api.deletePod({ ...sourcePod, waitSeconds: 0 });
   await node.killFrozenPod({ podUid: plan.source.uid, containerIds: plan.containers.map((c) => c.containerId), migrationId: plan.migrationId, fence });
   await api.deletePod({ ...sourcePod, waitSeconds: 50, ...(options.removeAtOnce ? { gracePeriodSeconds: 0 } : {}) });
@@ -489,7 +476,7 @@ async function restoreSourceFromCheckpoint(
   node: Pick<NodeWorkerActivities, 'killFrozenPod' | 'importCheckpointImage'>,
   nextFence: () => number,
 ): Promise<PodIdentity | undefined> {
-  const source = { cluster: plan.source.cluster, namespace: plan.source.namespace, name: plan.source.pod, uid: plan.source.uid };
+  const source = sourcePodOf(plan);
   const lifecycle = await clusterPersistent.podLifecycle(source);
   if (lifecycle === 'present') return undefined;
   if (lifecycle === 'terminating') await deleteFrozenSource(plan, clusterPersistent, node, nextFence());
@@ -509,6 +496,22 @@ async function restoreSourceFromCheckpoint(
     timeoutSeconds: readyTimeoutSeconds,
   });
   return { ...restored, uid: ready.uid || restored.uid };
+}
+
+/** The source pod as the Kubernetes activities name it. */
+function sourcePodOf(plan: MigrationPlan): { cluster: string; namespace: string; name: string; uid: string } {
+  return { cluster: plan.source.cluster, namespace: plan.source.namespace, name: plan.source.pod, uid: plan.source.uid };
+}
+
+/** What the source node needs to make a container's checkpoint image (once planned and checkpointed). */
+function checkpointImageOf(state: MigrationState, options: MigratePodInput['options'], container: string) {
+  return {
+    migrationId: state.plan!.migrationId,
+    container,
+    archivePath: state.checkpoints[container]!.archivePath,
+    repository: options.registryRepository,
+    originalImage: state.plan!.containers.find((c) => c.name === container)?.image,
+  };
 }
 
 function sum(values: number[]): number {
