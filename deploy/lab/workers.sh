@@ -35,6 +35,8 @@ main() {
   require_root
   [[ -f "$LAB_RUN/up" ]] || die "the lab is down; run 'make lab-up' first"
   [[ -f "$PROJECT_DIR/dist/worker/orchestrator.js" ]] || die "podferry is not built; run 'make build' first"
+  # The key the orchestrator signs node calls with (config/lab.yaml: security.nodeCallKeyFile); kept until a reset.
+  [[ -s "$LAB_STATE/node-call.key" ]] || (umask 077 && openssl rand -hex 32 >"$LAB_STATE/node-call.key")
   start_worker podferry-orchestrator podferry "$PROJECT_DIR/dist/worker/orchestrator.js" --metrics-port 9464
   local node
   for node in "${NODES[@]}"; do

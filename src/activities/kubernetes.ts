@@ -3,6 +3,7 @@
 // crashes are harmless.
 import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
+import type { HeldMigration, HeldPod } from '../api/held-source.js';
 import type { PodIdentity } from '../api/migration.js';
 import type { MigrationPlan, PlanMigrationInput } from '../api/migration-plan.js';
 import { ANNOTATIONS, LABELS, migrationKey } from '../api/names.js';
@@ -16,6 +17,8 @@ export interface KubernetesActivityDeps {
   clusters: Clusters;
   /** Poll interval while waiting for pods (ms); tests shorten it. */
   pollIntervalMs?: number;
+  /** Namespaces podferry never moves pods out of or into (configuration: protectedNamespaces). */
+  protectedNamespaces?: string[];
 }
 
 export interface PodEventInput {
@@ -113,6 +116,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       targetNode,
       podAtTarget,
       targetClusterNodes,
+      protectedNamespaces: deps.protectedNamespaces ?? ['kube-system'],
     });
     if ('refused' in decision) throw refusedFailure(decision.refused);
     await lockSourcePod(pod, input);
@@ -421,6 +425,32 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     });
   }
 
+  /**
+   * What a migration left behind in every configured cluster: the pod that holds its lock (the source it kept
+   * frozen) and the pods it created (its target). Annotations cannot be selected on, so every pod is listed.
+   */
+  async function findHeldMigration(input: { migrationId: string }): Promise<HeldMigration> {
+    const found: HeldMigration = { targets: [] };
+    for (const cluster of clusters.names()) {
+      const pods = (await clusters.core(cluster).listPodForAllNamespaces()).items;
+      for (const pod of pods) {
+        const annotations = pod.metadata?.annotations ?? {};
+        const held: HeldPod = {
+          cluster,
+          namespace: pod.metadata?.namespace ?? '',
+          name: pod.metadata?.name ?? '',
+          uid: pod.metadata?.uid ?? '',
+          ...(pod.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
+          containerIds: (pod.status?.containerStatuses ?? []).map((s) => s.containerID ?? '').filter(Boolean),
+          terminating: Boolean(pod.metadata?.deletionTimestamp),
+        };
+        if (annotations[ANNOTATIONS.lock] === input.migrationId) found.source = held;
+        else if (annotations[ANNOTATIONS.migrationId] === input.migrationId) found.targets.push(held);
+      }
+    }
+    return found;
+  }
+
   /** Where one incarnation (uid) of a pod is in its life: still there, being deleted, or gone. */
   async function podLifecycle(input: { cluster: string; namespace: string; name: string; uid: string }): Promise<'present' | 'terminating' | 'gone'> {
     const pod = await readPod(input.cluster, input.namespace, input.name);
@@ -428,7 +458,18 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     return pod.metadata?.deletionTimestamp ? 'terminating' : 'present';
   }
 
-  return { planMigration, ensureTargetConfig, deleteCopiedConfig, createTargetPod, waitPodReady, deletePod, podLifecycle, releaseSourceLock, recordPodEvent };
+  return {
+    planMigration,
+    ensureTargetConfig,
+    deleteCopiedConfig,
+    createTargetPod,
+    waitPodReady,
+    deletePod,
+    podLifecycle,
+    releaseSourceLock,
+    recordPodEvent,
+    findHeldMigration,
+  };
 }
 
 export type KubernetesActivities = ReturnType<typeof createKubernetesActivities>;

@@ -2,11 +2,12 @@
 // pod's cgroup, and the checkpoint archives the kubelet wrote to the node's disk. Freeze, thaw and kill are
 // fenced (src/node/frozen-pods.ts): each records its decision on the node's disk before acting, and a call
 // older than a decision already recorded is refused, so a late or retried attempt never undoes a later one.
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { digestMemoPath } from '../node/archive-digest.js';
+import { CheckpointArchives } from '../node/checkpoint-archives.js';
 import type { ContainerdTasks } from '../node/containerd-tasks.js';
 import type { CriImages } from '../node/cri-images.js';
 import { frozenBy, recordAfter, type FencedCall, type FencedCallName, type FrozenPodRecords } from '../node/frozen-pods.js';
@@ -15,11 +16,9 @@ import { childCgroups, findPodCgroup, freeze, freezerState, podPids, thaw, type 
 export interface NodeActivityDeps {
   /** Where cgroup filesystems are mounted (/sys/fs/cgroup). */
   cgroupFsRoot: string;
-  /** Prefix for host paths reported by the kubelet ("/" for a host process, "/host" in a DaemonSet). */
-  hostRoot: string;
   nodeName: string;
-  /** The kubelet's checkpoint directory (host path), always scanned by deleteArchives. */
-  checkpointDir?: string;
+  /** The kubelet's checkpoint archives on this node: the only files deleteArchives touches. */
+  archives: CheckpointArchives;
   /** The node's containerd (tasks are paused through it when their id says containerd://). */
   containerd?: ContainerdTasks;
   /** The node's CRI image service (to pre-pull base images on a target node). */
@@ -51,7 +50,7 @@ export interface DeleteArchivesInput {
   /** Archive paths as the kubelet reported them. */
   paths: string[];
   /** Also delete any other archive of these containers (e.g. from a retried checkpoint whose answer was lost). */
-  pod?: { namespace: string; name: string; containers: string[]; checkpointDir?: string };
+  pod?: { namespace: string; name: string; containers: string[] };
 }
 
 /** The Temporal activity a call runs in; none when the sweeper or a test calls the functions directly. */
@@ -75,7 +74,6 @@ function fencedCall(call: FencedCallName, input: FencedPodInput): FencedCall {
 }
 
 export function createNodeActivities(deps: NodeActivityDeps) {
-  const onHost = (p: string) => path.join(deps.hostRoot, p);
 
   async function podCgroupOrFail(podUid: string) {
     const cgroup = await findPodCgroup(deps.cgroupFsRoot, podUid);
@@ -262,30 +260,29 @@ export function createNodeActivities(deps: NodeActivityDeps) {
   }
 
 
-  /** Deletes archives (checkpoints hold the memory of the workload: treat them as secrets). Idempotent. */
+  /**
+   * Deletes archives (checkpoints hold the memory of the workload: treat them as secrets). Idempotent. Only
+   * the kubelet's archives in this node's checkpoint directory: any other path is refused, not deleted.
+   */
   async function deleteArchives(input: DeleteArchivesInput): Promise<{ deleted: string[] }> {
+    const archives = deps.archives;
     const targets = new Set(input.paths);
-    const dirs = new Set(input.paths.map((p) => path.dirname(p)));
-    if (input.pod?.checkpointDir) dirs.add(input.pod.checkpointDir);
-    if (deps.checkpointDir) dirs.add(deps.checkpointDir);
     if (input.pod) {
       // Kubelet naming: checkpoint-<pod>_<namespace>-<container>-<timestamp>.tar
       const prefixes = input.pod.containers.map((c) => `checkpoint-${input.pod!.name}_${input.pod!.namespace}-${c}-`);
-      for (const dir of dirs) {
-        for (const entry of await readdir(onHost(dir)).catch(() => [] as string[])) {
-          if (entry.endsWith('.tar') && prefixes.some((prefix) => entry.startsWith(prefix))) targets.add(path.join(dir, entry));
-        }
+      for (const entry of await readdir(archives.onHost()).catch(() => [] as string[])) {
+        if (CheckpointArchives.isArchiveName(entry) && prefixes.some((prefix) => entry.startsWith(prefix))) targets.add(path.posix.join(archives.checkpointDir, entry));
       }
     }
     const deleted: string[] = [];
     for (const target of targets) {
-      try {
-        await stat(onHost(target));
-      } catch {
-        continue;
-      }
-      await rm(onHost(target), { force: true });
-      await rm(digestMemoPath(onHost(target)), { force: true }); // the archive's digest memo
+      const file = await archives.resolve(target, 'deleting checkpoint archives').catch((err: unknown) => {
+        if (err instanceof ApplicationFailure && err.type === 'ArchiveNotFound') return undefined; // deleted already
+        throw err;
+      });
+      if (!file) continue;
+      await rm(file, { force: true });
+      await rm(digestMemoPath(file), { force: true }); // the archive's digest memo
       deleted.push(target);
     }
     return { deleted };

@@ -1,10 +1,9 @@
 // Checkpoint images in the OCI registry. The push runs on the node worker, because the archive exists only
 // on the node: the archive file is streamed once, hashed on the way, and is itself the image's only layer.
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { imageReference, MEDIA_TYPES, migrationCheckpointImage } from '../oci/checkpoint-image.js';
 import { readDigestMemo, writeDigestMemo } from '../node/archive-digest.js';
+import type { CheckpointArchives } from '../node/checkpoint-archives.js';
 import { RegistryClient, RegistryError } from '../registry/client.js';
 import { heartbeatIfActive, previousHeartbeat, whileHeartbeating } from './context.js';
 
@@ -14,8 +13,8 @@ export interface RegistryActivityDeps {
   repository: string;
   /** host[:port] kubelets pull from; default the registry URL's host. */
   pullHost?: string;
-  /** Prefix for host paths ("/" for a host process, "/host" in a DaemonSet). */
-  hostRoot?: string;
+  /** The kubelet's archives this worker may push (a node worker; the orchestrator pushes nothing). */
+  archives?: CheckpointArchives;
 }
 
 export interface PushCheckpointImageInput {
@@ -23,7 +22,6 @@ export interface PushCheckpointImageInput {
   container: string;
   archivePath: string;
   tag: string;
-  repository?: string;
   originalImage?: string;
 }
 
@@ -44,21 +42,12 @@ export interface PushedCheckpointImage {
 type PushHeartbeat = { sent: number; total: number } | { layerDigest: string };
 
 export function createRegistryActivities(deps: RegistryActivityDeps) {
-  const hostPath = (p: string) => path.join(deps.hostRoot ?? '/', p);
-
   async function pushCheckpointImage(input: PushCheckpointImageInput): Promise<PushedCheckpointImage> {
     const started = Date.now();
-    const repository = input.repository ?? deps.repository;
-    const file = hostPath(input.archivePath);
-    try {
-      await stat(file);
-    } catch {
-      throw ApplicationFailure.nonRetryable(
-        `checkpoint archive ${input.archivePath} of container ${input.container} is not on this node (looked at ${file}): ` +
-          'the node worker must run on the pod\'s node with the host filesystem at hostRoot',
-        'ArchiveNotFound',
-      );
-    }
+    // The repository is configuration, never input: a caller cannot send a workload's memory elsewhere.
+    const repository = deps.repository;
+    if (!deps.archives) throw ApplicationFailure.nonRetryable('this worker has no checkpoint directory (node.checkpointDir): it pushes no archives', 'ArchiveRefused');
+    const file = await deps.archives.resolve(input.archivePath, `pushing the checkpoint image of container ${input.container}`);
     // A previous attempt may have uploaded the layer already: its digest is in the last heartbeat, or in the
     // digest memo next to the archive (which survives a worker crash). Then the registry is only asked.
     const knownDigest = previousHeartbeat<{ layerDigest?: string }>()?.layerDigest ?? (await readDigestMemo(file));
@@ -94,8 +83,8 @@ export function createRegistryActivities(deps: RegistryActivityDeps) {
   }
 
   /** Deletes the image a tag points to; a missing tag counts as deleted. */
-  async function deleteImage(input: { repository?: string; tag: string }): Promise<{ deleted: boolean }> {
-    const repository = input.repository ?? deps.repository;
+  async function deleteImage(input: { tag: string }): Promise<{ deleted: boolean }> {
+    const repository = deps.repository;
     try {
       const digest = await deps.registry.headManifest(repository, input.tag);
       if (!digest) return { deleted: false };

@@ -5,10 +5,10 @@
 // kubelet finds it present and pulls nothing. Images that went through the registry are pulled by the
 // target node's worker ahead of the kubelet, to the same effect.
 import { get, type IncomingMessage } from 'node:http';
-import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { archiveDigest } from '../node/archive-digest.js';
-import type { CheckpointServer } from '../node/checkpoint-server.js';
+import type { CheckpointArchives } from '../node/checkpoint-archives.js';
+import { CheckpointServer } from '../node/checkpoint-server.js';
 import type { ContainerdImport } from '../node/containerd-import.js';
 import type { CriImages } from '../node/cri-images.js';
 import { imageReference, migrationCheckpointImage } from '../oci/checkpoint-image.js';
@@ -22,14 +22,14 @@ export interface TransferActivityDeps {
   /** Repository and registry host the image is named under (the same name a push would give). */
   repository: string;
   pullHost: string;
-  hostRoot?: string;
+  /** The kubelet's archives this worker may serve (source side). */
+  archives?: CheckpointArchives;
 }
 
 export interface OfferCheckpointImageInput {
   migrationId: string;
   container: string;
   archivePath: string;
-  repository?: string;
   originalImage?: string;
 }
 
@@ -60,11 +60,20 @@ export interface ImportedCheckpointImage {
 const VISIBLE_TIMEOUT_MS = 30_000;
 
 export function createTransferActivities(deps: TransferActivityDeps) {
-  const hostPath = (p: string) => path.join(deps.hostRoot ?? '/', p);
+  /**
+   * A checkpoint image reference this node accepts: in the configured checkpoint repository, by digest. Refs
+   * come from the workflow input: any other name could import or remove an image a pod of this node runs.
+   */
+  const checkpointRef = (ref: string, purpose: string): string => {
+    const prefix = `${deps.pullHost}/${deps.repository}@`;
+    if (ref.startsWith(prefix) && /^sha256:[0-9a-f]{64}$/.test(ref.slice(prefix.length))) return ref;
+    throw ApplicationFailure.nonRetryable(`${purpose}: image ${JSON.stringify(ref)} refused: this node worker only handles checkpoint images ${prefix}sha256:…`, 'ImageRefused');
+  };
 
   async function offerCheckpointImage(input: OfferCheckpointImageInput): Promise<OfferedCheckpointImage> {
     if (!deps.server) throw ApplicationFailure.nonRetryable('this node worker serves no checkpoints (node.transfer)', 'TransferUnavailable');
-    const file = hostPath(input.archivePath);
+    if (!deps.archives) throw ApplicationFailure.nonRetryable('this node worker has no checkpoint directory (node.checkpointDir)', 'TransferUnavailable');
+    const file = await deps.archives.resolve(input.archivePath, `offering the checkpoint image of container ${input.container}`);
     let layer: { digest: string; size: number };
     try {
       layer = await archiveDigest(file);
@@ -74,9 +83,8 @@ export function createTransferActivities(deps: TransferActivityDeps) {
         'ArchiveNotFound',
       );
     }
-    const repository = input.repository ?? deps.repository;
     const image = migrationCheckpointImage(input, layer);
-    const ref = imageReference(deps.pullHost, repository, image.manifest.digest);
+    const ref = imageReference(deps.pullHost, deps.repository, image.manifest.digest);
     return {
       container: input.container,
       url: deps.server.offer(image, ref, file),
@@ -90,6 +98,9 @@ export function createTransferActivities(deps: TransferActivityDeps) {
   async function importCheckpointImage(input: ImportCheckpointImageInput): Promise<ImportedCheckpointImage> {
     const runtime = deps.runtime;
     if (!runtime) throw ApplicationFailure.nonRetryable('this node worker has no containerd to import into (node.containerd)', 'TransferUnavailable');
+    const purpose = `importing the checkpoint image of ${input.container}`;
+    checkpointRef(input.ref, purpose);
+    offerUrl(input.url, purpose);
     const started = Date.now();
     let bytes = 0;
     return whileHeartbeating(async (signal) => {
@@ -130,6 +141,7 @@ export function createTransferActivities(deps: TransferActivityDeps) {
   async function pullCheckpointImage(input: { container: string; ref: string }): Promise<{ container: string; ref: string; durationMs: number }> {
     const runtime = deps.runtime;
     if (!runtime) throw ApplicationFailure.nonRetryable('this node worker has no CRI socket to pull into (node.containerd)', 'TransferUnavailable');
+    checkpointRef(input.ref, `pulling the checkpoint image of ${input.container}`);
     const started = Date.now();
     await whileHeartbeating((signal) => runtime.criImages.pull(input.ref, undefined, { signal }), () => ({ pulling: input.ref }));
     return { container: input.container, ref: input.ref, durationMs: Date.now() - started };
@@ -140,7 +152,7 @@ export function createTransferActivities(deps: TransferActivityDeps) {
     const runtime = deps.runtime;
     if (!runtime) return { removed: [] };
     const removed: string[] = [];
-    for (const ref of input.refs) {
+    for (const ref of input.refs.map((r) => checkpointRef(r, 'removing checkpoint images'))) {
       if (!(await runtime.criImages.status(ref))) continue;
       await runtime.criImages.remove(ref);
       removed.push(ref);
@@ -152,3 +164,22 @@ export function createTransferActivities(deps: TransferActivityDeps) {
 }
 
 export type TransferActivities = ReturnType<typeof createTransferActivities>;
+
+/**
+ * An offer URL this node fetches: plain http to another node worker's checkpoint server, path
+ * /checkpoints/<token> and nothing else (no credentials, query or other path), so the input cannot point the
+ * node at another service (an instance metadata endpoint, the kubelet, an internal API).
+ */
+function offerUrl(raw: string, purpose: string): URL {
+  const refuse = (why: string) => ApplicationFailure.nonRetryable(`${purpose}: URL ${JSON.stringify(raw)} refused: ${why}`, 'TransferRefused');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw refuse('not a URL');
+  }
+  if (url.protocol !== 'http:' || url.username || url.password || url.search || url.hash || !CheckpointServer.isOfferPath(url.pathname)) {
+    throw refuse("not a podferry node worker's checkpoint offer (http://<node>:<port>/checkpoints/<token>)");
+  }
+  return url;
+}

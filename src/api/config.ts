@@ -104,6 +104,21 @@ export const PodferryConfig = z
   .object({
     temporal: TemporalConfig.prefault({}),
     clusters: z.record(z.string(), ClusterConfig).default({}),
+    security: z
+      .object({
+        /**
+         * A file holding the key the orchestrator signs node calls with and node workers verify them with
+         * (src/worker/node-call-signature.ts): mount it from a Secret. Required by node workers unless
+         * allowUnsignedNodeCalls.
+         */
+        nodeCallKeyFile: z.string().min(1).optional(),
+        /** Lets a node worker run without the key: any Temporal client could then drive the node. Tests only. */
+        allowUnsignedNodeCalls: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    /** Namespaces whose pods podferry never moves, nor moves pods into (system components live there). */
+    protectedNamespaces: z.array(z.string().min(1)).default(['kube-system']),
     registry: RegistryConfig.optional(),
     node: NodeWorkerConfig.optional(),
     metrics: z

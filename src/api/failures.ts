@@ -38,6 +38,9 @@ export const REFUSALS = [
   'TargetPodExists',
   'UnknownTargetNode',
   'UnknownCluster',
+  'ProtectedNamespace',
+  'SecretsToOtherNamespace',
+  'TargetNodeUnschedulable',
 ] as const;
 
 export type OutcomeFailureType = (typeof OUTCOME_FAILURES)[keyof typeof OUTCOME_FAILURES];

@@ -12,6 +12,9 @@ export const PlanMigrationInput = z.object({
   target: z.object({ cluster: z.string(), namespace: z.string(), node: z.string().optional() }),
   /** For the liveness-probe warning (see warningsFor). */
   maxFrozenSeconds: z.number().optional(),
+  /** The request's explicit permissions (see MigrationOptions). */
+  allowSecretsToOtherNamespace: z.boolean().optional(),
+  allowUnschedulableTargetNode: z.boolean().optional(),
 });
 export type PlanMigrationInput = z.infer<typeof PlanMigrationInput>;
 

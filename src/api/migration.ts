@@ -14,6 +14,13 @@ const objectName = z.string().regex(DNS1123_SUBDOMAIN, 'not a valid Kubernetes o
 
 export const CleanupPolicy = z.enum(['delete', 'keep']);
 
+/** A migration id (its workflow id): printable ASCII, no spaces, as Temporal ids, label keys and logs take it. */
+export const MigrationId = z
+  .string()
+  .min(1, 'the migration id is empty')
+  .max(200, 'a migration id has at most 200 characters')
+  .regex(/^[\x21-\x7e]+$/, 'a migration id has no spaces or control characters');
+
 /** How a checkpoint image reaches the target node: through the registry, or node to node. */
 export const CheckpointTransfer = z.enum(['direct', 'registry']);
 export type CheckpointTransfer = z.infer<typeof CheckpointTransfer>;
@@ -47,11 +54,6 @@ export const MigrationOptions = z
      * would fail sooner is warned about at plan time.
      */
     maxFrozenSeconds: z.number().int().min(5).max(3600).default(180),
-    /** Registry repository for the checkpoint images; default: the node worker's `registry.repository`. */
-    registryRepository: z
-      .string()
-      .regex(/^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, 'not a valid OCI repository name')
-      .optional(),
     cleanup: z
       .object({
         /** Checkpoint images after success (a failed migration always deletes them). */
@@ -61,6 +63,16 @@ export const MigrationOptions = z
       })
       .strict()
       .prefault({}),
+    /**
+     * With a target namespace other than the source's: copy the Secrets the pod references into it. Off by
+     * default, so that moving a pod cannot be used to copy Secrets into a namespace the caller chooses.
+     */
+    allowSecretsToOtherNamespace: z.boolean().default(false),
+    /**
+     * Place the pod on a named target node even if it is cordoned, or has NoSchedule/NoExecute taints the pod
+     * does not tolerate (it is then given tolerations for the NoExecute ones). Off by default.
+     */
+    allowUnschedulableTargetNode: z.boolean().default(false),
   })
   .strict();
 

@@ -33,7 +33,7 @@ function parseNodeRef(ref: string): { cluster: string; node: string } {
 
 function requireClusters(config: PodferryConfig, names: string[]): void {
   for (const name of names) {
-    if (!config.clusters[name]) {
+    if (!Object.hasOwn(config.clusters, name)) {
       throw new InvalidOperationInput(`cluster "${name}" is not in the configuration (known: ${Object.keys(config.clusters).join(', ') || 'none'})`);
     }
   }

@@ -4,16 +4,20 @@
 //   podferry status <id> [--json]
 //   podferry list [--json]
 //   podferry cancel <id>
+//   podferry resume <id>   (a source a failed migration kept frozen)
 import cliProgress from 'cli-progress';
+import { WorkflowFailedError } from '@temporalio/client';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { MigratePodInput, type MigratePodRequest, type MigrationProgress } from '../api/migration.js';
 import { WORKFLOW_TYPE } from '../api/names.js';
 import { ConfigError } from '../config/load.js';
 import {
+  checkedMigrationId,
   describeFailure,
   getProgress,
   InvalidMigrationInput,
   listMigrations,
+  resumeHeldSource,
   startMigration,
   watchMigration,
   type MigrationHandle,
@@ -117,6 +121,8 @@ function podferryProgram(): Command {
     .option('--ready-timeout <seconds>', 'how long the target pod may take to become Ready', positiveInt)
     .option('--keep-images', 'keep the checkpoint images in the registry after success')
     .option('--keep-archives', 'keep the checkpoint archives on the source node after success')
+    .option('--allow-secrets-to-other-namespace', 'with --target-namespace: copy the Secrets the pod references into that namespace')
+    .option('--allow-unschedulable-node', 'with --node: place the pod there even if the node is cordoned or has taints the pod does not tolerate')
     .option('--id <migrationId>', 'workflow id to use (default: generated)')
     .option('--wait', 'follow the migration until it ends and print the timing table')
     .option('--json', 'machine-readable output')
@@ -136,16 +142,19 @@ function podferryProgram(): Command {
           ...(opts.checkpointTimeout ? { checkpointTimeoutSeconds: opts.checkpointTimeout } : {}),
           ...(opts.readyTimeout ? { readyTimeoutSeconds: opts.readyTimeout } : {}),
           cleanup: { images: opts.keepImages ? 'keep' : 'delete', archives: opts.keepArchives ? 'keep' : 'delete' },
+          allowSecretsToOtherNamespace: Boolean(opts.allowSecretsToOtherNamespace),
+          allowUnschedulableTargetNode: Boolean(opts.allowUnschedulableNode),
         },
       };
       checkRequest(MigratePodInput, request, 'migration', InvalidMigrationInput);
       for (const name of [opts.from, opts.to]) {
-        if (!config.clusters[name]) {
+        if (!Object.hasOwn(config.clusters, name)) {
           throw new InvalidMigrationInput(
             `cluster "${name}" is not in the configuration (known: ${Object.keys(config.clusters).join(', ') || 'none'}): add it under clusters: or fix --from/--to`,
           );
         }
       }
+      if (opts.id !== undefined) checkedMigrationId(opts.id);
       const client = await connect(config);
       const handle = await startMigration(client, request, { taskQueue: config.temporal.taskQueue, migrationId: opts.id });
       if (!opts.wait) {
@@ -204,6 +213,31 @@ function podferryProgram(): Command {
         );
         const progress = await getProgress(handle).catch(() => undefined);
         console.log(`${migrationId}: ${outcome}${progress ? ` (phase ${progress.phase}; undone: ${progress.compensations.map((c) => c.name).join(' → ') || 'nothing'})` : ''}`);
+      }
+    });
+
+  program
+    .command('resume')
+    .description(
+      'resume the source a failed migration kept frozen because its target pod could not be proven stopped; refused while any target pod of that migration exists',
+    )
+    .argument('<migrationId>')
+    .option('--json', 'machine-readable output')
+    .action(async (migrationId: string, opts) => {
+      const config = loadCliConfig(program);
+      checkedMigrationId(migrationId);
+      const client = await connect(config);
+      const resumed = await resumeHeldSource(client, migrationId, { taskQueue: config.temporal.taskQueue }).catch((err: unknown) => {
+        // The workflow's refusal (a target pod still exists, nothing held) is the message, not "workflow failed".
+        throw err instanceof WorkflowFailedError ? new Error(`cannot resume ${migrationId}: ${describeFailure(err).message}`) : err;
+      });
+      if (opts.json) console.log(JSON.stringify(resumed, null, 2));
+      else {
+        const s = resumed.source;
+        console.log(
+          `${migrationId}: pod ${s.namespace}/${s.name} in ${s.cluster} on ${s.node} ${resumed.thawed ? 'runs again' : 'was not frozen (already thawed)'}; ` +
+            `lock ${resumed.lockReleased ? 'released' : 'already gone'}`,
+        );
       }
     });
 

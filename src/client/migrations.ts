@@ -6,14 +6,17 @@ import { ApplicationFailure, type SearchAttributePair } from '@temporalio/common
 import {
   describeIssues,
   MigratePodInput,
+  MigrationId,
   type MigratePodRequest,
   type MigrationProgress,
   type MigrationResult,
 } from '../api/migration.js';
 import { errorChain } from '../api/failures.js';
+import { resumeWorkflowId, type ResumedSource } from '../api/held-source.js';
 import { DEFAULT_TASK_QUEUE, WORKFLOW_TYPE } from '../api/names.js';
 import { progressQuery, SEARCH_ATTRIBUTES } from '../workflows/definitions.js';
 import type { migratePod } from '../workflows/migrate-pod.js';
+import type { resumeSource } from '../workflows/resume-source.js';
 
 export type MigrationHandle = WorkflowHandle<typeof migratePod>;
 
@@ -34,6 +37,13 @@ export interface StartMigrationOptions {
   migrationId?: string;
 }
 
+/** The id itself when it is a valid migration id; otherwise InvalidMigrationInput naming it and why. */
+export function checkedMigrationId(id: string): string {
+  const parsed = MigrationId.safeParse(id);
+  if (!parsed.success) throw new InvalidMigrationInput(`invalid migration id ${JSON.stringify(id)}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
 /** The default migration id: one per source pod, so at most one migration of a pod runs at a time. */
 export function defaultMigrationId(source: { cluster: string; namespace: string; pod: string }): string {
   return `podferry-${source.cluster}-${source.namespace}-${source.pod}`;
@@ -44,7 +54,7 @@ export async function startMigration(client: Client, request: MigratePodRequest,
   const parsed = MigratePodInput.safeParse(request);
   if (!parsed.success) throw new InvalidMigrationInput(`invalid migration input: ${describeIssues(parsed.error)}`);
   const input = parsed.data;
-  const migrationId = options.migrationId ?? defaultMigrationId(input.source);
+  const migrationId = checkedMigrationId(options.migrationId ?? defaultMigrationId(input.source));
   const source = `${input.source.cluster}/${input.source.namespace}/${input.source.pod}`;
   const target = `${input.target.cluster}/${input.target.namespace ?? input.source.namespace}${input.target.node ? ` (node ${input.target.node})` : ''}`;
   const searchAttributes = (await searchAttributesRegistered(client))
@@ -72,6 +82,33 @@ export async function startMigration(client: Client, request: MigratePodRequest,
           `or stop it with \`podferry cancel ${migrationId}\``,
       );
     }
+    throw err;
+  }
+}
+
+/**
+ * Resumes the source a failed migration kept frozen (see src/workflows/resume-source.ts), once the migration
+ * has ended: a running one still decides about its source.
+ */
+export async function resumeHeldSource(client: Client, migrationId: string, options: { taskQueue?: string } = {}): Promise<ResumedSource> {
+  checkedMigrationId(migrationId);
+  const status = await client.workflow
+    .getHandle(migrationId)
+    .describe()
+    .then((d) => d.status.name, () => undefined);
+  if (status === 'RUNNING') {
+    throw new MigrationInProgress(`migration ${migrationId} is still running and decides about its source: wait for it (podferry status ${migrationId}) or cancel it`);
+  }
+  try {
+    return await client.workflow.execute<typeof resumeSource>('resumeSource', {
+      args: [{ migrationId }],
+      taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+      workflowId: resumeWorkflowId(migrationId),
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new MigrationInProgress(`a resume of ${migrationId} is already running (${resumeWorkflowId(migrationId)})`);
     throw err;
   }
 }

@@ -97,6 +97,7 @@ const ENV_OVERRIDES: Array<[string, string[], 'string' | 'number']> = [
   ['PODFERRY_CONTAINERD_CTR', ['node', 'containerd', 'ctr'], 'string'],
   ['PODFERRY_NODE_TRANSFER_HOST', ['node', 'transfer', 'advertiseHost'], 'string'],
   ['PODFERRY_METRICS_PORT', ['metrics', 'port'], 'number'],
+  ['PODFERRY_NODE_CALL_KEY_FILE', ['security', 'nodeCallKeyFile'], 'string'],
 ];
 
 export function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown {
@@ -126,6 +127,7 @@ function resolveRelativePaths(config: PodferryConfig, baseDir: string): Podferry
     config.node.checkpointDir = expand(config.node.checkpointDir);
     if (config.node.containerd) config.node.containerd.address = expand(config.node.containerd.address);
   }
+  config.security.nodeCallKeyFile = resolve(config.security.nodeCallKeyFile);
   const tls = config.temporal.tls;
   if (tls) {
     tls.cert = resolve(tls.cert);

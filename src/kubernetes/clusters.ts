@@ -19,7 +19,8 @@ export class Clusters {
   }
 
   kubeConfig(cluster: string): KubeConfig {
-    const config = this.configs[cluster];
+    // Own keys only: a cluster named "constructor" or "__proto__" is unknown, not an Object.prototype member.
+    const config = Object.hasOwn(this.configs, cluster) ? this.configs[cluster] : undefined;
     const cached = this.kubeConfigs.get(cluster);
     if (cached && config && cached.mtimeMs === mtime(config.kubeconfig)) return cached.kc;
     if (!config) {

@@ -26,15 +26,22 @@ export interface TargetPodInput {
 
 /** Tolerations to add so the pod may stay on a node with these NoExecute taints. */
 export function tolerationsFor(taints: V1Taint[], existing: V1Toleration[] = []): V1Toleration[] {
-  const tolerated = (taint: V1Taint) =>
-    existing.some(
-      (t) =>
-        (t.operator === 'Exists' && (t.key === undefined || t.key === taint.key)) ||
-        (t.key === taint.key && (t.value ?? '') === (taint.value ?? '') && (t.effect === undefined || t.effect === taint.effect)),
-    );
   return taints
-    .filter((taint) => taint.effect === 'NoExecute' && !tolerated(taint))
+    .filter((taint) => taint.effect === 'NoExecute' && !tolerates(existing, taint))
     .map((taint) => ({ key: taint.key, operator: 'Equal', value: taint.value ?? '', effect: 'NoExecute' }));
+}
+
+/** The taint a Liqo virtual node carries so that only offloaded pods land on it. */
+export const LIQO_VIRTUAL_NODE_TAINT = 'virtual-node.liqo.io/not-allowed';
+
+/** True when one of the tolerations tolerates the taint (as the scheduler matches them). */
+export function tolerates(tolerations: V1Toleration[], taint: V1Taint): boolean {
+  return tolerations.some(
+    (t) =>
+      (t.effect === undefined || t.effect === '' || t.effect === taint.effect) &&
+      ((t.operator === 'Exists' && (t.key === undefined || t.key === '' || t.key === taint.key)) ||
+        (t.key === taint.key && (t.value ?? '') === (taint.value ?? ''))),
+  );
 }
 
 /** The token volume the ServiceAccount admission plugin adds (`kube-api-access-xxxxx`); the target adds its own. */

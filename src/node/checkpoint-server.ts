@@ -40,6 +40,11 @@ export class CheckpointServer {
     return this.baseUrl;
   }
 
+  /** True for the path of an offer URL (/checkpoints/<token>), as importing nodes check it. */
+  static isOfferPath(pathname: string): boolean {
+    return OFFER_PATH.test(pathname);
+  }
+
   /** Makes one image available; returns its URL. */
   offer(image: CheckpointImage, ref: string, archiveFile: string): string {
     if (!this.baseUrl) throw new Error('the checkpoint server is not started');
@@ -51,7 +56,7 @@ export class CheckpointServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    const token = /^\/checkpoints\/([A-Za-z0-9_-]+)$/.exec(req.url ?? '')?.[1];
+    const token = OFFER_PATH.exec(req.url ?? '')?.[1];
     const offer = token ? this.offers.get(token) : undefined;
     if (req.method !== 'GET' || !offer || offer.expiresAt < Date.now()) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('no such checkpoint offer (unknown or expired)\n');
@@ -63,6 +68,9 @@ export class CheckpointServer {
     layout.pipe(res);
   }
 }
+
+/** /checkpoints/<token>: a token is 24 random bytes, base64url. */
+const OFFER_PATH = /^\/checkpoints\/([A-Za-z0-9_-]{32})$/;
 
 function firstExternalIPv4(): string {
   for (const addresses of Object.values(networkInterfaces())) {

@@ -1,12 +1,12 @@
 // The plan of one pod's migration, decided from what planMigration read: whether it can migrate (every
 // refusal says why and what to do), in which order (strategy), where to pre-pull the base images, and
 // what to warn about. Pure: unit-tested, and shared with the workflow tests' stand-in activities.
-import type { V1Node, V1Pod, V1Taint } from '@kubernetes/client-node';
+import type { V1Node, V1Pod, V1Taint, V1Toleration } from '@kubernetes/client-node';
 import type { MigrationStrategy } from '../api/migration.js';
 import type { MigrationPlan, PlanMigrationInput, PlannedSourcePod } from '../api/migration-plan.js';
 import { ANNOTATIONS } from '../api/names.js';
 import { refusalsFor, warningsFor, type Refusal } from '../kubernetes/eligibility.js';
-import { referencedConfig } from '../kubernetes/target-pod.js';
+import { LIQO_VIRTUAL_NODE_TAINT, referencedConfig, tolerates } from '../kubernetes/target-pod.js';
 
 /** What planMigration reads from the clusters; undefined stands for "not found". */
 export interface MigrationFacts {
@@ -21,6 +21,8 @@ export interface MigrationFacts {
   podAtTarget: V1Pod | undefined;
   /** The target cluster's nodes, when the request names none (the scheduler chooses among them). */
   targetClusterNodes: V1Node[];
+  /** Namespaces the configuration protects (protectedNamespaces). */
+  protectedNamespaces: string[];
 }
 
 export type MigrationDecision = { plan: MigrationPlan } | { refused: Refusal[] };
@@ -61,6 +63,13 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
   if (atSource.length > 0 || !pod) return { refused: atSource };
   const node = pod.spec!.nodeName!;
 
+  const protectedOne = [source.namespace, target.namespace].find((ns) => facts.protectedNamespaces.includes(ns));
+  if (protectedOne) {
+    return refused(
+      'ProtectedNamespace',
+      `namespace ${protectedOne} is protected (protectedNamespaces in the orchestrator's configuration: ${facts.protectedNamespaces.join(', ')}): podferry moves no pod out of or into it`,
+    );
+  }
   if (!facts.targetNamespaceExists) {
     return refused(
       'TargetNamespaceMissing',
@@ -71,6 +80,22 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
     return refused(
       'UnknownTargetNode',
       `node ${target.node} does not exist in cluster ${target.cluster}: list nodes with kubectl get nodes, or omit the node to let the scheduler choose`,
+    );
+  }
+  const config = referencedConfig(pod.spec!);
+  if (target.namespace !== source.namespace && config.secrets.length > 0 && !request.allowSecretsToOtherNamespace) {
+    return refused(
+      'SecretsToOtherNamespace',
+      `the pod references Secrets (${config.secrets.join(', ')}) that would be copied from namespace ${source.namespace} into ${target.namespace}: ` +
+        'migrate into the same namespace, or pass options.allowSecretsToOtherNamespace (--allow-secrets-to-other-namespace) if that copy is intended',
+    );
+  }
+  const blocking = targetNode && !request.allowUnschedulableTargetNode ? unschedulableBecause(targetNode, pod.spec?.tolerations ?? []) : undefined;
+  if (blocking) {
+    return refused(
+      'TargetNodeUnschedulable',
+      `node ${target.node} in cluster ${target.cluster} ${blocking}: choose another node, omit the node to let the scheduler choose, ` +
+        'or pass options.allowUnschedulableTargetNode (--allow-unschedulable-node) to place the pod there anyway',
     );
   }
   // The target pod keeps the source's name; a pod of that name we did not create (other than the source
@@ -108,12 +133,26 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
         imageId: statusOf(c.name)?.imageID ?? '',
       })),
       sourcePod: plannedSourcePod(pod),
-      config: referencedConfig(pod.spec!),
+      config,
       prepullNodes: prepullNodes(target.node, targetNode, facts.targetClusterNodes),
       targetNodeTaints: plainCopy(targetNode?.spec?.taints ?? []) as V1Taint[],
       warnings,
     },
   };
+}
+
+/**
+ * Why the scheduler would keep this pod off the node (podferry binds it directly, bypassing the scheduler):
+ * cordoned, or a NoSchedule/NoExecute taint the pod does not tolerate. A Liqo virtual node's own taint is
+ * what podferry tolerates on purpose when it offloads a pod (see tolerationsFor).
+ */
+function unschedulableBecause(node: V1Node, tolerations: V1Toleration[]): string | undefined {
+  if (node.spec?.unschedulable) return 'is cordoned';
+  const virtualNode = node.metadata?.labels?.['liqo.io/type'] === 'virtual-node';
+  const untolerated = (node.spec?.taints ?? []).filter(
+    (taint) => taint.effect !== 'PreferNoSchedule' && !tolerates(tolerations, taint) && !(virtualNode && taint.key === LIQO_VIRTUAL_NODE_TAINT),
+  );
+  return untolerated.length > 0 ? `has taints the pod does not tolerate (${untolerated.map((t) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`).join(', ')})` : undefined;
 }
 
 /** What of the source pod the later steps need (see PlannedSourcePod), as plain JSON. */

@@ -5,12 +5,13 @@
 // Needs root (cgroups, archives are root-owned 0600), the registry, and an HTTP port other nodes reach.
 import { pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { Worker, type NativeConnection } from '@temporalio/worker';
+import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { nodeTaskQueue } from '../api/names.js';
 import { createNodeActivities } from '../activities/node.js';
 import { createRegistryActivities } from '../activities/registry.js';
 import { createTransferActivities } from '../activities/transfer.js';
 import type { PodferryConfig } from '../api/config.js';
+import { CheckpointArchives } from '../node/checkpoint-archives.js';
 import { CheckpointServer } from '../node/checkpoint-server.js';
 import { ContainerdImport } from '../node/containerd-import.js';
 import { ContainerdTasks } from '../node/containerd-tasks.js';
@@ -19,6 +20,7 @@ import { createFrozenPodSweeper, describeWithTemporal } from '../node/frozen-pod
 import { FrozenPodRecords, frozenPodsDir } from '../node/frozen-pods.js';
 import { RegistryClient } from '../registry/client.js';
 import { flag, HEARTBEAT_FLUSH, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';
+import { NodeCallSignature, readNodeCallKey } from './node-call-signature.js';
 import { temporalConnectionOptions } from '../client/connection.js';
 
 /** The node activities, with this node's checkpoint server started (it hands out URLs naming its port). */
@@ -30,12 +32,13 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
   const url = await server.start();
   const criImages = node.containerd ? new CriImages({ address: node.containerd.address }) : undefined;
   const frozenPods = new FrozenPodRecords(frozenPodsDir(node.stateDir, node.cluster, node.nodeName));
+  // The only archives this worker reads, serves or deletes, whatever its input names.
+  const archives = new CheckpointArchives({ hostRoot: node.hostRoot, checkpointDir: node.checkpointDir });
   const activities = {
     ...createNodeActivities({
       cgroupFsRoot: node.cgroupFsRoot,
-      hostRoot: node.hostRoot,
       nodeName: node.nodeName,
-      checkpointDir: node.checkpointDir,
+      archives,
       containerd: node.containerd ? new ContainerdTasks(node.containerd) : undefined,
       criImages,
       frozenPods,
@@ -45,14 +48,14 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
       registry,
       repository: config.registry.repository,
       pullHost: config.registry.pullHost,
-      hostRoot: node.hostRoot,
+      archives,
     }).pushCheckpointImage,
     ...createTransferActivities({
       server,
       runtime: node.containerd && criImages ? { importer: new ContainerdImport(node.containerd), criImages } : undefined,
       repository: config.registry.repository,
       pullHost: config.registry.pullHost ?? registry.host,
-      hostRoot: node.hostRoot,
+      archives,
     }),
   };
   return { activities, transferUrl: url, frozenPods };
@@ -68,9 +71,21 @@ function requireNodeConfig(config: PodferryConfig) {
   return config.node;
 }
 
+/** A node worker verifies that every input was signed by the orchestrator (see node-call-signature.ts). */
+function nodeDataConverter(config: PodferryConfig): WorkerOptions['dataConverter'] {
+  const { nodeCallKeyFile, allowUnsignedNodeCalls } = config.security;
+  if (nodeCallKeyFile) return { payloadCodecs: [new NodeCallSignature(readNodeCallKey(nodeCallKeyFile), 'verify')] };
+  if (allowUnsignedNodeCalls) return undefined;
+  throw new Error(
+    'config: field security.nodeCallKeyFile: Required for a node worker (the key the orchestrator signs node calls with; mount it from a Secret, ' +
+      'or PODFERRY_NODE_CALL_KEY_FILE). Without it any Temporal client could drive this node; security.allowUnsignedNodeCalls: true accepts that risk.',
+  );
+}
+
 export async function createNodeWorker(options: { connection: NativeConnection; config: PodferryConfig; activities: object }): Promise<Worker> {
   const node = requireNodeConfig(options.config);
   return Worker.create({
+    dataConverter: nodeDataConverter(options.config),
     connection: options.connection,
     namespace: options.config.temporal.namespace,
     taskQueue: nodeTaskQueue(node.cluster, node.nodeName),

@@ -13,6 +13,7 @@ import { Clusters } from '../kubernetes/clusters.js';
 import { RegistryClient } from '../registry/client.js';
 import { flag, HEARTBEAT_FLUSH, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';
 import type { MigrationMetrics } from './metrics.js';
+import { NodeCallSignature, readNodeCallKey } from './node-call-signature.js';
 
 export function createOrchestratorActivities(config: PodferryConfig) {
   const clusters = new Clusters(config.clusters);
@@ -24,7 +25,7 @@ export function createOrchestratorActivities(config: PodferryConfig) {
       })
     : undefined;
   return {
-    ...createKubernetesActivities({ clusters }),
+    ...createKubernetesActivities({ clusters, protectedNamespaces: config.protectedNamespaces }),
     ...createKubeletActivities({ clusters }),
     ...createOperationsActivities({ clusters }),
     // Cleaning up checkpoint images is the orchestrator's (the node pushes them).
@@ -42,6 +43,12 @@ async function missingRegistry(): Promise<never> {
   );
 }
 
+/** The orchestrator signs what it writes (node calls among it) when the configuration gives the key. */
+export function orchestratorDataConverter(config: PodferryConfig): WorkerOptions['dataConverter'] {
+  const keyFile = config.security.nodeCallKeyFile;
+  return keyFile ? { payloadCodecs: [new NodeCallSignature(readNodeCallKey(keyFile), 'sign')] } : undefined;
+}
+
 export async function createOrchestratorWorker(options: {
   connection: NativeConnection;
   config: PodferryConfig;
@@ -57,6 +64,7 @@ export async function createOrchestratorWorker(options: {
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: fileURLToPath(new URL('../workflows/index.js', import.meta.url)) }),
     activities: options.activities ?? createOrchestratorActivities(options.config),
+    dataConverter: orchestratorDataConverter(options.config),
     sinks: options.metrics.sinks(),
     shutdownGraceTime: SHUTDOWN_GRACE_TIME,
     maxHeartbeatThrottleInterval: HEARTBEAT_FLUSH,
@@ -69,6 +77,7 @@ async function main(): Promise<void> {
     configPath: flag('config'),
     metricsPort: flag('metrics-port') !== undefined ? Number(flag('metrics-port')) : undefined,
   });
+  if (!proc.config.security.nodeCallKeyFile) console.warn('config has no security.nodeCallKeyFile: node calls are not signed, and node workers that require signatures refuse them');
   if (!proc.config.registry) console.warn('config has no registry: checkpoint images cannot be cleaned up by this worker');
   const worker = await createOrchestratorWorker({ connection: proc.connection, config: proc.config, metrics: proc.metrics });
   console.log(`orchestrator worker: namespace ${proc.config.temporal.namespace}, task queue ${proc.config.temporal.taskQueue}, clusters ${Object.keys(proc.config.clusters).join(', ')}`);

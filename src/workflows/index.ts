@@ -2,3 +2,4 @@
 export { migratePod } from './migrate-pod.js';
 export { drainNode } from './drain-node.js';
 export { rebalance } from './rebalance.js';
+export { resumeSource } from './resume-source.js';

@@ -97,6 +97,8 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
         source: input.source,
         target: { cluster: input.target.cluster, namespace: targetNamespace, node: input.target.node },
         maxFrozenSeconds: options.maxFrozenSeconds,
+        allowSecretsToOtherNamespace: options.allowSecretsToOtherNamespace,
+        allowUnschedulableTargetNode: options.allowUnschedulableTargetNode,
       });
       state.plan = plan;
       progress.planned(plan.strategy, plan.containers.map((c) => c.name), plan.warnings);
@@ -337,7 +339,7 @@ async function finishAfterCommit(
   const imagesDeleted =
     options.cleanup.images === 'delete' &&
     (await forward('deleting checkpoint images', () =>
-      Promise.all(state.sent.filter((p) => p.via === 'registry').map((p) => clusterPersistent.deleteImage({ repository: options.registryRepository, tag: p.tag }))),
+      Promise.all(state.sent.filter((p) => p.via === 'registry').map((p) => clusterPersistent.deleteImage({ tag: p.tag }))),
     ));
   progress.step();
   progress.enter('Succeeded');
@@ -509,7 +511,6 @@ function checkpointImageOf(state: MigrationState, options: MigratePodInput['opti
     migrationId: state.plan!.migrationId,
     container,
     archivePath: state.checkpoints[container]!.archivePath,
-    repository: options.registryRepository,
     originalImage: state.plan!.containers.find((c) => c.name === container)?.image,
   };
 }

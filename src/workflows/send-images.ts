@@ -46,7 +46,7 @@ export async function sendCheckpointImages(input: SendImagesInput): Promise<Sent
   const directTo = options.transfer === 'direct' && receiver && receiver === plan.target.node ? receiver : undefined;
 
   saga.onFailureCleanUp('delete checkpoint images', () =>
-    Promise.all(containers.map((c) => registryCleanup.deleteImage({ repository: options.registryRepository, tag: tags[c]! }))),
+    Promise.all(containers.map((c) => registryCleanup.deleteImage({ tag: tags[c]! }))),
   );
   /** Checkpoint images placed in the receiving node's runtime (imported or pulled). */
   const onReceiver: string[] = [];

@@ -41,6 +41,9 @@ describe('deploy/ on a lab cluster', () => {
     spawnSync(kubectlBin, ['--kubeconfig', kubeconfig, '--context', 'lab-a', 'create', 'namespace', 'podferry-system']);
     const secret = kubectl('create', 'secret', 'generic', 'podferry-kubeconfigs', '-n', 'podferry-system', `--from-file=kubeconfig=${kubeconfig}`, '--dry-run=client', '-o', 'yaml');
     execFileSync(kubectlBin, ['--kubeconfig', kubeconfig, '--context', 'lab-a', 'apply', '-f', '-'], { input: secret });
+    // The key the lab's own orchestrator signs node calls with: the in-cluster workers share it.
+    const key = kubectl('create', 'secret', 'generic', 'podferry-node-call-key', '-n', 'podferry-system', `--from-file=key=${config.security.nodeCallKeyFile}`, '--dry-run=client', '-o', 'yaml');
+    execFileSync(kubectlBin, ['--kubeconfig', kubeconfig, '--context', 'lab-a', 'apply', '-f', '-'], { input: key });
   }, 300_000);
 
   afterAll(() => {

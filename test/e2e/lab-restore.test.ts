@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createKubeletActivities } from '../../src/activities/kubelet.js';
 import { createRegistryActivities } from '../../src/activities/registry.js';
+import { CheckpointArchives } from '../../src/node/checkpoint-archives.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Clusters } from '../../src/kubernetes/clusters.js';
 import { buildTargetPod } from '../../src/kubernetes/target-pod.js';
@@ -45,7 +46,11 @@ describe('lab restore proof', () => {
     expect(archives.map((a) => a.container)).toEqual(containers);
     for (const archive of archives) expect(archive.archivePath).toMatch(new RegExp(`checkpoint-${NAME}_default-${archive.container}-.*\\.tar$`));
 
-    const registry = createRegistryActivities({ registry: new RegistryClient(config.registry!), repository: config.registry!.repository });
+    const registry = createRegistryActivities({
+      registry: new RegistryClient(config.registry!),
+      repository: config.registry!.repository,
+      archives: new CheckpointArchives({ hostRoot: '/', checkpointDir: `${process.env.PODFERRY_LAB_STATE ?? '/var/lib/podferry-lab'}/lab-a-node/kubelet/checkpoints` }),
+    });
     const images = await Promise.all(
       archives.map((archive) =>
         registry.pushCheckpointImage({ migrationId: 'lab-selftest', container: archive.container, archivePath: archive.archivePath, tag: `selftest-${archive.container}` }),

@@ -4,7 +4,6 @@
 // within the cool-down (no flapping). Only pods with this test's label take part.
 // The orchestration runs in a worker of this test on its own task queue (the schedule starts its runs there).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,7 +15,6 @@ import { compareSampleStates, deploySample, isReady, putSampleKey, readSampleSta
 import { podferry } from '../support/lab-cli.js';
 import { startLabOrchestrator, type LabOrchestrator } from '../support/lab-orchestrator.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const config = loadConfig();
 const clusters = new Clusters(config.clusters);
 const suffix = Date.now().toString(36);

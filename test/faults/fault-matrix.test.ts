@@ -11,22 +11,23 @@
 //   3. bounded freeze where the cell sets options.maxFrozenSeconds.
 // The outcome table is written to docs/reliability.md. Run alone: npm run test:faults (the lab must be up).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync, writeFileSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, TerminatedFailure, CancelledFailure } from '@temporalio/common';
-import { createNodeActivities } from '../../src/activities/node.js';
+import type { DrainReport } from '../../src/api/drain.js';
 import type { MigratePodRequest, MigrationPhase } from '../../src/api/migration.js';
-import { ANNOTATIONS, checkpointImageTag } from '../../src/api/names.js';
-import { describeFailure, startMigration, type MigrationHandle } from '../../src/client/migrations.js';
+import type { RebalanceRequest, RebalanceSummary } from '../../src/api/placement-policy.js';
+import { checkpointImageTag } from '../../src/api/names.js';
+import { describeFailure, resumeHeldSource, startMigration, type MigrationHandle } from '../../src/client/migrations.js';
+import { startDrain } from '../../src/client/operations.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Clusters } from '../../src/kubernetes/clusters.js';
 import { deploySample, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
-import { ContainerdTasks } from '../../src/node/containerd-tasks.js';
-import { FrozenPodRecords, frozenPodsDir } from '../../src/node/frozen-pods.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { connectLab, cutOffNode, ensureWorkers, killDaemon, resumeDaemon, stallDaemon, type KilledDaemon, type LabClient } from '../support/lab-daemons.js';
+import { childMigrationId } from '../../src/workflows/operations-definitions.js';
+import { connectLab, cutOffNode, daemonPid, ensureWorkers, isDaemonRunning, killDaemon, resumeDaemon, stallDaemon, type KilledDaemon, type LabClient } from '../support/lab-daemons.js';
 import { TwoCopiesProbe } from '../support/two-copies-probe.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -49,12 +50,28 @@ interface CellContext {
 
 /** Undoes the fault (restarts what was killed, resumes what was stalled, ...). */
 type Heal = () => void | Promise<void>;
+/** Checks a cell's own promise once the migration has ended (and puts back what the cell changed): problems found. */
+type Verify = () => Promise<string[]>;
+
+interface Injected {
+  heal?: Heal;
+  healWhen?: 'at-once' | 'source-runs' | 'after-outcome';
+  healAfterMs?: number;
+  verify?: Verify;
+}
+
+interface Started {
+  handle: MigrationHandle;
+  verify: Verify;
+}
 
 interface Cell {
   name: string;
   options?: MigratePodRequest['options'];
   /** Waits for its moment, injects the fault, and says how and when to heal it. */
-  inject: (ctx: CellContext) => Promise<{ heal?: Heal; healWhen?: 'at-once' | 'source-runs' | 'after-outcome'; healAfterMs?: number } | void>;
+  inject: (ctx: CellContext) => Promise<Injected | void>;
+  /** Starts the migration another way than one startMigration (through a drain and a rebalance run). */
+  start?: (stamp: string) => Promise<Started>;
   /** Outcomes this cell may end with (the invariants hold for each). */
   outcomes: string[];
   /** The freeze the workload may see at most (ms), when the cell bounds it. */
@@ -205,7 +222,108 @@ const cells: Cell[] = [
     inject: async () => undefined,
     outcomes: ['Succeeded', 'MigrationRolledBack'],
   },
+  {
+    name: 'a drain of lab-a-node and a rebalance run pick the same pod',
+    start: drainAndRebalance,
+    inject: async () => undefined,
+    outcomes: ['Succeeded'],
+  },
+  {
+    name: 'orchestrator worker replaced during push by a newer build with changed workflow code (patched)',
+    inject: async ({ phase, handle }) => {
+      await phase('Pushing');
+      const newer = newerBuild();
+      const killed = killDaemon('podferry-orchestrator');
+      return {
+        heal: () => killed.restart((argv) => argv.map((arg) => arg.replace(`${root}/dist/`, `${newer}/`))),
+        healAfterMs: 2000,
+        verify: async () => {
+          const memo = (await handle.describe()).memo as { build?: string } | undefined;
+          // Back to the current build for the next cells (workers.sh keeps a running worker of the same build stamp).
+          process.kill(daemonPid('podferry-orchestrator'), 'SIGTERM');
+          for (let i = 0; i < 300 && isDaemonRunning('podferry-orchestrator'); i++) await sleep(100);
+          return memo?.build === 'newer' ? [] : [`the newer build did not finish the migration (memo build: ${memo?.build ?? 'unset'})`];
+        },
+      };
+    },
+    outcomes: ['Succeeded'],
+  },
 ];
+
+/**
+ * The migration the way a drain and a scheduled rebalance run start it, both at once, for the same pod: both
+ * start their migratePod child under the pod's own id, so one of them moves it and the other leaves it to that
+ * migration (MigrationInProgress), or finds it gone; the pod moves exactly once.
+ */
+async function drainAndRebalance(stamp: string): Promise<Started> {
+  const label = { key: 'podferry.io/fault', value: 'drain-rebalance' };
+  await clusters.core('lab-a').patchNamespacedPod({
+    namespace: 'default',
+    name: 'sample',
+    body: [
+      { op: 'add', path: `/metadata/labels/${label.key.replace('/', '~1')}`, value: label.value },
+      { op: 'add', path: '/metadata/annotations/podferry.io~1preferred-cluster', value: 'lab-b' },
+    ],
+  });
+  const migrationId = childMigrationId({ cluster: 'lab-a', namespace: 'default', name: 'sample' });
+  const startedAt = Date.now();
+  const drain = await startDrain(
+    lab.client,
+    { source: { cluster: 'lab-a', node: 'lab-a-node' }, target: { cluster: 'lab-b', node: 'lab-b-node' }, podSelector: `${label.key}=${label.value}` },
+    { taskQueue: config.temporal.taskQueue, drainId: `fault-drain-${stamp}` },
+  );
+  const rebalanceRequest: RebalanceRequest = { policy: { inline: { selector: { matchLabels: { [label.key]: label.value } }, clusters: ['lab-a', 'lab-b'] } } };
+  const rebalance = await lab.client.workflow.start('rebalance', { args: [rebalanceRequest], taskQueue: config.temporal.taskQueue, workflowId: `fault-rebalance-${stamp}` });
+
+  // The first run of the pod's migration id that started after them (earlier cells' runs are closed).
+  let handle: MigrationHandle | undefined;
+  while (!handle) {
+    const run = await lab.client.workflow.getHandle(migrationId).describe().catch(() => undefined);
+    if (run && run.startTime.getTime() >= startedAt - 1000) handle = lab.client.workflow.getHandle(migrationId, run.runId);
+    else if (Date.now() - startedAt > 60_000) throw new Error(`neither the drain nor the rebalance run started ${migrationId} within 60 s`);
+    else await sleep(50);
+  }
+
+  return {
+    handle,
+    verify: async () => {
+      const [report, summary] = [(await drain.result()) as DrainReport, (await rebalance.result()) as RebalanceSummary];
+      await clusters.core('lab-a').patchNode({ name: 'lab-a-node', body: [{ op: 'add', path: '/spec/unschedulable', value: false }] });
+      const moves = report.moved.filter((m) => m.name === 'sample').length + summary.moved.filter((m) => m.name === 'sample').length;
+      const problems: string[] = [];
+      if (moves !== 1) problems.push(`the pod was reported moved ${moves} times (drain: ${JSON.stringify(report.moved)}, rebalance: ${JSON.stringify(summary.moved)})`);
+      // The one that did not move it left it to the other's migration, or found it locked or gone.
+      const strays = [...report.failed, ...report.skipped, ...summary.failed, ...summary.skipped].filter((f) => !['MigrationInProgress', 'PodLocked', 'PodNotFound'].includes(f.type ?? ''));
+      if (strays.length > 0) problems.push(`unexpected failures: ${JSON.stringify(strays)}`);
+      console.log(`drain: moved ${report.moved.length}, skipped ${JSON.stringify(report.skipped)}, failed ${JSON.stringify(report.failed)}; rebalance: planned ${summary.planned.length}, moved ${summary.moved.length}, skipped ${JSON.stringify(summary.skipped)}, failed ${JSON.stringify(summary.failed)}`);
+      return problems;
+    },
+  };
+}
+
+/**
+ * A copy of dist/ whose migratePod differs as a newer release's would: a step added before the freeze (an
+ * in-flight run has passed it, so patched() must keep it out of the replay) and a memo written before the
+ * target is created (the new code path, taken by the run once the newer worker drives it).
+ */
+function newerBuild(): string {
+  const dir = path.join(root, 'results/tmp/newer-build');
+  rmSync(dir, { recursive: true, force: true });
+  cpSync(path.join(root, 'dist'), dir, { recursive: true });
+  const file = path.join(dir, 'workflows/migrate-pod.js');
+  const edits: [string, string][] = [
+    ["import { ApplicationFailure,", 'import { patched, upsertMemo, ApplicationFailure,'],
+    ["progress.enter('Planning');", "progress.enter('Planning'); if (patched('fault-matrix-newer-build-plan')) { await sleep(1); }"],
+    ["progress.enter('CreatingTarget');", "progress.enter('CreatingTarget'); if (patched('fault-matrix-newer-build-target')) { upsertMemo({ build: 'newer' }); }"],
+  ];
+  let code = readFileSync(file, 'utf8');
+  for (const [from, to] of edits) {
+    if (code.split(from).length !== 2) throw new Error(`newer build: "${from}" is not in ${file} exactly once (the workflow changed: update this cell)`);
+    code = code.replace(from, to);
+  }
+  writeFileSync(file, code);
+  return dir;
+}
 
 beforeAll(async () => {
   lab = await connectLab(config);
@@ -240,7 +358,8 @@ async function runCell(cell: Cell): Promise<Row> {
     target: { cluster: 'lab-b', node: 'lab-b-node' },
     options: cell.options ?? {},
   };
-  const handle = await startMigration(lab.client, request, { taskQueue: config.temporal.taskQueue, migrationId: `fault-${stamp}` });
+  const started = cell.start ? await cell.start(stamp) : undefined;
+  const handle = started?.handle ?? (await startMigration(lab.client, request, { taskQueue: config.temporal.taskQueue, migrationId: `fault-${stamp}` }));
   const rival = cell.rival ? await startMigration(lab.client, request, { taskQueue: config.temporal.taskQueue, migrationId: `fault-rival-${stamp}` }) : undefined;
   const ctx: CellContext = {
     handle,
@@ -271,6 +390,7 @@ async function runCell(cell: Cell): Promise<Row> {
   const rivalOutcome = rival ? await outcomeOf(rival) : undefined;
   await healOnce();
   await healing;
+  for (const verify of [started?.verify, injected.verify]) if (verify) problems.push(...(await verify()));
   ensureWorkers();
   if (cell.name.startsWith('workflow terminated')) await ctx.sourceRuns(90_000).catch((err: unknown) => problems.push(`the node's safety net did not thaw the source: ${String(err)}`));
   await sleep(1500); // the survivor keeps ticking under the probe's eyes
@@ -295,11 +415,11 @@ async function runCell(cell: Cell): Promise<Row> {
   }
 
   const leftovers = await findLeftovers(handle.workflowId, committed ? 'Succeeded' : outcome.type, held);
-  if (held) await releaseHeldSource(source.metadata!.uid!, handle.workflowId, source);
+  if (held) problems.push(...(await resumeHeld(handle.workflowId, sourceIp, before.count)));
   return {
     cell: cell.name,
     outcome: rival ? `${outcome.type} + ${rivalOutcome!.type}` : outcome.type,
-    running: held ? 'none: source held frozen (target not provably stopped)' : (verdict.running ?? 'none'),
+    running: held ? 'none: source held frozen (target not provably stopped); source after `podferry resume`' : (verdict.running ?? 'none'),
     frozenMs: verdict.frozenMs,
     leftovers,
     ok: problems.length === 0,
@@ -363,25 +483,16 @@ async function findLeftovers(migrationId: string, outcome: string, held: boolean
   return leftovers;
 }
 
-/** After a cell that held the source frozen: thaw it as an operator would, once the target is gone. */
-async function releaseHeldSource(podUid: string, migrationId: string, pod: Awaited<ReturnType<typeof deploySample>>): Promise<void> {
-  const containerd = new ContainerdTasks({ address: '/run/podferry-lab/lab-a-node/containerd.sock' });
-  const activities = createNodeActivities({
-    cgroupFsRoot: '/sys/fs/cgroup',
-    hostRoot: '/',
-    nodeName: 'lab-a-node',
-    containerd,
-    frozenPods: new FrozenPodRecords(frozenPodsDir(config.node!.stateDir, 'lab-a', 'lab-a-node')),
-  });
-  const containerIds = (pod.status?.containerStatuses ?? []).map((s) => s.containerID ?? '');
-  // Only once the target is gone (its node is back and its kubelet stopped it): never two copies.
+/**
+ * After a cell that held the source frozen: resume it as an operator would (`podferry resume`), once the
+ * target is gone (its node is back and its kubelet stopped it); the source must then tick again.
+ */
+async function resumeHeld(migrationId: string, sourceIp: string, frozenAt: number): Promise<string[]> {
   await waitForPod(clusters.core('lab-b'), 'default', 'sample', (p) => p === undefined, 120_000);
-  await activities.thawPod({ podUid, containerIds, migrationId, fence: 1000 });
-  containerd.close();
-  await clusters
-    .core('lab-a')
-    .patchNamespacedPod({ namespace: 'default', name: 'sample', body: [{ op: 'remove', path: `/metadata/annotations/${ANNOTATIONS.lock.replace('/', '~1')}` }] })
-    .catch(() => undefined);
+  const resumed = await resumeHeldSource(lab.client, migrationId, { taskQueue: config.temporal.taskQueue }).catch((err: unknown) => err as Error);
+  if (resumed instanceof Error) return [`podferry resume failed: ${describeFailure(resumed).message}`];
+  if (!resumed.thawed || !resumed.lockReleased) return [`podferry resume: thawed ${resumed.thawed}, lock released ${resumed.lockReleased}`];
+  return waitForTicks(sourceIp, frozenAt, 30_000).then(() => [], (err: unknown) => [`after podferry resume: ${String(err)}`]);
 }
 
 /** Flips bytes in the middle of the newest large blob in the registry's storage (a checkpoint image's layer). */

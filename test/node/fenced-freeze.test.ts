@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { CancelledFailure } from '@temporalio/common';
 import { createNodeActivities } from '../../src/activities/node.js';
+import { CheckpointArchives } from '../../src/node/checkpoint-archives.js';
 import { FrozenPodRecords } from '../../src/node/frozen-pods.js';
 import { asActivityAttempt, HIERARCHIES, startCountingPod, standInContainerd, type CountingPod } from './counting-pod.js';
 
@@ -26,7 +27,7 @@ const h = HIERARCHIES.find((candidate) => candidate.available);
   async function newPod() {
     pod = await startCountingPod(hierarchy);
     records = new FrozenPodRecords(mkdtempSync(path.join(tmpdir(), 'podferry-state-')));
-    activities = createNodeActivities({ cgroupFsRoot: hierarchy.cgroupFsRoot, hostRoot: '/', nodeName: 'test-node', containerd: containerd.tasks, frozenPods: records });
+    activities = createNodeActivities({ cgroupFsRoot: hierarchy.cgroupFsRoot, archives: new CheckpointArchives({ hostRoot: '/', checkpointDir: '/nonexistent' }), nodeName: 'test-node', containerd: containerd.tasks, frozenPods: records });
   }
 
   afterEach(async () => {

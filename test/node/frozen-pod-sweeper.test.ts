@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { createNodeActivities } from '../../src/activities/node.js';
+import { CheckpointArchives } from '../../src/node/checkpoint-archives.js';
 import { createFrozenPodSweeper, sweepDecision, type WorkflowDescription } from '../../src/node/frozen-pod-sweeper.js';
 import { FrozenPodRecords, recordAfter } from '../../src/node/frozen-pods.js';
 import { HIERARCHIES, startCountingPod, type CountingPod } from './counting-pod.js';
@@ -42,7 +43,7 @@ describe('what the sweeper decides from the workflow', () => {
 (h ? describe : describe.skip)(`sweeping frozen pods (real cgroup ${h?.version} freezer, stand-in Temporal)`, () => {
   const pods: CountingPod[] = [];
   const records = new FrozenPodRecords(mkdtempSync(path.join(tmpdir(), 'podferry-state-')));
-  const activities = createNodeActivities({ cgroupFsRoot: h?.cgroupFsRoot ?? '/', hostRoot: '/', nodeName: 'test-node', frozenPods: records });
+  const activities = createNodeActivities({ cgroupFsRoot: h?.cgroupFsRoot ?? '/', archives: new CheckpointArchives({ hostRoot: '/', checkpointDir: '/nonexistent' }), nodeName: 'test-node', frozenPods: records });
   const logged: string[] = [];
 
   async function frozenPod(migrationId: string, sweepAfterMs = 0) {

@@ -2,11 +2,12 @@
 // a process that keeps counting; freezing must stop the count at once, thawing must let it continue from the
 // same value, and killFrozenPod must end it without it running again. Needs root (skipped otherwise).
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createNodeActivities } from '../../src/activities/node.js';
+import { CheckpointArchives } from '../../src/node/checkpoint-archives.js';
 import { FrozenPodRecords } from '../../src/node/frozen-pods.js';
 import { HIERARCHIES, sleep, startCountingPod, type CountingPod, type FreezerHierarchy } from './counting-pod.js';
 
@@ -17,7 +18,7 @@ function freezerSuite(h: FreezerHierarchy) {
     let pod: CountingPod;
     let containerDir: string;
     // No containerd here: the container cgroup is frozen directly (the CRI-O path).
-    const activities = createNodeActivities({ cgroupFsRoot: h.cgroupFsRoot, hostRoot: '/', nodeName: 'test-node', frozenPods: records() });
+    const activities = createNodeActivities({ cgroupFsRoot: h.cgroupFsRoot, archives: new CheckpointArchives({ hostRoot: '/', checkpointDir: '/nonexistent' }), nodeName: 'test-node', frozenPods: records() });
     const migration = (migrationId: string) => ({ podUid: pod.uid, containerIds: ['cri-o://container-1'], migrationId });
 
     beforeAll(async () => {
@@ -78,7 +79,7 @@ describe('deleting checkpoint archives', () => {
     const other = file('checkpoint-sample_default-kv-2026-11-28T12:00:00Z.tar');
     const unrelated = file('checkpoint-web_default-counter-2026-11-28T12:00:00Z.tar');
     for (const f of [reported, retried, other, unrelated, `${reported}.podferry-sha256`]) writeFileSync(f, 'x');
-    const activities = createNodeActivities({ cgroupFsRoot: '/nonexistent', hostRoot: '/', nodeName: 'n', checkpointDir: dir, frozenPods: records() });
+    const activities = createNodeActivities({ cgroupFsRoot: '/nonexistent', nodeName: 'n', archives: new CheckpointArchives({ hostRoot: '/', checkpointDir: dir }), frozenPods: records() });
     const input = { paths: [reported], pod: { namespace: 'default', name: 'sample', containers: ['counter', 'kv'] } };
     const { deleted } = await activities.deleteArchives(input);
     expect(deleted.sort()).toEqual([reported, retried, other].sort());
@@ -89,5 +90,27 @@ describe('deleting checkpoint archives', () => {
     const lost = file('checkpoint-sample_default-counter-2026-11-28T12:01:00Z.tar');
     writeFileSync(lost, 'x');
     expect(await activities.deleteArchives({ paths: [], pod: input.pod })).toEqual({ deleted: [lost] });
+  });
+
+  test('refuses, and deletes nothing, for any path that is not a kubelet archive in the checkpoint directory', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'podferry-archives-'));
+    const elsewhere = mkdtempSync(path.join(tmpdir(), 'podferry-elsewhere-'));
+    const precious = path.join(elsewhere, 'checkpoint-sample_default-counter-2026-11-28T12:00:00Z.tar');
+    writeFileSync(precious, 'not yours');
+    const linked = path.join(dir, 'checkpoint-sample_default-kv-2026-11-28T12:00:00Z.tar');
+    symlinkSync(precious, linked);
+    const notAnArchive = path.join(dir, 'kubelet.conf');
+    writeFileSync(notAnArchive, 'x');
+    const activities = createNodeActivities({ cgroupFsRoot: '/nonexistent', nodeName: 'n', archives: new CheckpointArchives({ hostRoot: '/', checkpointDir: dir }), frozenPods: records() });
+    for (const [paths, why] of [
+      [[precious], /not directly in/],
+      [[`${dir}/../${path.basename(elsewhere)}/${path.basename(precious)}`], /not directly in/],
+      [[linked], /a symbolic link/],
+      [[notAnArchive], /not named as the kubelet names checkpoint archives/],
+      [['etc/shadow'], /not an absolute path/],
+    ] as const) {
+      await expect(activities.deleteArchives({ paths: [...paths] })).rejects.toMatchObject({ type: 'ArchiveRefused', message: expect.stringMatching(why) });
+    }
+    expect([existsSync(precious), existsSync(notAnArchive), lstatSync(linked).isSymbolicLink()]).toEqual([true, true, true]);
   });
 });

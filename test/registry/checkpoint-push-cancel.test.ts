@@ -8,7 +8,7 @@ import { CancelledFailure } from '@temporalio/common';
 import { sleep } from '../../src/activities/context.js';
 import { createRegistryActivities } from '../../src/activities/registry.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { makeCheckpointArchive } from '../support/checkpoint-archive.js';
+import { makeCheckpointArchive, testArchives } from '../support/checkpoint-archive.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 import { TestActivityEnvironment } from '../unit/activity-environment.js';
 import { closedWithin } from '../unit/open-files.js';
@@ -31,7 +31,7 @@ describe('checkpoint image push under cancellation', () => {
     // 128 MiB: about 2 s to push on a 2-core machine, so the cancel lands mid-upload.
     const archive = makeCheckpointArchive({ container: 'big', pagesBytes: 128 * 1024 * 1024 });
     const archiveDigest = `sha256:${createHash('sha256').update(readFileSync(archive)).digest('hex')}`;
-    const activities = createRegistryActivities({ registry: client, repository });
+    const activities = createRegistryActivities({ registry: client, repository, archives: testArchives() });
     const input = { migrationId: 'mig-cancel', container: 'big', archivePath: archive, tag: 'mig-cancel-big' };
 
     const env = new TestActivityEnvironment();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createRegistryActivities } from '../../src/activities/registry.js';
 import { CHECKPOINT_ANNOTATIONS, MEDIA_TYPES } from '../../src/oci/checkpoint-image.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { makeCheckpointArchive } from '../support/checkpoint-archive.js';
+import { makeCheckpointArchive, TEST_CHECKPOINT_DIR, testArchives } from '../support/checkpoint-archive.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 
 const repository = 'podferry/checkpoints';
@@ -18,7 +18,7 @@ let activities: ReturnType<typeof createRegistryActivities>;
 beforeAll(async () => {
   registry = await startRegistry();
   client = new RegistryClient({ url: registry.url });
-  activities = createRegistryActivities({ registry: client, repository });
+  activities = createRegistryActivities({ registry: client, repository, archives: testArchives() });
 }, 30_000);
 
 afterAll(async () => {
@@ -89,8 +89,18 @@ describe('checkpoint image push to a real registry', () => {
   }, 60_000);
 
   test('a missing archive is a non-retryable failure that says where the worker looked', async () => {
-    await expect(
-      activities.pushCheckpointImage({ migrationId: 'm4', container: 'x', archivePath: '/nonexistent/checkpoint-x.tar', tag: 'm4-x' }),
-    ).rejects.toMatchObject({ type: 'ArchiveNotFound', nonRetryable: true });
+    const missing = `${TEST_CHECKPOINT_DIR}/checkpoint-sample_default-x-2026-11-28T13:00:00Z.tar`;
+    await expect(activities.pushCheckpointImage({ migrationId: 'm4', container: 'x', archivePath: missing, tag: 'm4-x' })).rejects.toMatchObject({
+      type: 'ArchiveNotFound',
+      nonRetryable: true,
+      message: expect.stringContaining(`looked at ${missing}`),
+    });
+  });
+
+  test('any other host file is refused, never pushed: a caller cannot read the node through the registry', async () => {
+    for (const archivePath of ['/etc/shadow', `${TEST_CHECKPOINT_DIR}/../../etc/passwd`, '/var/run/secrets/kubernetes.io/serviceaccount/token']) {
+      await expect(activities.pushCheckpointImage({ migrationId: 'm5', container: 'x', archivePath, tag: 'm5-x' })).rejects.toMatchObject({ type: 'ArchiveRefused', nonRetryable: true });
+    }
+    expect(await activities.deleteImage({ tag: 'm5-x' })).toEqual({ deleted: false });
   });
 });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createRegistryActivities } from '../../src/activities/registry.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { makeCheckpointArchive } from '../support/checkpoint-archive.js';
+import { makeCheckpointArchive, testArchives } from '../support/checkpoint-archive.js';
 import { freePort, startRegistry, type TestRegistry } from '../support/registry.js';
 
 const SERVICE = 'podferry-test-registry';
@@ -80,7 +80,7 @@ afterAll(async () => {
 describe('registry with bearer-token authentication', () => {
   test('a push obtains tokens for the challenged scopes with the configured credentials', async () => {
     const client = new RegistryClient({ url: registry.url, username: USER, password: PASSWORD });
-    const activities = createRegistryActivities({ registry: client, repository: 'podferry/checkpoints' });
+    const activities = createRegistryActivities({ registry: client, repository: 'podferry/checkpoints', archives: testArchives() });
     const archive = makeCheckpointArchive({ container: 'counter', pagesBytes: 3 * 1024 * 1024 });
     const pushed = await activities.pushCheckpointImage({ migrationId: 'auth-1', container: 'counter', archivePath: archive, tag: 'auth-1-counter' });
     expect(pushed.bytesPushed).toBeGreaterThan(3 * 1024 * 1024);
@@ -94,7 +94,7 @@ describe('registry with bearer-token authentication', () => {
   test('without credentials the failure says which setting to fix', async () => {
     const client = new RegistryClient({ url: registry.url });
     await expect(client.headManifest('podferry/checkpoints', 'auth-1-counter')).rejects.toThrow(/token service .* refused a token/);
-    const activities = createRegistryActivities({ registry: client, repository: 'podferry/checkpoints' });
+    const activities = createRegistryActivities({ registry: client, repository: 'podferry/checkpoints', archives: testArchives() });
     const archive = makeCheckpointArchive({ container: 'kv', pagesBytes: 1024 });
     await expect(activities.pushCheckpointImage({ migrationId: 'auth-2', container: 'kv', archivePath: archive, tag: 'auth-2-kv' })).rejects.toMatchObject({
       type: 'RegistryError',

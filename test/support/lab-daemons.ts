@@ -41,8 +41,8 @@ export function resumeDaemon(name: string): void {
 
 export interface KilledDaemon {
   name: string;
-  /** Starts it again as it ran (its readiness is the caller's to wait for). */
-  restart(): void;
+  /** Starts it again as it ran, or with its command line changed (its readiness is the caller's to wait for). */
+  restart(changeArgv?: (argv: string[]) => string[]): void;
 }
 
 /** Kills a daemon with SIGKILL (no clean-up, as a crash or an OOM kill would), remembering how to start it again. */
@@ -60,10 +60,11 @@ export function killDaemon(name: string): KilledDaemon {
   process.kill(pid, 'SIGKILL');
   return {
     name,
-    restart() {
+    restart(changeArgv = (argv: string[]) => argv) {
+      const args = changeArgv(argv);
       const log = openSync(path.join(LAB_STATE, 'logs', `${name}.log`), 'a');
-      const [command, args] = netns ? ['nsenter', [`--net=/run/netns/${netns}`, '--', ...argv]] : [argv[0]!, argv.slice(1)];
-      const child = spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', log, log] });
+      const [command, rest] = netns ? ['nsenter', [`--net=/run/netns/${netns}`, '--', ...args]] : [args[0]!, args.slice(1)];
+      const child = spawn(command, rest, { cwd, env, detached: true, stdio: ['ignore', log, log] });
       child.unref();
       writeFileSync(pidFile(name), `${child.pid}\n`);
     },

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { PodferryConfig } from '../../src/api/config.js';
 import { MigrationMetrics } from '../../src/worker/metrics.js';
-import { createOrchestratorActivities } from '../../src/worker/orchestrator.js';
+import { createOrchestratorActivities, orchestratorDataConverter } from '../../src/worker/orchestrator.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -29,6 +29,8 @@ export async function startLabOrchestrator(
     taskQueue,
     workflowsPath: path.join(root, 'src/workflows/index.ts'),
     activities: { ...createOrchestratorActivities(config), ...overrides },
+    // Signed like the lab's own orchestrator, or the lab's node workers refuse its node calls.
+    dataConverter: orchestratorDataConverter(config),
     sinks: new MigrationMetrics().sinks(),
   });
   const running = worker.run();

@@ -9,6 +9,7 @@ import type { KubernetesActivities, PodEventInput } from '../../src/activities/k
 import type { NodeActivities } from '../../src/activities/node.js';
 import type { RegistryActivities } from '../../src/activities/registry.js';
 import type { TransferActivities } from '../../src/activities/transfer.js';
+import type { HeldMigration } from '../../src/api/held-source.js';
 import type { MigrationPlan } from '../../src/api/migration-plan.js';
 import { referencedConfig } from '../../src/kubernetes/target-pod.js';
 import { migrationStrategy, plannedSourcePod } from '../../src/planning/migration.js';
@@ -27,6 +28,8 @@ export interface Script {
   failOnce?: boolean;
   /** What podLifecycle reports for the source pod (default: gone). */
   sourceLifecycle?: 'present' | 'terminating' | 'gone';
+  /** What findHeldMigration finds (default: nothing). */
+  held?: HeldMigration;
 }
 
 export interface RecordedCall {
@@ -116,6 +119,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
     deletePod: (input) => step(`deletePod:${input.cluster}${input.waitSeconds === 0 ? ':request' : ''}`, input, () => ({ deleted: true })),
     podLifecycle: (input) => step('podLifecycle', input, () => script.sourceLifecycle ?? 'gone'),
     releaseSourceLock: (input) => step('releaseSourceLock', input, () => ({ released: true })),
+    findHeldMigration: (input) => step('findHeldMigration', input, () => script.held ?? { targets: [] }),
     // Kept apart from the calls: events are fire-and-forget, so where they fall among the steps is not fixed.
     recordPodEvent: async (input) => {
       recorder.podEvents.push(input);

@@ -9,6 +9,8 @@ describe('migration input', () => {
       target: { cluster: 'lab-b' },
     });
     expect(input.options).toEqual({
+      allowSecretsToOtherNamespace: false,
+      allowUnschedulableTargetNode: false,
       parallel: true,
       transfer: 'registry',
       pullOnTarget: true,

@@ -16,6 +16,7 @@ function facts(target: Partial<PlanMigrationInput['target']> = {}, overrides: Pa
     targetNode: target.node ? node(target.node) : undefined,
     podAtTarget: undefined,
     targetClusterNodes: [],
+    protectedNamespaces: ['kube-system'],
     ...overrides,
   };
 }
@@ -108,6 +109,39 @@ describe('refusals: each names the object and what to do', () => {
     expect(planOf(facts({ cluster: 'lab-a', node: 'lab-a-other' }, { podAtTarget: sourcePod() })).strategy).toBe('DeleteThenCreate');
   });
 
+  test('ProtectedNamespace: nothing moves out of or into a protected namespace', () => {
+    const out = facts({}, { request: { ...facts().request, source: { cluster: 'lab-a', namespace: 'kube-system', pod: 'sample' } } });
+    expect(refusalsOf({ ...out, sourcePod: { ...sourcePod(), metadata: { ...sourcePod().metadata, namespace: 'kube-system' } } })).toEqual([
+      { type: 'ProtectedNamespace', message: expect.stringContaining('namespace kube-system is protected (protectedNamespaces') },
+    ]);
+    expect(refusalsOf(facts({ namespace: 'kube-system' }, { request: { ...facts({ namespace: 'kube-system' }).request, allowSecretsToOtherNamespace: true } }))).toEqual([
+      { type: 'ProtectedNamespace', message: expect.stringContaining('namespace kube-system is protected') },
+    ]);
+    expect(refusalsOf(facts({ namespace: 'tenant' }, { protectedNamespaces: ['tenant'] }))[0]?.type).toBe('ProtectedNamespace');
+  });
+
+  test('SecretsToOtherNamespace: a pod with Secrets moves into another namespace only when the request allows the copy', () => {
+    expect(refusalsOf(facts({ namespace: 'elsewhere' }))).toEqual([
+      {
+        type: 'SecretsToOtherNamespace',
+        message: expect.stringContaining('the pod references Secrets (kv-credentials, kv-tls) that would be copied from namespace default into elsewhere'),
+      },
+    ]);
+    const allowed = facts({ namespace: 'elsewhere' });
+    expect(planOf({ ...allowed, request: { ...allowed.request, allowSecretsToOtherNamespace: true } }).config.secrets).toEqual(['kv-credentials', 'kv-tls']);
+  });
+
+  test('TargetNodeUnschedulable: a cordoned node, or taints the pod does not tolerate, unless the request allows it', () => {
+    const cordoned = facts({ node: 'lab-b-node' }, { targetNode: node('lab-b-node', { unschedulable: true }) });
+    expect(refusalsOf(cordoned)).toEqual([{ type: 'TargetNodeUnschedulable', message: expect.stringContaining('node lab-b-node in cluster lab-b is cordoned') }]);
+    const tainted = facts({ node: 'lab-b-node' }, { targetNode: node('lab-b-node', { taints: [{ key: 'dedicated', value: 'gpu', effect: 'NoSchedule' }] }) });
+    expect(refusalsOf(tainted)[0]?.message).toContain('has taints the pod does not tolerate (dedicated=gpu:NoSchedule)');
+    expect(planOf({ ...cordoned, request: { ...cordoned.request, allowUnschedulableTargetNode: true } }).target.node).toBe('lab-b-node');
+    // A soft taint, or one the pod tolerates, keeps nobody away.
+    const soft = facts({ node: 'lab-b-node' }, { targetNode: node('lab-b-node', { taints: [{ key: 'busy', effect: 'PreferNoSchedule' }] }) });
+    expect(planOf(soft).target.node).toBe('lab-b-node');
+  });
+
   test('an eligible, bound pod has no refusal at the source', () => {
     expect(sourceRefusals(facts().request, sourcePod())).toEqual([]);
   });
@@ -123,7 +157,8 @@ describe('strategy', () => {
   });
 
   test('CreateThenDelete across namespaces of the same cluster', () => {
-    expect(planOf(facts({ cluster: 'lab-a', namespace: 'moved' })).strategy).toBe('CreateThenDelete');
+    const moved = facts({ cluster: 'lab-a', namespace: 'moved' });
+    expect(planOf({ ...moved, request: { ...moved.request, allowSecretsToOtherNamespace: true } }).strategy).toBe('CreateThenDelete');
   });
 
   test('DeleteThenCreate within the source cluster and namespace, with the warning that the source goes first', () => {
@@ -147,8 +182,9 @@ describe('strategy', () => {
 describe('pre-pull nodes and target node taints', () => {
   const noExecute: V1Taint = { key: 'virtual-node.liqo.io/not-allowed', value: 'true', effect: 'NoExecute' };
 
-  test('the named target node, with its taints', () => {
-    const plan = planOf(facts({ node: 'lab-b-node' }, { targetNode: node('lab-b-node', { taints: [noExecute] }) }));
+  test('the named target node, with its taints (allowed there explicitly)', () => {
+    const tainted = facts({ node: 'lab-b-node' }, { targetNode: node('lab-b-node', { taints: [noExecute] }) });
+    const plan = planOf({ ...tainted, request: { ...tainted.request, allowUnschedulableTargetNode: true } });
     expect(plan.prepullNodes).toEqual(['lab-b-node']);
     expect(plan.targetNodeTaints).toEqual([noExecute]);
   });

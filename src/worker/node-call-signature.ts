@@ -1,0 +1,78 @@
+// Node calls signed by the orchestrator: a Temporal payload codec. Anyone who can reach the Temporal
+// namespace can run a worker and schedule activities on a node's task queue (podferry-node-<cluster>-<node>);
+// a node worker runs them as root on the host. So the orchestrator worker signs every payload it writes (HMAC-
+// SHA256 with a key from a Kubernetes Secret, in the payload's metadata; the data is untouched, so clients
+// without the key still read results and memos), and a node worker refuses, before any activity code runs,
+// every input that does not carry a valid signature. A Temporal client without the key can still start a
+// migration (the orchestrator's workflow code then decides what reaches the nodes, and the node activities
+// check their inputs against the node itself), but it cannot drive a node directly.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ApplicationFailure, type Payload, type PayloadCodec } from '@temporalio/common';
+
+const SIGNATURE_KEY = 'podferry-signature';
+const encoder = new TextEncoder();
+
+/** Reads the shared key (at least 32 bytes of secret, e.g. `openssl rand -hex 32` in a Secret). */
+export function readNodeCallKey(file: string): Buffer {
+  const key = readFileSync(file);
+  if (key.toString('utf8').trim().length < 32) throw new Error(`node call key ${file}: at least 32 characters of secret expected (openssl rand -hex 32)`);
+  return key;
+}
+
+export class NodeCallSignature implements PayloadCodec {
+  private readonly key: Buffer;
+  private readonly mode: 'sign' | 'verify';
+
+  /**
+   * `sign`: the orchestrator signs what it writes and reads anything (workflow inputs come from clients
+   * without the key). `verify`: a node worker signs its results and refuses unsigned or forged inputs.
+   */
+  constructor(key: Buffer, mode: 'sign' | 'verify') {
+    this.key = key;
+    this.mode = mode;
+  }
+
+  async encode(payloads: Payload[]): Promise<Payload[]> {
+    return payloads.map((payload) => ({ ...payload, metadata: { ...unsigned(payload.metadata), [SIGNATURE_KEY]: this.mac(payload) } }));
+  }
+
+  async decode(payloads: Payload[]): Promise<Payload[]> {
+    return payloads.map((payload) => {
+      if (this.mode === 'verify') {
+        const given = payload.metadata?.[SIGNATURE_KEY];
+        if (!given || given.length !== 32 || !timingSafeEqual(given, this.mac(payload))) {
+          throw ApplicationFailure.nonRetryable(
+            `refused: this node worker runs only activities scheduled by podferry's orchestrator (a payload ${given ? 'with a wrong' : 'without a'} signature); ` +
+              'the orchestrator and the node workers must share the node call key (security.nodeCallKeyFile)',
+            'UnsignedNodeCall',
+          );
+        }
+      }
+      return { ...payload, metadata: unsigned(payload.metadata) };
+    });
+  }
+
+  /** HMAC over the metadata (sorted, signature excluded) and the data: neither can be changed or swapped. */
+  private mac(payload: Payload): Uint8Array {
+    const hmac = createHmac('sha256', this.key);
+    for (const [name, value] of Object.entries(unsigned(payload.metadata)).sort(([a], [b]) => a.localeCompare(b))) {
+      hmac.update(frame(encoder.encode(name))).update(frame(value ?? new Uint8Array()));
+    }
+    hmac.update(frame(payload.data ?? new Uint8Array()));
+    return new Uint8Array(hmac.digest());
+  }
+}
+
+function unsigned(metadata: Payload['metadata']): Record<string, Uint8Array> {
+  const { [SIGNATURE_KEY]: _signature, ...rest } = (metadata ?? {}) as Record<string, Uint8Array>;
+  return rest;
+}
+
+/** Length-prefixed, so that ("ab", "c") and ("a", "bc") hash differently. */
+function frame(bytes: Uint8Array): Uint8Array {
+  const framed = new Uint8Array(8 + bytes.length);
+  new DataView(framed.buffer).setBigUint64(0, BigInt(bytes.length));
+  framed.set(bytes, 8);
+  return framed;
+}
