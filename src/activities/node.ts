@@ -10,6 +10,7 @@ import { digestMemoPath } from '../node/archive-digest.js';
 import { CheckpointArchives } from '../node/checkpoint-archives.js';
 import type { ContainerdTasks } from '../node/containerd-tasks.js';
 import type { CriImages } from '../node/cri-images.js';
+import type { CriRuntime } from '../node/cri-runtime.js';
 import { frozenBy, recordAfter, type FencedCall, type FencedCallName, type FrozenPodRecords } from '../node/frozen-pods.js';
 import { childCgroups, findPodCgroup, freeze, freezerState, podPids, thaw, type PodCgroup } from '../node/pod-cgroup.js';
 
@@ -17,10 +18,12 @@ export interface NodeActivityDeps {
   /** Where cgroup filesystems are mounted (/sys/fs/cgroup). */
   cgroupFsRoot: string;
   nodeName: string;
-  /** The kubelet's checkpoint archives on this node: the only files deleteArchives touches. */
+  /** The checkpoint archives on this node: the only files deleteArchives touches. */
   archives: CheckpointArchives;
   /** The node's containerd (tasks are paused through it when their id says containerd://). */
   containerd?: ContainerdTasks;
+  /** The node's CRI runtime service (which containers of which pod run here). */
+  runtime?: CriRuntime;
   /** The node's CRI image service (to pre-pull base images on a target node). */
   criImages?: CriImages;
   /** What this node decided about the pods it froze (the fences). */
@@ -92,6 +95,19 @@ export function createNodeActivities(deps: NodeActivityDeps) {
     return match ? { runtime: match[1]!, id: match[2]! } : { runtime: '', id: runtimeId };
   };
 
+  /** The runtime's own answer: every container named must be this pod's, on this node (when the worker has a CRI socket). */
+  async function containersOfThisPod(input: PodContainers): Promise<void> {
+    if (!deps.runtime) return;
+    const known = new Set((await deps.runtime.podContainers(input.podUid)).map((c) => c.id));
+    const strangers = input.containerIds.filter((id) => !known.has(parseId(id).id));
+    if (known.size === 0 || strangers.length > 0) {
+      throw ApplicationFailure.nonRetryable(
+        `pod uid ${input.podUid} on node ${deps.nodeName}: ${known.size === 0 ? 'the runtime runs no such pod here' : `containers ${strangers.join(', ')} are not this pod's`}; refused`,
+        'ContainerNotOnThisNode',
+      );
+    }
+  }
+
   async function containerCgroup(pod: PodCgroup, id: string): Promise<PodCgroup> {
     const child = (await childCgroups(pod)).find((c) => path.basename(c.dir).includes(id));
     if (!child) throw ApplicationFailure.nonRetryable(`no cgroup for container ${id} under ${pod.dir}`, 'PodCgroupNotFound');
@@ -118,6 +134,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
         'InvalidInput',
       );
     }
+    await containersOfThisPod(input);
     if (!deps.containerd && input.containerIds.some((id) => parseId(id).runtime === 'containerd')) {
       // Freezing containerd's containers behind its back makes its checkpoint fail ("pause failed").
       throw ApplicationFailure.nonRetryable(
@@ -227,7 +244,16 @@ export function createNodeActivities(deps: NodeActivityDeps) {
    */
   async function killFrozenPod(input: FencedPodInput): Promise<{ killed: number }> {
     const call = fencedCall('killFrozenPod', input);
-    await deps.frozenPods.update(input.podUid, (current) => recordAfter(current, call, Date.now()));
+    await deps.frozenPods.update(input.podUid, (current) => {
+      // Only a pod this node froze for this migration: a kill call cannot end any other pod of the node.
+      if (!current || (current.migrationId !== call.migrationId && current.earlierFences?.[call.migrationId] === undefined)) {
+        throw ApplicationFailure.nonRetryable(
+          `killFrozenPod of pod uid ${input.podUid} for migration ${call.migrationId} refused: node ${deps.nodeName} never froze that pod for that migration`,
+          'NotFrozenByThisMigration',
+        );
+      }
+      return recordAfter(current, call, Date.now());
+    });
     const cgroup = await findPodCgroup(deps.cgroupFsRoot, input.podUid);
     if (!cgroup) return { killed: 0 };
     const pids = await podPids(cgroup);
@@ -270,8 +296,10 @@ export function createNodeActivities(deps: NodeActivityDeps) {
     if (input.pod) {
       // Kubelet naming: checkpoint-<pod>_<namespace>-<container>-<timestamp>.tar
       const prefixes = input.pod.containers.map((c) => `checkpoint-${input.pod!.name}_${input.pod!.namespace}-${c}-`);
-      for (const entry of await readdir(archives.onHost()).catch(() => [] as string[])) {
-        if (CheckpointArchives.isArchiveName(entry) && prefixes.some((prefix) => entry.startsWith(prefix))) targets.add(path.posix.join(archives.checkpointDir, entry));
+      for (const dir of archives.directories) {
+        for (const entry of await readdir(archives.onHost(dir)).catch(() => [] as string[])) {
+          if (CheckpointArchives.isArchiveName(entry) && prefixes.some((prefix) => entry.startsWith(prefix))) targets.add(path.posix.join(dir, entry));
+        }
       }
     }
     const deleted: string[] = [];

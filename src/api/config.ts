@@ -67,6 +67,11 @@ export const NodeWorkerConfig = z
      * mounts it from the host). Records live under frozen-pods/<cluster>/<node>/.
      */
     stateDir: z.string().min(1).default('/var/lib/podferry'),
+    /**
+     * Where the node worker has the runtime write checkpoint archives (a host path; created 0700, archives
+     * 0600). Default: <stateDir>/checkpoints/<cluster>/<node>. `{cluster}`/`{node}` are replaced.
+     */
+    archiveDir: z.string().min(1).optional(),
     /** How often the node worker checks pods it still holds frozen against their migration's workflow. */
     sweepIntervalSeconds: z.number().int().positive().default(15),
     /**

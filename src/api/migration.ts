@@ -64,6 +64,12 @@ export const MigrationOptions = z
       .strict()
       .prefault({}),
     /**
+     * How each container is checkpointed: `runtime`, by the source node's worker through its runtime's CRI
+     * (no `nodes/proxy` needed), or `kubelet`, through the kubelet checkpoint API via the API server's node
+     * proxy (the reference design's way).
+     */
+    checkpointVia: z.enum(['runtime', 'kubelet']).default('runtime'),
+    /**
      * With a target namespace other than the source's: copy the Secrets the pod references into it. Off by
      * default, so that moving a pod cannot be used to copy Secrets into a namespace the caller chooses.
      */

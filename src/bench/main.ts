@@ -144,8 +144,14 @@ async function measure(way: Way, containers: number, sizeMiB: number, run: numbe
           config.temporal.taskQueue,
           containers,
           sizeMiB,
-          // podferry and sequential as shipped (through the registry); direct: node to node; kubelet-pull: no pulls ahead.
-          { parallel: way !== 'sequential', transfer: way === 'direct' ? 'direct' : 'registry', pullOnTarget: way !== 'kubelet-pull' },
+          // podferry and sequential as shipped (through the registry, checkpoints through the node's runtime);
+          // direct: node to node; kubelet-pull: no pulls ahead; kubelet-checkpoint: through the kubelet API.
+          {
+            parallel: way !== 'sequential',
+            transfer: way === 'direct' ? 'direct' : 'registry',
+            pullOnTarget: way !== 'kubelet-pull',
+            checkpointVia: way === 'kubelet-checkpoint' ? 'kubelet' : 'runtime',
+          },
         ),
         MIGRATION_TIMEOUT_MS,
         'migration',

@@ -3,7 +3,7 @@
 // (kubelet-pull), measured from outside (workload gap, client gap) and from inside (the result's
 // downtime, phases and containers; the workflow history for the time no activity was running).
 import type { Client } from '@temporalio/client';
-import type { CheckpointTransfer, MigrationResult } from '../api/migration.js';
+import type { MigratePodInput, MigrationResult } from '../api/migration.js';
 import { startMigration } from '../client/migrations.js';
 import type { Clusters } from '../kubernetes/clusters.js';
 import { GapProbe } from './gap-probe.js';
@@ -49,7 +49,7 @@ export async function runMigration(
   taskQueue: string,
   containers: number,
   ballastMiB: number,
-  options: { parallel: boolean; transfer: CheckpointTransfer; pullOnTarget: boolean },
+  options: Pick<MigratePodInput['options'], 'parallel' | 'transfer' | 'pullOnTarget' | 'checkpointVia'>,
 ): Promise<MigrationRun> {
   const deployStarted = Date.now();
   const source = await deployBenchPod(clusters, SOURCE_CLUSTER, containers, ballastMiB, [TARGET_CLUSTER]);

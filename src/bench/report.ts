@@ -64,6 +64,7 @@ export function markdown(records: RunRecord[], machine: string, command: string)
   const experiments = [
     ['direct', 'podferry with transfer=direct: each image sent node to node and imported into the target runtime, no registry'],
     ['kubelet-pull', 'podferry with pullOnTarget=false: the kubelet pulls each checkpoint image as it starts the containers, one at a time'],
+    ['kubelet-checkpoint', 'podferry with checkpointVia=kubelet: each checkpoint through the API server\'s node proxy and the kubelet API'],
   ] as const;
   for (const [way, what] of experiments) {
     if (!records.some((r) => r.way === way)) continue;

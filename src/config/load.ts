@@ -125,6 +125,7 @@ function resolveRelativePaths(config: PodferryConfig, baseDir: string): Podferry
     const { cluster, nodeName } = config.node;
     const expand = (text: string) => text.replaceAll('{cluster}', cluster).replaceAll('{node}', nodeName);
     config.node.checkpointDir = expand(config.node.checkpointDir);
+    config.node.archiveDir = expand(config.node.archiveDir ?? path.posix.join(config.node.stateDir, 'checkpoints', cluster, nodeName));
     if (config.node.containerd) config.node.containerd.address = expand(config.node.containerd.address);
   }
   config.security.nodeCallKeyFile = resolve(config.security.nodeCallKeyFile);

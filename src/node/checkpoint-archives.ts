@@ -1,9 +1,11 @@
-// The checkpoint archives a node worker may read, serve and delete: only the kubelet's own, in its checkpoint
-// directory. Every archive path a node activity receives comes from the workflow input, and so from whoever can
-// start a workflow or answer on a node's task queue; without this check such a caller could have the node push
-// or serve any host file (/etc/shadow, a service-account token) or delete one. The node checks against what it
-// knows itself: the configured checkpoint directory, the kubelet's naming, and the file system (no symlinks).
-import { lstat, realpath } from 'node:fs/promises';
+// The checkpoint archives a node worker may read, serve and delete: only checkpoint archives in the two
+// directories where they are written, the kubelet's checkpoint directory (checkpoints through the kubelet API)
+// and podferry's own archive directory (checkpoints the node worker asks of the runtime). Every archive path a
+// node activity receives comes from the workflow input, and so from whoever can start a workflow; without this
+// check such a caller could have the node push or serve any host file (/etc/shadow, a service-account token)
+// or delete one. The node checks against what it knows itself: its configured directories, the kubelet's
+// naming, and the file system (no symlinks).
+import { chmod, lstat, mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 
@@ -15,15 +17,20 @@ export interface CheckpointArchivesOptions {
   hostRoot: string;
   /** The kubelet's checkpoint directory, as a host path. */
   checkpointDir: string;
+  /** podferry's own archive directory (host path, mode 0700, archives 0600); none: no runtime checkpoints. */
+  archiveDir?: string;
 }
 
 export class CheckpointArchives {
-  readonly checkpointDir: string;
+  /** Where archives may be, as host paths: the kubelet's directory, then podferry's own. */
+  readonly directories: string[];
   private readonly hostRoot: string;
+  private readonly archiveDir: string | undefined;
 
   constructor(options: CheckpointArchivesOptions) {
     this.hostRoot = options.hostRoot;
-    this.checkpointDir = path.posix.normalize(options.checkpointDir);
+    this.archiveDir = options.archiveDir === undefined ? undefined : path.posix.normalize(options.archiveDir);
+    this.directories = [path.posix.normalize(options.checkpointDir), ...(this.archiveDir ? [this.archiveDir] : [])];
   }
 
   /** True when the name is one the kubelet gives an archive (a file name, no directory). */
@@ -31,25 +38,42 @@ export class CheckpointArchives {
     return KUBELET_ARCHIVE.test(name);
   }
 
-  /** The host path of the checkpoint directory (where this process sees it). */
-  onHost(hostPath: string = this.checkpointDir): string {
+  /** Where this process sees a host path. */
+  onHost(hostPath: string): string {
     return path.join(this.hostRoot, hostPath);
   }
 
   /**
-   * The archive a caller named, as this process reaches it, once it is proven one of the kubelet's archives:
-   * an absolute path directly in the checkpoint directory, named as the kubelet names archives, a regular file
+   * A new archive for one container, in podferry's own directory (created 0700), named as the kubelet names
+   * archives (to the millisecond, so a retry gets a new name): the host path the runtime writes to.
+   */
+  async newArchive(pod: { namespace: string; name: string }, container: string, now = new Date()): Promise<string> {
+    if (!this.archiveDir) throw ApplicationFailure.nonRetryable('this node worker has no archive directory (node.archiveDir)', 'CheckpointUnavailable');
+    await mkdir(this.onHost(this.archiveDir), { recursive: true, mode: 0o700 });
+    await chmod(this.onHost(this.archiveDir), 0o700);
+    return path.posix.join(this.archiveDir, `checkpoint-${pod.name}_${pod.namespace}-${container}-${now.toISOString()}.tar`);
+  }
+
+  /** Archives hold the workload's memory: readable by root only. */
+  async restrict(archive: string): Promise<void> {
+    await chmod(this.onHost(archive), 0o600);
+  }
+
+  /**
+   * The archive a caller named, as this process reaches it, once it is proven a checkpoint archive: an
+   * absolute path directly in one of the directories, named as the kubelet names archives, a regular file
    * reached through no symlink. Throws ArchiveRefused otherwise, ArchiveNotFound when it is not there.
    */
   async resolve(reported: string, purpose: string): Promise<string> {
     const refuse = (why: string) =>
       ApplicationFailure.nonRetryable(
-        `${purpose}: archive path ${JSON.stringify(reported)} refused: ${why}; this node worker only handles the kubelet's checkpoint archives in ${this.checkpointDir}`,
+        `${purpose}: archive path ${JSON.stringify(reported)} refused: ${why}; this node worker only handles checkpoint archives in ${this.directories.join(' and ')}`,
         'ArchiveRefused',
       );
     if (!path.posix.isAbsolute(reported) || reported.includes('\0')) throw refuse('not an absolute path');
     const normalized = path.posix.normalize(reported);
-    if (path.posix.dirname(normalized) !== this.checkpointDir) throw refuse(`not directly in ${this.checkpointDir}`);
+    const dir = path.posix.dirname(normalized);
+    if (!this.directories.includes(dir)) throw refuse(`not directly in ${this.directories.join(' or ')}`);
     const name = path.posix.basename(normalized);
     if (!CheckpointArchives.isArchiveName(name)) throw refuse('not named as the kubelet names checkpoint archives (checkpoint-<pod>_<namespace>-<container>-<time>.tar)');
     const file = this.onHost(normalized);
@@ -60,8 +84,8 @@ export class CheckpointArchives {
     if (!stats.isFile()) throw refuse(stats.isSymbolicLink() ? 'a symbolic link' : 'not a regular file');
     // A symlinked directory on the way would lead elsewhere: the real path must be the one named.
     const real = await realpath(file);
-    const expected = path.join(await realpath(this.onHost()), name);
-    if (real !== expected) throw refuse(`it resolves to ${real}, outside the checkpoint directory`);
+    const expected = path.join(await realpath(this.onHost(dir)), name);
+    if (real !== expected) throw refuse(`it resolves to ${real}, outside the archive directories`);
     return file;
   }
 }

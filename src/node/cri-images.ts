@@ -9,7 +9,7 @@
 import grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { IMAGE_SERVICE, type ImageSpecRequest } from './proto/services.js';
-import { describeServiceError, isServiceError, unaryCall } from './proto/unary-call.js';
+import { failed, isServiceError, unaryCall } from './proto/unary-call.js';
 
 export class CriImages {
   private readonly client: grpc.Client;
@@ -47,11 +47,4 @@ export class CriImages {
   private request<Response>(method: MethodDefinition<ImageSpecRequest, Response>, image: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<Response> {
     return unaryCall(this.client, method, { image: { image } }, { timeoutMs, signal });
   }
-}
-
-/** Rethrows an error of the runtime as one that says what failed; anything else (an abort reason) as it is. */
-function failed(what: string): (err: unknown) => never {
-  return (err) => {
-    throw isServiceError(err) ? new Error(`${what} through CRI failed: ${describeServiceError(err)}`, { cause: err }) : err;
-  };
 }

@@ -9,6 +9,7 @@ import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/w
 import { nodeTaskQueue } from '../api/names.js';
 import { createNodeActivities } from '../activities/node.js';
 import { createRegistryActivities } from '../activities/registry.js';
+import { createRuntimeCheckpointActivities } from '../activities/runtime-checkpoint.js';
 import { createTransferActivities } from '../activities/transfer.js';
 import type { PodferryConfig } from '../api/config.js';
 import { CheckpointArchives } from '../node/checkpoint-archives.js';
@@ -16,6 +17,7 @@ import { CheckpointServer } from '../node/checkpoint-server.js';
 import { ContainerdImport } from '../node/containerd-import.js';
 import { ContainerdTasks } from '../node/containerd-tasks.js';
 import { CriImages } from '../node/cri-images.js';
+import { CriRuntime } from '../node/cri-runtime.js';
 import { createFrozenPodSweeper, describeWithTemporal } from '../node/frozen-pod-sweeper.js';
 import { FrozenPodRecords, frozenPodsDir } from '../node/frozen-pods.js';
 import { RegistryClient } from '../registry/client.js';
@@ -31,18 +33,21 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
   const server = new CheckpointServer(node.transfer);
   const url = await server.start();
   const criImages = node.containerd ? new CriImages({ address: node.containerd.address }) : undefined;
+  const criRuntime = node.containerd ? new CriRuntime({ address: node.containerd.address }) : undefined;
   const frozenPods = new FrozenPodRecords(frozenPodsDir(node.stateDir, node.cluster, node.nodeName));
   // The only archives this worker reads, serves or deletes, whatever its input names.
-  const archives = new CheckpointArchives({ hostRoot: node.hostRoot, checkpointDir: node.checkpointDir });
+  const archives = new CheckpointArchives({ hostRoot: node.hostRoot, checkpointDir: node.checkpointDir, archiveDir: node.archiveDir });
   const activities = {
     ...createNodeActivities({
       cgroupFsRoot: node.cgroupFsRoot,
       nodeName: node.nodeName,
       archives,
       containerd: node.containerd ? new ContainerdTasks(node.containerd) : undefined,
+      runtime: criRuntime,
       criImages,
       frozenPods,
     }),
+    ...createRuntimeCheckpointActivities({ runtime: criRuntime, archives, nodeName: node.nodeName }),
     // The archives exist only on this node: it pushes them. (Deleting images is the orchestrator's.)
     pushCheckpointImage: createRegistryActivities({
       registry,

@@ -20,7 +20,7 @@
 // Within the source's own cluster and namespace the target needs the source's name, so the frozen source
 // is deleted right before the target is created (strategy DeleteThenCreate); its undo restores the pod on
 // the source node from the checkpoint images.
-import { ApplicationFailure, CancellationScope, isCancellation, proxyActivities, proxySinks, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, proxySinks, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import { errorMessage, OUTCOME_FAILURES } from '../api/failures.js';
 import { describeIssues, MigratePodInput, type MigratePodRequest, type MigrationResult, type PodIdentity } from '../api/migration.js';
 import type { MigrationPlan } from '../api/migration-plan.js';
@@ -31,7 +31,7 @@ import { announce } from './pod-events.js';
 import { ProgressTracker } from './progress.js';
 import { Saga, type CompensationReport } from './saga.js';
 import { sendCheckpointImages, type SentCheckpointImage } from './send-images.js';
-import { API_CALL, checkpointCall, nodeLocal, persistent, podWait, SOURCE_DELETION, TARGET_STOP, targetNodePrep } from './timing.js';
+import { API_CALL, checkpointCall, nodeCheckpointCall, nodeLocal, persistent, podWait, SOURCE_DELETION, TARGET_STOP, targetNodePrep } from './timing.js';
 import type { NodeWorkerActivities } from '../worker/node.js';
 import type { OrchestratorActivities } from '../worker/orchestrator.js';
 
@@ -45,6 +45,8 @@ const { migrationMetrics } = proxySinks<MigrationMetricsSinks>();
 const TARGET_STOP_GRACE_SECONDS = 1;
 /** The node's safety net acts this long after the freeze deadline: the workflow's own rollback comes first. */
 const SAFETY_NET_MARGIN_MS = 10_000;
+/** patched() id of the checkpoint through the node's runtime (runs recorded before it checkpointed through the kubelet). */
+const CHECKPOINT_THROUGH_RUNTIME = 'checkpoint-through-the-runtime';
 
 /** What the migration has done so far: what the undos, the failure message and the result read. */
 interface MigrationState {
@@ -114,6 +116,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       const sourceNode = proxyActivities<NodeWorkerActivities>(nodeLocal(sourceQueue));
       const sourceNodePersistent = proxyActivities<NodeWorkerActivities>(persistent(sourceQueue));
       const kubelet = proxyActivities<OrchestratorActivities>(checkpointCall(options.checkpointTimeoutSeconds));
+      const sourceRuntime = proxyActivities<NodeWorkerActivities>(nodeCheckpointCall(sourceQueue, options.checkpointTimeoutSeconds));
       const containers = plan.containers.map((c) => c.name);
       const pod = { podUid: plan.source.uid, containerIds: plan.containers.map((c) => c.containerId), migrationId };
 
@@ -137,8 +140,11 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       announce({ pod: sourcePodRef, migrationId, type: 'Normal', reason: 'SourceFrozen', message: `frozen for its checkpoint; it resumes here if the move does not commit within ${options.maxFrozenSeconds}s` });
       progress.step();
 
-      // 3. Checkpoint every container through the kubelet API (parallel unless options.parallel=false).
+      // 3. Checkpoint every container (parallel unless options.parallel=false): by the source node's worker
+      //    through its runtime, or through the kubelet API. (Runs started before the runtime way existed
+      //    replay the kubelet way.)
       progress.enter('Checkpointing');
+      const throughRuntime = options.checkpointVia === 'runtime' && patched(CHECKPOINT_THROUGH_RUNTIME);
       saga.onFailureCleanUp('delete checkpoint archives', () =>
         sourceNodePersistent.deleteArchives({
           paths: Object.values(state.checkpoints).map((c) => c.archivePath),
@@ -147,14 +153,10 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       );
       const checkpoints = await forEachContainer(containers, options.parallel, async (container) => {
         progress.container(container, 'Checkpointing');
-        const result = await kubelet.checkpointContainer({
-          cluster: plan.source.cluster,
-          node: plan.source.node,
-          namespace: plan.source.namespace,
-          pod: plan.source.pod,
-          container,
-          timeoutSeconds: options.checkpointTimeoutSeconds,
-        });
+        const where = { namespace: plan.source.namespace, pod: plan.source.pod, container, timeoutSeconds: options.checkpointTimeoutSeconds };
+        const result = throughRuntime
+          ? await sourceRuntime.checkpointThroughRuntime({ ...where, podUid: plan.source.uid, containerId: plan.containers.find((c) => c.name === container)!.containerId })
+          : await kubelet.checkpointContainer({ ...where, cluster: plan.source.cluster, node: plan.source.node });
         state.checkpoints[container] = { archivePath: result.archivePath, durationMs: result.durationMs };
         progress.container(container, 'Checkpointed', { archivePath: result.archivePath });
         return result;

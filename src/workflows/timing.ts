@@ -32,6 +32,9 @@ export const checkpointCall = (timeoutSeconds: number): ActivityOptions => ({
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
 
+/** The same checkpoint, asked of the source node's own runtime by its worker. */
+export const nodeCheckpointCall = (taskQueue: string, timeoutSeconds: number): ActivityOptions => ({ ...checkpointCall(timeoutSeconds), taskQueue });
+
 /** Deleting the frozen source before the commit point: the deletion may wait for the pod object to go. */
 export const SOURCE_DELETION: ActivityOptions = {
   startToCloseTimeout: '90s',

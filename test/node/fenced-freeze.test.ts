@@ -104,6 +104,15 @@ const h = HIERARCHIES.find((candidate) => candidate.available);
     expect(await records.read(pod.uid)).toMatchObject({ state: 'thawed', fence: 1 });
   });
 
+  test('a kill for a migration that never froze the pod on this node is refused, and the pod runs on', async () => {
+    await newPod();
+    await expect(activities.killFrozenPod(call('never-froze-it', 7))).rejects.toMatchObject({ type: 'NotFrozenByThisMigration' });
+    await activities.freezePod(freezeCall('m1'));
+    await expect(activities.killFrozenPod(call('another-migration', 9))).rejects.toMatchObject({ type: 'NotFrozenByThisMigration' });
+    await activities.thawPod(call('m1', 2));
+    expect(await pod.runs()).toBe(true);
+  });
+
   test('kill after the thaw with a higher fence kills; a lower fence is refused and changes nothing', async () => {
     await newPod();
     await activities.freezePod(freezeCall('m1'));

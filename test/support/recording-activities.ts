@@ -8,6 +8,7 @@ import type { KubeletActivities } from '../../src/activities/kubelet.js';
 import type { KubernetesActivities, PodEventInput } from '../../src/activities/kubernetes.js';
 import type { NodeActivities } from '../../src/activities/node.js';
 import type { RegistryActivities } from '../../src/activities/registry.js';
+import type { RuntimeCheckpointActivities } from '../../src/activities/runtime-checkpoint.js';
 import type { TransferActivities } from '../../src/activities/transfer.js';
 import type { HeldMigration } from '../../src/api/held-source.js';
 import type { MigrationPlan } from '../../src/api/migration-plan.js';
@@ -125,13 +126,14 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
       recorder.podEvents.push(input);
     },
   };
-  const kubelet: KubeletActivities = {
-    checkpointContainer: (input) =>
-      step(`checkpointContainer:${input.container}`, input, async () => {
-        await new Promise((r) => setTimeout(r, script.checkpointMs ?? 5));
-        return { container: input.container, archivePath: `/var/lib/kubelet/checkpoints/checkpoint-${input.pod}_${input.namespace}-${input.container}-x.tar`, durationMs: script.checkpointMs ?? 5 };
-      }),
-  };
+  // The same step either way (through the kubelet API or the node's runtime): the tests watch the orchestration.
+  const checkpoint = (input: { namespace: string; pod: string; container: string }) =>
+    step(`checkpointContainer:${input.container}`, input, async () => {
+      await new Promise((r) => setTimeout(r, script.checkpointMs ?? 5));
+      return { container: input.container, archivePath: `/var/lib/kubelet/checkpoints/checkpoint-${input.pod}_${input.namespace}-${input.container}-x.tar`, durationMs: script.checkpointMs ?? 5 };
+    });
+  const kubelet: KubeletActivities = { checkpointContainer: checkpoint };
+  const runtimeCheckpoint: RuntimeCheckpointActivities = { checkpointThroughRuntime: checkpoint };
   const registry: RegistryActivities = {
     pushCheckpointImage: (input) =>
       step(`pushCheckpointImage:${input.container}`, input, () => ({
@@ -173,7 +175,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
     /** What the orchestrator worker registers (main task queue). */
     orchestrator: { ...kubernetes, ...kubelet, deleteImage: registry.deleteImage },
     /** What the node worker registers (the node's task queue). */
-    node: { ...node, ...registry, ...transfer },
+    node: { ...node, ...runtimeCheckpoint, ...registry, ...transfer },
   };
 }
 

@@ -62,6 +62,7 @@ describe('configuration', () => {
       checkpointDir: '/var/lib/kubelet/checkpoints',
       transfer: { host: '0.0.0.0', port: 0 },
       stateDir: '/var/lib/podferry',
+      archiveDir: '/var/lib/podferry/checkpoints/x/n1',
       sweepIntervalSeconds: 15,
     });
     expect(config.metrics.port).toBe(9999);

@@ -10,6 +10,7 @@ describe('migration input', () => {
     });
     expect(input.options).toEqual({
       allowSecretsToOtherNamespace: false,
+      checkpointVia: 'runtime',
       allowUnschedulableTargetNode: false,
       parallel: true,
       transfer: 'registry',

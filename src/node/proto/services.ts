@@ -55,3 +55,28 @@ export const IMAGE_SERVICE = {
   pullImage: method<ImageSpecRequest, { imageRef: string }>(images, 'PullImage'),
   removeImage: method<ImageSpecRequest, object>(images, 'RemoveImage'),
 };
+
+export interface ListContainersRequest {
+  filter: { id?: string; labelSelector?: Record<string, string> };
+}
+
+export interface CriContainer {
+  id: string;
+  podSandboxId: string;
+  state: 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
+  labels: Record<string, string>;
+}
+
+export interface CheckpointContainerRequest {
+  containerId: string;
+  location: string;
+  timeout: string;
+}
+
+const runtime = service('cri-api/runtime/v1/api.proto', 'runtime.v1.RuntimeService');
+
+/** runtime.v1.RuntimeService, the CRI runtime service: the calls the kubelet's checkpoint API ends in. */
+export const RUNTIME_SERVICE = {
+  listContainers: method<ListContainersRequest, { containers: CriContainer[] }>(runtime, 'ListContainers'),
+  checkpointContainer: method<CheckpointContainerRequest, object>(runtime, 'CheckpointContainer'),
+};

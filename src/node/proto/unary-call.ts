@@ -48,3 +48,10 @@ export function isServiceError(err: unknown): err is grpc.ServiceError {
 export function describeServiceError(err: grpc.ServiceError): string {
   return `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`;
 }
+
+/** Rethrows an error of the runtime as one that says what failed; anything else (an abort reason) as it is. */
+export function failed(what: string): (err: unknown) => never {
+  return (err) => {
+    throw isServiceError(err) ? new Error(`${what} through CRI failed: ${describeServiceError(err)}`, { cause: err }) : err;
+  };
+}

@@ -1,0 +1,40 @@
+// The node's CRI runtime service (runtime.v1.RuntimeService), asked directly by the node worker:
+// - ListContainers, to know which containers of a pod this node's runtime runs (a node call naming a pod that
+//   is not here, or containers of another pod, is refused);
+// - CheckpointContainer, the call the kubelet's checkpoint API ends in: checkpointing through it needs neither
+//   the API server's node proxy (`nodes/proxy`, exec-like on every kubelet) nor the kubelet hop.
+import grpc from '@grpc/grpc-js';
+import { RUNTIME_SERVICE, type CriContainer } from './proto/services.js';
+import { failed, unaryCall } from './proto/unary-call.js';
+
+/** The label the kubelet puts on every container with its pod's uid. */
+const POD_UID_LABEL = 'io.kubernetes.pod.uid';
+
+export class CriRuntime {
+  private readonly client: grpc.Client;
+
+  constructor(options: { address: string }) {
+    this.client = new grpc.Client(`unix:${options.address}`, grpc.credentials.createInsecure());
+  }
+
+  /** The containers of a pod (by uid) that this runtime has, in any state. */
+  async podContainers(podUid: string, options: { signal?: AbortSignal } = {}): Promise<CriContainer[]> {
+    const response = await unaryCall(this.client, RUNTIME_SERVICE.listContainers, { filter: { labelSelector: { [POD_UID_LABEL]: podUid } } }, {
+      timeoutMs: 10_000,
+      signal: options.signal,
+    }).catch(failed(`listing the containers of pod uid ${podUid}`));
+    return response.containers;
+  }
+
+  /** Checkpoints one container into an archive at `location` (a path on the node); resolves when it is written. */
+  async checkpoint(containerId: string, location: string, timeoutSeconds: number, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await unaryCall(this.client, RUNTIME_SERVICE.checkpointContainer, { containerId, location, timeout: String(timeoutSeconds) }, {
+      timeoutMs: (timeoutSeconds + 30) * 1000,
+      signal: options.signal,
+    }).catch(failed(`checkpointing container ${containerId}`));
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
