@@ -91,6 +91,17 @@ remove_network() {
   if [[ -f "$LAB_RUN/ip_forward.saved" ]]; then cat "$LAB_RUN/ip_forward.saved" >/proc/sys/net/ipv4/ip_forward; fi
 }
 
+# CRI-O's image library writes /var/lib/containers/cache/blob-info-cache-v1.sqlite (see up.sh): removed with
+# the last CRI-O node, when the lab made it.
+remove_containers_cache() {
+  [[ -f "$LAB_RUN/containers-cache.installed" ]] || return 0
+  local node
+  for node in "${NODES[@]}"; do [[ $(node_runtime "$node") == crio ]] && is_running "$node-crio" && return 0; done
+  rm -f /var/lib/containers/cache/blob-info-cache-v1.sqlite*
+  rmdir /var/lib/containers/cache /var/lib/containers 2>/dev/null || true
+  rm -f "$LAB_RUN/containers-cache.installed"
+}
+
 # Lists what the lab could have left behind; empty output means a clean host.
 leftovers() {
   local node hierarchy
@@ -152,6 +163,7 @@ down_clusters() {
     ip route del "${POD_CIDR[$node]}" 2>/dev/null || true
     rm -rf "$(node_run "$node")"
   done
+  remove_containers_cache
   if [[ -f $LAB_RUN/up ]]; then
     grep -vxF -f <(for cluster in "$@"; do cluster_components "$cluster" | tr ' ' '\n'; done) "$LAB_RUN/up" >"$LAB_RUN/up.tmp" || true
     mv "$LAB_RUN/up.tmp" "$LAB_RUN/up"
@@ -182,6 +194,7 @@ main() {
   remove_cgroups
   unmount_all
   remove_network
+  remove_containers_cache
   if [[ -f "$LAB_RUN/criu-config.installed" ]]; then rm -f /etc/criu/runc.conf; rmdir /etc/criu 2>/dev/null || true; fi
   rm -rf "$LAB_RUN"
   local left

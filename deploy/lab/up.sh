@@ -207,11 +207,15 @@ EOF
 # "checkpoint_restore" there). No signature_policy: CRI-O refuses to restore from a checkpoint image when a
 # policy path is configured, so the accept-anything policy is found through HOME ($state/home/.config/containers).
 write_crio_config() {
-  local node=$1 state run
+  local node=$1 state run runtime_path=$RUNC_BIN/runc
   state=$(node_state "$node")
   run=$(node_run "$node")
   mkdir -p "$state/crio/hooks.d" "$state/crio/policies" "$state/crio.conf.d" "$state/home/.config/containers"
   echo '{"default": [{"type": "insecureAcceptAnything"}]}' >"$state/home/.config/containers/policy.json"
+  if hugetlb_listed_not_mounted; then
+    write_runc_without_hugetlb "$state/runc-without-hugetlb"
+    runtime_path="$state/runc-without-hugetlb"
+  fi
   cat >"$state/crio.conf" <<EOF
 [crio]
 root = "$state/crio/storage"
@@ -241,7 +245,7 @@ irqbalance_config_restore_file = "disable"
 enable_criu_support = true
 
 [crio.runtime.runtimes.runc]
-runtime_path = "$RUNC_BIN/runc"
+runtime_path = "$runtime_path"
 runtime_type = "oci"
 runtime_root = "$run/runc"
 monitor_path = "$(command -v conmon)"
@@ -260,6 +264,38 @@ plugin_dirs = ["/usr/lib/cni"]
 [crio.nri]
 enable_nri = false
 EOF
+}
+
+# On a host with cgroup v1 hierarchies whose hugetlb controller sits in the cgroup2 (unified) mount instead
+# (this machine class), /proc/cgroups lists hugetlb as enabled. CRI-O takes that to mean it can pass the
+# kubelet's hugepage limits (0 for every page size) to runc, and runc fails every container: "cannot set
+# hugetlb limit: container could not join or create cgroup". (containerd looks for the v1 mount instead.)
+hugetlb_listed_not_mounted() {
+  [[ ! -f /sys/fs/cgroup/cgroup.controllers && ! -d /sys/fs/cgroup/hugetlb ]] &&
+    awk '$1 == "hugetlb" && $4 == 1 {found = 1} END {exit !found}' /proc/cgroups
+}
+
+# A runc that first drops the hugepage limits from the bundle's config.json when it creates or restores a
+# container; every other call (checkpoint included) goes to the lab's runc unchanged.
+write_runc_without_hugetlb() {
+  cat >"$1" <<EOF
+#!/bin/bash
+# Written by deploy/lab/up.sh (see hugetlb_listed_not_mounted there).
+bundle= command=
+for ((i = 1; i <= \$#; i++)); do
+  case \${!i} in
+    --bundle | -b) j=\$((i + 1)); bundle=\${!j} ;;
+    --bundle=*) bundle=\${!i#--bundle=} ;;
+    create | restore) [[ -z \$command ]] && command=\${!i} ;;
+  esac
+done
+config=\$bundle/config.json
+if [[ -n \$command && -n \$bundle && -f \$config ]] && grep -q hugepageLimits "\$config"; then
+  jq -c 'del(.linux.resources.hugepageLimits)' "\$config" >"\$config.tmp" && mv "\$config.tmp" "\$config"
+fi
+exec "$RUNC_BIN/runc" "\$@"
+EOF
+  chmod 755 "$1"
 }
 
 write_kubelet_config() {
@@ -336,6 +372,9 @@ start_node() {
       wait_for "$node-containerd" 30 test -S "$run/containerd.sock"
       ;;
     crio)
+      # containers/image keeps its blob info cache in /var/lib/containers/cache for root, whatever CRI-O's
+      # root is (v1.34.0 has no setting for it): down removes it again if the lab made it.
+      [[ -e /var/lib/containers ]] || touch "$LAB_RUN/containers-cache.installed"
       start_daemon "$node-crio" "$ns" env PATH="$CRIO_BIN:$path" HOME="$state/home" "$CRIO_BIN/crio" \
         --config "$state/crio.conf" --config-dir "$state/crio.conf.d"
       wait_for "$node-crio" 60 test -S "$(runtime_socket "$node")"
