@@ -18,6 +18,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { Clusters } from '../../src/kubernetes/clusters.js';
 import { buildTargetPod } from '../../src/kubernetes/target-pod.js';
 import { compareSampleStates, deploySample, isReady, putSampleKey, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
+import { CheckpointArchives } from '../../src/node/checkpoint-archives.js';
 import { CriImages } from '../../src/node/cri-images.js';
 import { FrozenPodRecords } from '../../src/node/frozen-pods.js';
 import { childCgroups, findPodCgroup, freezerState } from '../../src/node/pod-cgroup.js';
@@ -30,18 +31,19 @@ const SOURCE = 'crio-selftest';
 const RESTORED = 'crio-restored';
 const FROZEN_SOURCE = 'crio-frozen';
 const kubelet = createKubeletActivities({ clusters });
-const registry = createRegistryActivities({ registry: new RegistryClient(config.registry!), repository: config.registry!.repository });
+const archives = new CheckpointArchives({ hostRoot: '/', checkpointDir: `${process.env.PODFERRY_LAB_STATE ?? '/var/lib/podferry-lab'}/lab-c-node/kubelet/checkpoints` });
+const registry = createRegistryActivities({ registry: new RegistryClient(config.registry!), repository: config.registry!.repository, archives });
 
 /** Checkpoints every container of a lab-c pod through the kubelet API and pushes one checkpoint image each. */
 async function checkpointToImages(pod: string) {
-  const archives = await Promise.all(
+  const written = await Promise.all(
     containers.map((container) => kubelet.checkpointContainer({ cluster: 'lab-c', node: 'lab-c-node', namespace: 'default', pod, container, timeoutSeconds: 60 })),
   );
-  for (const archive of archives) {
+  for (const archive of written) {
     expect(archive.archivePath).toMatch(new RegExp(`^/var/lib/podferry-lab/lab-c-node/kubelet/checkpoints/checkpoint-${pod}_default-${archive.container}-.*\\.tar$`));
   }
   return Promise.all(
-    archives.map((archive) =>
+    written.map((archive) =>
       registry.pushCheckpointImage({ migrationId: pod, container: archive.container, archivePath: archive.archivePath, tag: `${pod}-${archive.container}` }),
     ),
   );
@@ -93,15 +95,16 @@ describe('CRI-O restore proof (lab-c)', () => {
     expect(containerIds.every((id) => id.startsWith('cri-o://'))).toBe(true);
 
     const stateDir = await mkdtemp(path.join(tmpdir(), 'podferry-crio-frozen-'));
-    const node = createNodeActivities({ cgroupFsRoot: '/sys/fs/cgroup', hostRoot: '/', nodeName: 'lab-c-node', frozenPods: new FrozenPodRecords(stateDir) });
+    const node = createNodeActivities({ cgroupFsRoot: '/sys/fs/cgroup', nodeName: 'lab-c-node', archives, frozenPods: new FrozenPodRecords(stateDir) });
     const fenced = { podUid, containerIds, migrationId: 'crio-frozen-test' };
     try {
       await node.freezePod({ ...fenced, fence: 1, sweepAfterMs: 600_000 });
       // With cgroupfs and conmon_cgroup = "pod", each container has two cgroups under the pod's: crio-<id> (the
       // container) and crio-conmon-<id> (its monitor).
       const children = await childCgroups((await findPodCgroup('/sys/fs/cgroup', podUid))!);
+      const nameOf = Object.fromEntries(source.status!.containerStatuses!.map((s) => [s.containerID!.slice('cri-o://'.length), s.name]));
       const states = Object.fromEntries(
-        await Promise.all(children.map(async (c) => [path.basename(c.dir).replace(/[0-9a-f]{64}$/, (id) => containers[containerIds.findIndex((x) => x.endsWith(id))] ?? 'sandbox'), await freezerState(c)])),
+        await Promise.all(children.map(async (c) => [path.basename(c.dir).replace(/[0-9a-f]{64}$/, (id) => nameOf[id] ?? 'sandbox'), await freezerState(c)])),
       );
       console.log(`cgroups of the pod after freezePod: ${JSON.stringify(states)}`);
       const frozenContainers = containers.filter((c) => states[`crio-${c}`] === 'FROZEN');
