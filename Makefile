@@ -7,7 +7,10 @@ LAB_CACHE ?= $(or $(PODFERRY_LAB_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/p
 export PATH := $(LAB_CACHE)/node-24/bin:$(PATH)
 
 # bench: the downtime benchmark on the lab (bench/README.md); pass flags with BENCH_FLAGS="--runs 1 --sizes 16"
-.PHONY: bench demo test deps build lab-tools lab-up lab-down lab-status lab-reset lab-prune lab-selftest
+.PHONY: bench demo test deps build lab-tools lab-up lab-down lab-status lab-reset lab-prune lab-selftest lab-selftest-crio
+
+# lab-up / lab-down: the whole lab, or only the clusters named, e.g. `make lab-up LAB_CLUSTERS=lab-c`
+LAB_CLUSTERS ?=
 
 ## demo: build the lab if needed, start it, and migrate the sample pod from lab-a to lab-b
 demo: deps lab-up
@@ -38,10 +41,10 @@ build: node_modules
 	npm run build
 
 lab-up: lab-tools
-	$(LAB)/up.sh
+	$(LAB)/up.sh $(LAB_CLUSTERS)
 
 lab-down:
-	$(LAB)/down.sh
+	$(LAB)/down.sh $(LAB_CLUSTERS)
 
 lab-status:
 	$(LAB)/status.sh
@@ -54,5 +57,12 @@ lab-prune:
 	$(LAB)/prune.sh
 
 ## lab-selftest: checkpoint the sample pod in lab-a and restore it in lab-b, with no workflow
+# (The test file comes before --selectProjects, which would otherwise take it as a second project name and run
+# every e2e test.)
 lab-selftest: deps lab-up
-	NODE_OPTIONS=--experimental-vm-modules npx jest --selectProjects e2e test/e2e/lab-restore.test.ts
+	NODE_OPTIONS=--experimental-vm-modules npx jest test/e2e/lab-restore.test.ts --selectProjects e2e
+
+## lab-selftest-crio: checkpoint the sample pod on lab-c (CRI-O) and restore it there from podferry's checkpoint images
+lab-selftest-crio: deps
+	$(LAB)/up.sh lab-c
+	NODE_OPTIONS=--experimental-vm-modules npx jest test/e2e/crio-restore.test.ts --selectProjects e2e

@@ -20,6 +20,9 @@ TEMPORAL_CLI_VERSION="v1.5.1"
 NODE_VERSION="24"
 CRIU_VERSION="4.2"
 RUNC_VERSION="v1.4.4"
+# CRI-O: the newest release whose module and every dependency the Go module proxy serves here (v1.34.1-v1.34.10
+# are refused; v1.35.2 needs go-criu v8.1.0, refused). It has enable_criu_support but no [crio.checkpoint_restore].
+CRIO_VERSION="v1.34.0"
 
 K8S_BIN="$LAB_CACHE/kubernetes-$K8S_VERSION"
 ETCD_BIN="$LAB_CACHE/etcd-$ETCD_VERSION"
@@ -28,6 +31,7 @@ TEMPORAL_BIN="$LAB_CACHE/temporal-$TEMPORAL_CLI_VERSION"
 NODE_DIR="$LAB_CACHE/node-$NODE_VERSION"
 CRIU_BIN="$LAB_CACHE/criu-$CRIU_VERSION"
 RUNC_BIN="$LAB_CACHE/runc-$RUNC_VERSION"
+CRIO_BIN="$LAB_CACHE/crio-$CRIO_VERSION"
 SAMPLE_BIN="$LAB_CACHE/sample-images"
 
 # The lab network: a host bridge, one network namespace per node, pod CIDRs routed through the host.
@@ -36,22 +40,39 @@ HOST_IP="10.231.0.1"
 REGISTRY="$HOST_IP:5000"
 TEMPORAL_ADDRESS="127.0.0.1:7233"
 TEMPORAL_UI_PORT="8233"
-CLUSTERS=(lab-a lab-b)
+# lab-c is the CRI-O cluster (issue 13): podferry's own configuration (config/lab.yaml) names lab-a and lab-b
+# only; config/lab-c.yaml is lab-c's. `up.sh lab-c` / `down.sh lab-c` start or stop one cluster alone.
+CLUSTERS=(lab-a lab-b lab-c)
 
 # Per-cluster facts, indexed by cluster name.
-declare -A SERVICE_CIDR=([lab-a]=10.233.1.0/24 [lab-b]=10.233.2.0/24)
-declare -A APISERVER_PORT=([lab-a]=6443 [lab-b]=6444)
-declare -A ETCD_CLIENT_PORT=([lab-a]=23791 [lab-b]=23792)
-declare -A ETCD_PEER_PORT=([lab-a]=23801 [lab-b]=23802)
-declare -A CM_PORT=([lab-a]=10357 [lab-b]=10367)
-declare -A SCHED_PORT=([lab-a]=10359 [lab-b]=10369)
+declare -A SERVICE_CIDR=([lab-a]=10.233.1.0/24 [lab-b]=10.233.2.0/24 [lab-c]=10.233.3.0/24)
+declare -A APISERVER_PORT=([lab-a]=6443 [lab-b]=6444 [lab-c]=6445)
+declare -A ETCD_CLIENT_PORT=([lab-a]=23791 [lab-b]=23792 [lab-c]=23793)
+declare -A ETCD_PEER_PORT=([lab-a]=23801 [lab-b]=23802 [lab-c]=23803)
+declare -A CM_PORT=([lab-a]=10357 [lab-b]=10367 [lab-c]=10377)
+declare -A SCHED_PORT=([lab-a]=10359 [lab-b]=10369 [lab-c]=10379)
 
-# Nodes, each in its own network namespace with its own containerd and kubelet. lab-a has a second node so
-# that moves inside one cluster (drain to another node) can be shown; pods pin their node when it matters.
-NODES=(lab-a-node lab-b-node lab-a-node2)
-declare -A NODE_CLUSTER=([lab-a-node]=lab-a [lab-b-node]=lab-b [lab-a-node2]=lab-a)
-declare -A NODE_IP=([lab-a-node]=10.231.0.11 [lab-b-node]=10.231.0.12 [lab-a-node2]=10.231.0.13)
-declare -A POD_CIDR=([lab-a-node]=10.232.1.0/24 [lab-b-node]=10.232.2.0/24 [lab-a-node2]=10.232.3.0/24)
+# Nodes, each in its own network namespace with its own container runtime and kubelet. lab-a has a second
+# node so that moves inside one cluster (drain to another node) can be shown; pods pin their node when it
+# matters. The runtime is containerd unless NODE_RUNTIME says crio.
+NODES=(lab-a-node lab-b-node lab-a-node2 lab-c-node)
+declare -A NODE_CLUSTER=([lab-a-node]=lab-a [lab-b-node]=lab-b [lab-a-node2]=lab-a [lab-c-node]=lab-c)
+declare -A NODE_IP=([lab-a-node]=10.231.0.11 [lab-b-node]=10.231.0.12 [lab-a-node2]=10.231.0.13 [lab-c-node]=10.231.0.14)
+declare -A POD_CIDR=([lab-a-node]=10.232.1.0/24 [lab-b-node]=10.232.2.0/24 [lab-a-node2]=10.232.3.0/24 [lab-c-node]=10.232.4.0/24)
+declare -A NODE_RUNTIME=([lab-c-node]=crio)
+
+node_runtime() { echo "${NODE_RUNTIME[$1]:-containerd}"; }
+# The CRI socket the node's kubelet (and podferry's node worker) talk to.
+runtime_socket() { echo "$LAB_RUN/$1/$(node_runtime "$1").sock"; }
+nodes_of() { local node; for node in "${NODES[@]}"; do [[ ${NODE_CLUSTER[$node]} == "$1" ]] && echo "$node"; done; true; }
+is_cluster() { local c; for c in "${CLUSTERS[@]}"; do [[ $c == "$1" ]] && return 0; done; return 1; }
+# The daemons of the shared part of the lab and of one cluster (its control plane and nodes), as named in pids/.
+base_components() { echo temporal temporal-bridge registry; }
+cluster_components() {
+  local cluster=$1 node
+  echo "$cluster-etcd $cluster-apiserver $cluster-controller-manager $cluster-scheduler"
+  for node in $(nodes_of "$cluster"); do echo "$node-$(node_runtime "$node") $node-kubelet"; done
+}
 
 pod_gateway() { local cidr=${POD_CIDR[$1]}; echo "${cidr%.*}.1"; }
 netns_name() { echo "podferry-$1"; }
@@ -112,6 +133,27 @@ component_failed() {
 }
 
 lab_kubectl() { "$K8S_BIN/kubectl" --kubeconfig "$LAB_KUBECONFIG" "$@"; }
+
+# merge_kubeconfigs <cluster...>: the lab kubeconfig, one context per running cluster (replaced atomically).
+merge_kubeconfigs() {
+  local files=() cluster
+  for cluster in "$@"; do files+=("$(cluster_state "$cluster")/admin.kubeconfig"); done
+  if ((${#files[@]} == 0)); then rm -f "$LAB_KUBECONFIG"; return 0; fi
+  KUBECONFIG=$(IFS=:; echo "${files[*]}") "$K8S_BIN/kubectl" config view --flatten >"$LAB_KUBECONFIG.tmp"
+  chmod 600 "$LAB_KUBECONFIG.tmp"
+  mv "$LAB_KUBECONFIG.tmp" "$LAB_KUBECONFIG"
+}
+
+# Which components `up` recorded as started ($LAB_RUN/up), and whether all of a cluster's are among them.
+in_up_file() { grep -qxF "$1" "$LAB_RUN/up" 2>/dev/null; }
+cluster_is_up() { local name; for name in $(cluster_components "$1"); do in_up_file "$name" || return 1; done; }
+component_cluster() {
+  local cluster
+  for cluster in "${CLUSTERS[@]}"; do
+    [[ " $(cluster_components "$cluster" | tr '\n' ' ') " == *" $1 "* ]] && { echo "$cluster"; return 0; }
+  done
+  true
+}
 
 # up, down and reset hold one lock, so that concurrent callers (a test, a person) run one after the other.
 # The scripts call each other; the lock is taken once per process tree.

@@ -16,7 +16,8 @@ for cluster in "${CLUSTERS[@]}"; do
   printf '%-28s %-22b %s\n' "$cluster-scheduler" "$(state_of "$cluster-scheduler")" "127.0.0.1:${SCHED_PORT[$cluster]}"
 done
 for node in "${NODES[@]}"; do
-  printf '%-28s %-22b %s\n' "$node-containerd" "$(state_of "$node-containerd")" "netns $(netns_name "$node"), $(node_run "$node")/containerd.sock"
+  runtime=$(node_runtime "$node")
+  printf '%-28s %-22b %s\n' "$node-$runtime" "$(state_of "$node-$runtime")" "netns $(netns_name "$node"), $(runtime_socket "$node")"
   printf '%-28s %-22b %s\n' "$node-kubelet" "$(state_of "$node-kubelet")" "${NODE_CLUSTER[$node]} node $node ${NODE_IP[$node]}:10250, pods ${POD_CIDR[$node]}"
 done
 for extra in $(ls "$LAB_RUN/pids" | sed 's/\.pid$//' | grep -v -e '^temporal$' -e '^temporal-bridge$' -e '^registry$' -e '^lab-'); do

@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Starts the lab: Temporal dev server, OCI registry, and two clusters (lab-a with two nodes, lab-b with one),
-# each node in its own network namespace with containerd + runc + CRIU 4.2 and a kubelet.
-# A component that fails to start stops `up` with its name and log tail, and everything is torn down.
+# Starts the lab: Temporal dev server, OCI registry, and three clusters (lab-a with two nodes, lab-b and lab-c
+# with one), each node in its own network namespace with its runtime (containerd, or CRI-O on lab-c-node)
+# + runc + CRIU 4.2 and a kubelet.
+# Usage: up.sh [cluster...]   with clusters named, only those (and the shared part, if it is not up yet)
+# are started; clusters already running are left alone.
+# A component that fails to start stops `up` with its name and log tail, and what this run started is torn down.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$LAB_DIR/pki.sh"
 
 preflight() {
   require_root
-  local c
-  for c in "$K8S_BIN" "$ETCD_BIN" "$CONTAINERD_BIN" "$RUNC_BIN" "$TEMPORAL_BIN" "$CRIU_BIN" "$NODE_DIR"; do
+  local c tools=("$K8S_BIN" "$ETCD_BIN" "$CONTAINERD_BIN" "$RUNC_BIN" "$TEMPORAL_BIN" "$CRIU_BIN" "$NODE_DIR") cluster node
+  for cluster in "${SELECTED[@]}"; do
+    for node in $(nodes_of "$cluster"); do [[ $(node_runtime "$node") == crio ]] && tools+=("$CRIO_BIN"); done
+  done
+  for c in "${tools[@]}"; do
     [[ -f "$c/.done" ]] || die "$(basename "$c") is not built; run 'make lab-tools' first"
   done
+  if [[ " ${tools[*]} " == *" $CRIO_BIN "* ]]; then
+    command -v conmon >/dev/null || die "conmon (CRI-O's container monitor) is missing; run 'make lab-tools'"
+  fi
   command -v docker-registry >/dev/null || die "docker-registry is missing; run 'make lab-tools'"
   [[ -d /sys/fs/cgroup/freezer || -f /sys/fs/cgroup/cgroup.controllers ]] || die "no freezer cgroup controller on this host"
   grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || die "the kernel lacks overlayfs (needed by containerd)"
@@ -18,25 +27,27 @@ preflight() {
 }
 
 setup_host_network() {
-  log "network: bridge $LAB_BRIDGE ($HOST_IP/24), node namespaces, pod routes"
+  log "network: bridge $LAB_BRIDGE ($HOST_IP/24)"
   cat /proc/sys/net/ipv4/ip_forward >"$LAB_RUN/ip_forward.saved"
   echo 1 >/proc/sys/net/ipv4/ip_forward
   ip link add "$LAB_BRIDGE" type bridge
   ip addr add "$HOST_IP/24" dev "$LAB_BRIDGE"
   ip link set "$LAB_BRIDGE" up
-  local node ns
-  for node in "${NODES[@]}"; do
-    ns=$(netns_name "$node")
-    ip netns add "$ns"
-    ip link add "pf-$node" type veth peer name eth0 netns "$ns"
-    ip link set "pf-$node" master "$LAB_BRIDGE" up
-    ip -n "$ns" addr add "${NODE_IP[$node]}/24" dev eth0
-    ip -n "$ns" link set eth0 up
-    ip -n "$ns" link set lo up
-    ip -n "$ns" route add default via "$HOST_IP"
-    ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
-    ip route add "${POD_CIDR[$node]}" via "${NODE_IP[$node]}"
-  done
+}
+
+# One node's network namespace, its veth on the lab bridge, and the host's route to its pod CIDR.
+setup_node_network() {
+  local node=$1 ns
+  ns=$(netns_name "$node")
+  ip netns add "$ns"
+  ip link add "pf-$node" type veth peer name eth0 netns "$ns"
+  ip link set "pf-$node" master "$LAB_BRIDGE" up
+  ip -n "$ns" addr add "${NODE_IP[$node]}/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" link set lo up
+  ip -n "$ns" route add default via "$HOST_IP"
+  ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+  ip route add "${POD_CIDR[$node]}" via "${NODE_IP[$node]}"
 }
 
 start_temporal() {
@@ -110,13 +121,7 @@ write_node_config() {
   state=$(node_state "$node")
   run=$(node_run "$node")
   pki="$(cluster_state "$cluster")/pki"
-  mkdir -p "$state/cni/net.d" "$state/certs.d/$REGISTRY" "$state/kubelet" "$state/pod-logs" "$run"
-
-  cat >"$state/certs.d/$REGISTRY/hosts.toml" <<EOF
-server = "http://$REGISTRY"
-[host."http://$REGISTRY"]
-  capabilities = ["pull", "resolve", "push"]
-EOF
+  mkdir -p "$state/cni/net.d" "$state/kubelet" "$state/pod-logs" "$run"
 
   cat >"$state/cni/net.d/10-podferry-lab.conflist" <<EOF
 {
@@ -131,6 +136,21 @@ EOF
     }
   }]
 }
+EOF
+
+  "write_$(node_runtime "$node")_config" "$node"
+  write_kubelet_config "$node"
+}
+
+write_containerd_config() {
+  local node=$1 state run
+  state=$(node_state "$node")
+  run=$(node_run "$node")
+  mkdir -p "$state/certs.d/$REGISTRY"
+  cat >"$state/certs.d/$REGISTRY/hosts.toml" <<EOF
+server = "http://$REGISTRY"
+[host."http://$REGISTRY"]
+  capabilities = ["pull", "resolve", "push"]
 EOF
 
   # Restore needs both switches (containerd 2.1-2.3; removed in 2.4).
@@ -178,7 +198,110 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.traci
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
 EOF
+}
 
+# CRI-O v1.34.0 without systemd: cgroupfs (conmon then joins the pod's cgroup), runc 1.4.4 and CRIU 4.2 from
+# the tool cache, every directory under the node's own state (nothing shared with the containerd nodes or with
+# the host's defaults /var/lib/containers, /var/run/crio, /etc/crio). Restore: enable_criu_support (v1.34.0
+# has no [crio.checkpoint_restore] table; later 1.34 patch releases need container_level_enabled =
+# "checkpoint_restore" there). No signature_policy: CRI-O refuses to restore from a checkpoint image when a
+# policy path is configured, so the accept-anything policy is found through HOME ($state/home/.config/containers).
+write_crio_config() {
+  local node=$1 state run runtime_path=$RUNC_BIN/runc
+  state=$(node_state "$node")
+  run=$(node_run "$node")
+  mkdir -p "$state/crio/hooks.d" "$state/crio/policies" "$state/crio.conf.d" "$state/home/.config/containers"
+  echo '{"default": [{"type": "insecureAcceptAnything"}]}' >"$state/home/.config/containers/policy.json"
+  if hugetlb_listed_not_mounted; then
+    write_runc_without_hugetlb "$state/runc-without-hugetlb"
+    runtime_path="$state/runc-without-hugetlb"
+  fi
+  cat >"$state/crio.conf" <<EOF
+[crio]
+root = "$state/crio/storage"
+runroot = "$run/crio/storage"
+storage_driver = "overlay"
+log_dir = "$state/crio/pods"
+version_file = "$run/crio/version"
+version_file_persist = "$state/crio/version"
+clean_shutdown_file = "$state/crio/clean.shutdown"
+
+[crio.api]
+listen = "$(runtime_socket "$node")"
+stream_address = "127.0.0.1"
+stream_port = "0"
+
+[crio.runtime]
+default_runtime = "runc"
+cgroup_manager = "cgroupfs"
+conmon_cgroup = "pod"
+container_exits_dir = "$run/crio/exits"
+container_attach_socket_dir = "$run/crio"
+namespaces_dir = "$run/crio/ns"
+pinns_path = "$CRIO_BIN/pinns"
+hooks_dir = ["$state/crio/hooks.d"]
+decryption_keys_path = "$state/crio/keys"
+irqbalance_config_restore_file = "disable"
+enable_criu_support = true
+
+[crio.runtime.runtimes.runc]
+runtime_path = "$runtime_path"
+runtime_type = "oci"
+runtime_root = "$run/runc"
+monitor_path = "$(command -v conmon)"
+# conmon runs runc, and runc runs CRIU (restore) from PATH.
+monitor_env = ["PATH=$CRIU_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+
+[crio.image]
+pause_image = "$REGISTRY/podferry/pause:lab"
+insecure_registries = ["$REGISTRY"]
+signature_policy_dir = "$state/crio/policies"
+
+[crio.network]
+network_dir = "$state/cni/net.d"
+plugin_dirs = ["/usr/lib/cni"]
+
+[crio.nri]
+enable_nri = false
+EOF
+}
+
+# On a host with cgroup v1 hierarchies whose hugetlb controller sits in the cgroup2 (unified) mount instead
+# (this machine class), /proc/cgroups lists hugetlb as enabled. CRI-O takes that to mean it can pass the
+# kubelet's hugepage limits (0 for every page size) to runc, and runc fails every container: "cannot set
+# hugetlb limit: container could not join or create cgroup". (containerd looks for the v1 mount instead.)
+hugetlb_listed_not_mounted() {
+  [[ ! -f /sys/fs/cgroup/cgroup.controllers && ! -d /sys/fs/cgroup/hugetlb ]] &&
+    awk '$1 == "hugetlb" && $4 == 1 {found = 1} END {exit !found}' /proc/cgroups
+}
+
+# A runc that first drops the hugepage limits from the bundle's config.json when it creates or restores a
+# container; every other call (checkpoint included) goes to the lab's runc unchanged.
+write_runc_without_hugetlb() {
+  cat >"$1" <<EOF
+#!/bin/bash
+# Written by deploy/lab/up.sh (see hugetlb_listed_not_mounted there).
+bundle= command=
+for ((i = 1; i <= \$#; i++)); do
+  case \${!i} in
+    --bundle | -b) j=\$((i + 1)); bundle=\${!j} ;;
+    --bundle=*) bundle=\${!i#--bundle=} ;;
+    create | restore) [[ -z \$command ]] && command=\${!i} ;;
+  esac
+done
+config=\$bundle/config.json
+if [[ -n \$command && -n \$bundle && -f \$config ]] && grep -q hugepageLimits "\$config"; then
+  jq -c 'del(.linux.resources.hugepageLimits)' "\$config" >"\$config.tmp" && mv "\$config.tmp" "\$config"
+fi
+exec "$RUNC_BIN/runc" "\$@"
+EOF
+  chmod 755 "$1"
+}
+
+write_kubelet_config() {
+  local node=$1 cluster=${NODE_CLUSTER[$1]} state pki
+  state=$(node_state "$node")
+  pki="$(cluster_state "$cluster")/pki"
   cat >"$state/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -194,7 +317,7 @@ authentication:
 authorization: {mode: Webhook}
 tlsCertFile: $pki/kubelet-serving-$node.crt
 tlsPrivateKeyFile: $pki/kubelet-serving-$node.key
-containerRuntimeEndpoint: unix://$run/containerd.sock
+containerRuntimeEndpoint: unix://$(runtime_socket "$node")
 cgroupDriver: cgroupfs
 cgroupRoot: /$node
 cgroupsPerQOS: true
@@ -233,12 +356,30 @@ start_node() {
   state=$(node_state "$node")
   run=$(node_run "$node")
   ns=$(netns_name "$node")
-  log "$cluster: node $node (${NODE_IP[$node]}): containerd $CONTAINERD_VERSION, runc $RUNC_VERSION, CRIU $("$CRIU_BIN/criu" --version | sed -n 's/Version: //p'), kubelet"
+  local runtime=$(node_runtime "$node") described
+  case $runtime in
+    containerd) described="containerd $CONTAINERD_VERSION" ;;
+    crio) described="CRI-O $CRIO_VERSION" ;;
+  esac
+  log "$cluster: node $node (${NODE_IP[$node]}): $described, runc $RUNC_VERSION, CRIU $("$CRIU_BIN/criu" --version | sed -n 's/Version: //p'), kubelet"
+  setup_node_network "$node"
   write_node_config "$node"
   create_node_cgroups "$node"
   local path="$CONTAINERD_BIN:$CRIU_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-  start_daemon "$node-containerd" "$ns" env PATH="$path" "$CONTAINERD_BIN/containerd" --config "$state/containerd.toml"
-  wait_for "$node-containerd" 30 test -S "$run/containerd.sock"
+  case $runtime in
+    containerd)
+      start_daemon "$node-containerd" "$ns" env PATH="$path" "$CONTAINERD_BIN/containerd" --config "$state/containerd.toml"
+      wait_for "$node-containerd" 30 test -S "$run/containerd.sock"
+      ;;
+    crio)
+      # containers/image keeps its blob info cache in /var/lib/containers/cache for root, whatever CRI-O's
+      # root is (v1.34.0 has no setting for it): down removes it again if the lab made it.
+      [[ -e /var/lib/containers ]] || touch "$LAB_RUN/containers-cache.installed"
+      start_daemon "$node-crio" "$ns" env PATH="$CRIO_BIN:$path" HOME="$state/home" "$CRIO_BIN/crio" \
+        --config "$state/crio.conf" --config-dir "$state/crio.conf.d"
+      wait_for "$node-crio" 60 test -S "$(runtime_socket "$node")"
+      ;;
+  esac
   start_daemon "$node-kubelet" "$ns" env PATH="$path" "$K8S_BIN/kubelet" --config "$state/kubelet.yaml" \
     --kubeconfig "$state/kubelet.kubeconfig" --root-dir "$state/kubelet" --hostname-override "$node" \
     --node-ip "${NODE_IP[$node]}" --cert-dir "$state/kubelet-certs"
@@ -264,14 +405,6 @@ apply_cluster_rbac() {
   "$K8S_BIN/kubectl" --kubeconfig "$(cluster_state "$cluster")/admin.kubeconfig" apply -f "$LAB_DIR/manifests/apiserver-kubelet-rbac.yaml" >/dev/null
 }
 
-merge_kubeconfigs() {
-  local files=() cluster
-  for cluster in "${CLUSTERS[@]}"; do files+=("$(cluster_state "$cluster")/admin.kubeconfig"); done
-  KUBECONFIG=$(IFS=:; echo "${files[*]}") "$K8S_BIN/kubectl" config view --flatten >"$LAB_KUBECONFIG.tmp"
-  mv "$LAB_KUBECONFIG.tmp" "$LAB_KUBECONFIG"
-  chmod 600 "$LAB_KUBECONFIG"
-}
-
 default_service_account() {
   lab_kubectl --context "$1" get serviceaccount default -n default
 }
@@ -282,44 +415,88 @@ node_ready() {
     -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
 }
 
+# The clusters this run is asked for (all, or those named on the command line) and those it starts.
+SELECTED=()
+STARTING=()
+
 main() {
+  SELECTED=("$@")
+  ((${#SELECTED[@]})) || SELECTED=("${CLUSTERS[@]}")
+  local cluster node name
+  for cluster in "${SELECTED[@]}"; do is_cluster "$cluster" || die "unknown cluster '$cluster' (known: ${CLUSTERS[*]})"; done
   preflight
   lab_lock
   if [[ -f "$LAB_RUN/up" ]]; then
-    local missing=() name
+    local missing=()
     for name in $(cat "$LAB_RUN/up"); do is_running "$name" || missing+=("$name"); done
-    if ((${#missing[@]} == 0)); then log "the lab is already up (make lab-status shows it)"; exit 0; fi
-    log "the lab is partly up (${missing[*]} not running): taking it down first"
-    "$LAB_DIR/down.sh"
+    if ((${#missing[@]})) && (($# == 0)); then
+      log "the lab is partly up (${missing[*]} not running): taking it down first"
+      "$LAB_DIR/down.sh"
+    elif ((${#missing[@]})); then
+      # Clusters named: only they may be touched. A named cluster that is partly up is taken down first.
+      local broken=()
+      for name in "${missing[@]}"; do
+        cluster=$(component_cluster "$name")
+        [[ " ${SELECTED[*]} " == *" $cluster "* ]] || die "$name is not running and is not part of ${SELECTED[*]}: 'make lab-up' repairs the lab"
+        [[ " ${broken[*]} " == *" $cluster "* ]] || broken+=("$cluster")
+      done
+      log "${broken[*]} partly up (${missing[*]} not running): taking it down first"
+      "$LAB_DIR/down.sh" "${broken[@]}"
+    fi
   fi
+  local base_up=0
+  [[ -f "$LAB_RUN/up" ]] && base_up=1
+  for cluster in "${SELECTED[@]}"; do
+    ((base_up)) && cluster_is_up "$cluster" || STARTING+=("$cluster")
+  done
+  if ((${#STARTING[@]} == 0)); then log "the lab is already up (make lab-status shows it)"; exit 0; fi
+
   local start=$SECONDS
   mkdir -p "$LAB_STATE" "$LAB_RUN"
-  trap 'log "up failed: tearing down what was started"; "$LAB_DIR/down.sh" >&2 || true' EXIT
-  # Volumes mounted by the kubelet must propagate to the containers the runtime creates.
-  mount --make-rshared /
-  setup_host_network
-  install_criu_config
-  local cluster
-  for cluster in "${CLUSTERS[@]}"; do ensure_pki "$cluster"; done
-  start_temporal
-  start_temporal_bridge
-  start_registry
-  wait_for registry 20 curl -sf "http://$REGISTRY/v2/"
-  for cluster in "${CLUSTERS[@]}"; do start_control_plane "$cluster"; done
-  merge_kubeconfigs
-  for cluster in "${CLUSTERS[@]}"; do apply_cluster_rbac "$cluster"; done
-  local node
-  for node in "${NODES[@]}"; do start_node "$node"; done
-  "$LAB_DIR/images.sh"
+  if ((base_up)); then
+    log "starting ${STARTING[*]} beside the running lab"
+    trap 'log "up failed: tearing down ${STARTING[*]}"; "$LAB_DIR/down.sh" "${STARTING[@]}" >&2 || true' EXIT
+  else
+    trap 'log "up failed: tearing down what was started"; "$LAB_DIR/down.sh" >&2 || true' EXIT
+    # Volumes mounted by the kubelet must propagate to the containers the runtime creates.
+    mount --make-rshared /
+    setup_host_network
+    install_criu_config
+  fi
+  for cluster in "${STARTING[@]}"; do ensure_pki "$cluster"; done
+  if ((!base_up)); then
+    start_temporal
+    start_temporal_bridge
+    start_registry
+    wait_for registry 20 curl -sf "http://$REGISTRY/v2/"
+  fi
+  for cluster in "${STARTING[@]}"; do start_control_plane "$cluster"; done
+  local running=()
   for cluster in "${CLUSTERS[@]}"; do
+    if [[ " ${STARTING[*]} " == *" $cluster "* ]] || { ((base_up)) && cluster_is_up "$cluster"; }; then running+=("$cluster"); fi
+  done
+  merge_kubeconfigs "${running[@]}"
+  for cluster in "${STARTING[@]}"; do apply_cluster_rbac "$cluster"; done
+  for cluster in "${STARTING[@]}"; do
+    for node in $(nodes_of "$cluster"); do start_node "$node"; done
+  done
+  # The images are pushed once, with the shared part (a cluster started beside it finds them in the registry).
+  ((base_up)) || "$LAB_DIR/images.sh"
+  for cluster in "${STARTING[@]}"; do
     wait_for "$cluster-scheduler" 60 curl -sfk "https://127.0.0.1:${SCHED_PORT[$cluster]}/healthz"
     wait_for "$cluster-controller-manager" 60 default_service_account "$cluster"
   done
-  for node in "${NODES[@]}"; do wait_for "$node-kubelet" 120 node_ready "$node"; done
-  wait_for temporal 60 "$TEMPORAL_BIN/temporal" operator cluster health --address "$TEMPORAL_ADDRESS"
-  (cd "$LAB_RUN/pids" && ls | sed 's/\.pid$//') >"$LAB_RUN/up"
+  for cluster in "${STARTING[@]}"; do
+    for node in $(nodes_of "$cluster"); do wait_for "$node-kubelet" 120 node_ready "$node"; done
+  done
+  ((base_up)) || wait_for temporal 60 "$TEMPORAL_BIN/temporal" operator cluster health --address "$TEMPORAL_ADDRESS"
+  {
+    if ((base_up)); then cat "$LAB_RUN/up"; else base_components | tr ' ' '\n'; fi
+    for cluster in "${STARTING[@]}"; do cluster_components "$cluster" | tr ' ' '\n'; done
+  } | grep . >"$LAB_RUN/up.tmp"
+  mv "$LAB_RUN/up.tmp" "$LAB_RUN/up"
   trap - EXIT
-  log "lab is up in $((SECONDS - start)) s; kubeconfig: $LAB_KUBECONFIG (contexts ${CLUSTERS[*]})"
+  log "${STARTING[*]} up in $((SECONDS - start)) s; kubeconfig: $LAB_KUBECONFIG (contexts ${running[*]})"
 }
 
 main "$@"

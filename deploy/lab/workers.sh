@@ -40,6 +40,9 @@ main() {
   start_worker podferry-orchestrator podferry "$PROJECT_DIR/dist/worker/orchestrator.js" --metrics-port 9464
   local node
   for node in "${NODES[@]}"; do
+    # podferry's node worker speaks containerd (freeze, image import) and config/lab.yaml names lab-a and lab-b
+    # only: lab-c's CRI-O node has no worker yet (issue 13).
+    [[ $(node_runtime "$node") == containerd ]] || continue
     start_worker "podferry-node-$node" "podferry-node-${NODE_CLUSTER[$node]}-$node" "$PROJECT_DIR/dist/worker/node.js" \
       --cluster "${NODE_CLUSTER[$node]}" --node "$node"
   done
