@@ -123,10 +123,14 @@ write_node_config() {
   pki="$(cluster_state "$cluster")/pki"
   mkdir -p "$state/cni/net.d" "$state/kubelet" "$state/pod-logs" "$run"
 
-  cat >"$state/cni/net.d/10-podferry-lab.conflist" <<EOF
+  # One network name per node: CNI caches attachments under /var/lib/cni by network name, host-wide, and
+  # CRI-O's start-up garbage collection deletes (CNI DEL) every cached attachment of its network that it does
+  # not know, which, under a shared name, removed eth0 from pods of the containerd nodes.
+  rm -f "$state/cni/net.d/10-podferry-lab.conflist"
+  cat >"$state/cni/net.d/10-$node.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
-  "name": "podferry-lab",
+  "name": "podferry-$node",
   "plugins": [{
     "type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false,
     "ipam": {
