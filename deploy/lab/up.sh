@@ -316,6 +316,7 @@ main() {
     wait_for "$cluster-controller-manager" 60 default_service_account "$cluster"
   done
   for node in "${NODES[@]}"; do wait_for "$node-kubelet" 120 node_ready "$node"; done
+  "$LAB_DIR/least-privilege.sh"  # podferry's own identity with deploy/rbac's roles: config/lab-least-privilege.yaml
   wait_for temporal 60 "$TEMPORAL_BIN/temporal" operator cluster health --address "$TEMPORAL_ADDRESS"
   (cd "$LAB_RUN/pids" && ls | sed 's/\.pid$//') >"$LAB_RUN/up"
   trap - EXIT
