@@ -8,7 +8,8 @@
 // (c) what podferry does not need is refused: a Secret outside its namespaces, Secrets across namespaces,
 //     exec into a pod, deleting a node.
 // The test's own objects: the pod rbac-sample and its Secret and ConfigMap in default (both clusters), a
-// Secret in podferry-system; the lab's workers and its pod default/sample are left alone.
+// Secret in podferry-system, a pause pod rbac-exec-probe. The lab's workers (the node workers serve this
+// test's migrations as they run) and its pod default/sample are left alone.
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +21,7 @@ import { checkpointImageTag, nodeTaskQueue } from '../../src/api/names.js';
 import { startMigration } from '../../src/client/migrations.js';
 import { loadConfig } from '../../src/config/load.js';
 import { apiStatus, Clusters } from '../../src/kubernetes/clusters.js';
-import { compareSampleStates, deploySample, isReady, putSampleKey, readSampleState, sampleManifest, waitForPod } from '../../src/lab/sample-workload.js';
+import { compareSampleStates, isReady, putSampleKey, readSampleState, sampleManifest, waitForPod } from '../../src/lab/sample-workload.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { startOrchestratorWorker, type LabOrchestrator } from '../support/lab-orchestrator.js';
 
@@ -31,6 +32,9 @@ const POD = 'rbac-sample';
 const CONFIG_NAME = 'rbac-sample-env';
 const NAMESPACE = 'default';
 const IDENTITY = 'system:serviceaccount:podferry-system:podferry';
+/** A pod of the lab's pause image that (c) tries to exec into. */
+const EXEC_PROBE = 'rbac-exec-probe';
+const PAUSE_IMAGE = '10.231.0.1:5000/podferry/pause:lab';
 
 /** The lab's admin identity: the test's own setup, checks and clean-up. */
 const adminConfig = loadConfig({ path: path.join(root, 'config/lab.yaml') });
@@ -64,6 +68,11 @@ async function removePod(cluster: string): Promise<void> {
   const core = admin.core(cluster);
   await ignore404(() => core.deleteNamespacedPod({ namespace: NAMESPACE, name: POD, gracePeriodSeconds: 0 }));
   await waitForPod(core, NAMESPACE, POD, (p) => p === undefined, 60_000);
+}
+
+async function removeExecProbe(): Promise<void> {
+  await ignore404(() => admin.core('lab-a').deleteNamespacedPod({ namespace: NAMESPACE, name: EXEC_PROBE, gracePeriodSeconds: 0 }));
+  await waitForPod(admin.core('lab-a'), NAMESPACE, EXEC_PROBE, (p) => p === undefined, 60_000);
 }
 
 async function removeConfig(cluster: string): Promise<void> {
@@ -152,6 +161,7 @@ afterAll(async () => {
     await removeConfig(cluster).catch((err: unknown) => console.warn(`removing ${CONFIG_NAME} from ${cluster}: ${String(err)}`));
   }
   await ignore404(() => admin.core('lab-a').deleteNamespacedSecret({ namespace: 'podferry-system', name: 'rbac-canary' })).catch(() => undefined);
+  await removeExecProbe().catch((err: unknown) => console.warn(`removing ${EXEC_PROBE}: ${String(err)}`));
 }, 180_000);
 
 describe('podferry with least privilege on the lab', () => {
@@ -270,10 +280,14 @@ describe('podferry with least privilege on the lab', () => {
     const stray = await sampleManifest({ name: 'rbac-stray' });
     expect(await refusal(() => core.createNamespacedPod({ namespace: 'kube-system', body: stray, dryRun: 'All' }))).toBe(403);
 
-    // exec into a pod it may read and delete: pods/exec is not granted.
-    if (!(await admin.core('lab-a').readNamespacedPod({ namespace: NAMESPACE, name: POD }).catch(() => undefined))) await deploySample(admin, 'lab-a', { name: POD });
-    const exec = kubectlAsPodferry('lab-a', ['exec', '-n', NAMESPACE, POD, '-c', 'kv', '--', 'true']);
-    expect({ status: exec.status, forbidden: exec.stderr.includes('Forbidden') && exec.stderr.includes('pods/exec') }).toEqual({ status: 1, forbidden: true });
-    expect(exec.stderr).toContain(IDENTITY);
+    // exec into a pod of a namespace where it may read, create and delete pods: pods/exec is not granted.
+    const probe = await sampleManifest({ name: EXEC_PROBE });
+    probe.spec = { nodeName: 'lab-a-node2', automountServiceAccountToken: false, terminationGracePeriodSeconds: 0, containers: [{ name: 'pause', image: PAUSE_IMAGE }] };
+    await removeExecProbe();
+    await admin.core('lab-a').createNamespacedPod({ namespace: NAMESPACE, body: probe });
+    await waitForPod(admin.core('lab-a'), NAMESPACE, EXEC_PROBE, (pod) => pod?.status?.phase === 'Running', 120_000);
+    const exec = kubectlAsPodferry('lab-a', ['exec', '-n', NAMESPACE, EXEC_PROBE, '--', '/pause']);
+    expect(exec.status).toBe(1);
+    expect(exec.stderr).toContain(`is forbidden: User "${IDENTITY}" cannot create resource "pods/exec"`);
   }, 180_000);
 });
