@@ -6,9 +6,11 @@
 //     node affinity names the source node) rolls back: the target is deleted, the pod restored on its
 //     source node from the checkpoint images and the copies and images removed, all with these roles;
 // (c) what podferry does not need is refused: a Secret outside its namespaces, Secrets across namespaces,
-//     exec into a pod, deleting a node.
+//     exec into a pod, deleting a node;
+// (d) drain, rebalance and resume read what they need (their activities called directly), and a cordon is
+//     allowed (as a dry run: the lab's nodes are shared).
 // The test's own objects: the pod rbac-sample and its Secret and ConfigMap in default (both clusters), a
-// Secret in podferry-system, a pause pod rbac-exec-probe. The lab's workers (the node workers serve this
+// Secret in podferry-system, a pause pod rbac-exec-probe, a ConfigMap rbac-policy. The lab's workers (the node workers serve this
 // test's migrations as they run) and its pod default/sample are left alone.
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -17,6 +19,8 @@ import { AuthenticationV1Api, RbacAuthorizationV1Api, type V1Pod } from '@kubern
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { createKubernetesActivities } from '../../src/activities/kubernetes.js';
+import { createOperationsActivities } from '../../src/activities/operations.js';
 import { checkpointImageTag, nodeTaskQueue } from '../../src/api/names.js';
 import { startMigration } from '../../src/client/migrations.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -162,6 +166,7 @@ afterAll(async () => {
   }
   await ignore404(() => admin.core('lab-a').deleteNamespacedSecret({ namespace: 'podferry-system', name: 'rbac-canary' })).catch(() => undefined);
   await removeExecProbe().catch((err: unknown) => console.warn(`removing ${EXEC_PROBE}: ${String(err)}`));
+  await ignore404(() => admin.core('lab-a').deleteNamespacedConfigMap({ namespace: NAMESPACE, name: 'rbac-policy' })).catch(() => undefined);
 }, 180_000);
 
 describe('podferry with least privilege on the lab', () => {
@@ -290,4 +295,26 @@ describe('podferry with least privilege on the lab', () => {
     expect(exec.status).toBe(1);
     expect(exec.stderr).toContain(`is forbidden: User "${IDENTITY}" cannot create resource "pods/exec"`);
   }, 180_000);
+
+  test('(d) drain, rebalance and resume read what they need, and a cordon is allowed (dry run)', async () => {
+    const operations = createOperationsActivities({ clusters: restricted });
+    const kubernetes = createKubernetesActivities({ clusters: restricted });
+    // drainNode: the node's pods in every namespace.
+    const onNode = await operations.listNodePods({ cluster: 'lab-a', node: 'lab-a-node' });
+    expect(onNode.every((pod) => pod.cluster === 'lab-a')).toBe(true);
+    // rebalance: candidates across namespaces and in named ones, free capacity, a policy in a ConfigMap.
+    const selector = 'app.kubernetes.io/name=podferry-sample';
+    await operations.listCandidatePods({ clusters: ['lab-a', 'lab-b'], labelSelector: selector, annotationKeys: [] });
+    await operations.listCandidatePods({ clusters: ['lab-a', 'lab-b'], labelSelector: selector, namespaces: [NAMESPACE], annotationKeys: [] });
+    const capacity = await operations.clusterCapacity({ clusters: ['lab-a', 'lab-b'] });
+    expect(Object.keys(capacity).sort()).toEqual(['lab-a', 'lab-b']);
+    await ignore404(() => admin.core('lab-a').deleteNamespacedConfigMap({ namespace: NAMESPACE, name: 'rbac-policy' }));
+    await admin.core('lab-a').createNamespacedConfigMap({ namespace: NAMESPACE, body: { metadata: { name: 'rbac-policy' }, data: { 'policy.yaml': 'clusters: [lab-a, lab-b]\n' } } });
+    expect(await operations.readPolicyConfigMap({ cluster: 'lab-a', namespace: NAMESPACE, name: 'rbac-policy', key: 'policy.yaml' })).toEqual({ clusters: ['lab-a', 'lab-b'] });
+    // resumeSource: every pod of every cluster, for the lock and the migration's annotations.
+    expect(await kubernetes.findHeldMigration({ migrationId: `podferry-e2e-rbac-${runTag}-none` })).toEqual({ targets: [] });
+    // cordonNode's patch, authorized but not applied.
+    const cordoned = await restricted.core('lab-a').patchNode({ name: 'lab-a-node2', body: [{ op: 'add', path: '/spec/unschedulable', value: true }], dryRun: 'All' });
+    expect(cordoned.spec?.unschedulable).toBe(true);
+  }, 60_000);
 });
