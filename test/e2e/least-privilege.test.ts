@@ -4,14 +4,15 @@
 // (a) a pod migrates lab-a → lab-b with its state, and the Secret and ConfigMap it references are copied;
 // (b) a move within lab-a that fails after the source was deleted (the target node refuses the pod: its
 //     node affinity names the source node) rolls back: the target is deleted, the pod restored on its
-//     source node from the checkpoint images and the copies and images removed, all with these roles;
+//     source node from the checkpoint images, the images removed, every undo (the copies' clean-up too)
+//     done with these roles;
 // (c) what podferry does not need is refused: a Secret outside its namespaces, Secrets across namespaces,
 //     exec into a pod, deleting a node;
 // (d) drain, rebalance and resume read what they need (their activities called directly), and a cordon is
 //     allowed (as a dry run: the lab's nodes are shared).
 // The test's own objects: the pod rbac-sample and its Secret and ConfigMap in default (both clusters), a
-// Secret in podferry-system, a pause pod rbac-exec-probe, a ConfigMap rbac-policy. The lab's workers (the node workers serve this
-// test's migrations as they run) and its pod default/sample are left alone.
+// Secret in podferry-system, a pause pod rbac-exec-probe, a ConfigMap rbac-policy. The lab's workers (its
+// node workers serve this test's migrations as they run) and its pod default/sample are left alone.
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -230,7 +231,7 @@ describe('podferry with least privilege on the lab', () => {
     console.log(`least privilege: lab-a → lab-b in ${Date.now() - started} ms, downtime ${result.downtimeMs} ms`);
   }, 420_000);
 
-  test('(b) a move within lab-a that fails after the source was deleted rolls back: target deleted, pod restored on its node, copies and images removed', async () => {
+  test('(b) a move within lab-a that fails after the source was deleted rolls back: target deleted, pod restored on its node, images removed, nothing left behind', async () => {
     const source = await deployRbacSample({ pinnedByAffinity: true });
     await putSampleKey(source.status!.podIP!, 'rbac', 'still here after the failed move');
     const before = await readSampleState(source.status!.podIP!);
