@@ -43,6 +43,8 @@ TEMPORAL_UI_PORT="8233"
 # lab-c is the CRI-O cluster (issue 13): podferry's own configuration (config/lab.yaml) names lab-a and lab-b
 # only; config/lab-c.yaml is lab-c's. `up.sh lab-c` / `down.sh lab-c` start or stop one cluster alone.
 CLUSTERS=(lab-a lab-b lab-c)
+# The clusters of config/lab.yaml, where the lab's podferry workers run (lab-c, the CRI-O cluster, has config/lab-c.yaml).
+PODFERRY_CLUSTERS=(lab-a lab-b)
 
 # Per-cluster facts, indexed by cluster name.
 declare -A SERVICE_CIDR=([lab-a]=10.233.1.0/24 [lab-b]=10.233.2.0/24 [lab-c]=10.233.3.0/24)

@@ -493,6 +493,7 @@ main() {
   for cluster in "${STARTING[@]}"; do
     for node in $(nodes_of "$cluster"); do wait_for "$node-kubelet" 120 node_ready "$node"; done
   done
+  "$LAB_DIR/least-privilege.sh"  # podferry's own identity with deploy/rbac's roles: config/lab-least-privilege.yaml
   ((base_up)) || wait_for temporal 60 "$TEMPORAL_BIN/temporal" operator cluster health --address "$TEMPORAL_ADDRESS"
   {
     if ((base_up)); then cat "$LAB_RUN/up"; else base_components | tr ' ' '\n'; fi

@@ -48,6 +48,9 @@ describe('deploy/ on a lab cluster', () => {
 
   afterAll(() => {
     spawnSync(kubectlBin, ['--kubeconfig', kubeconfig, '--context', 'lab-a', 'delete', '-k', path.join(root, 'deploy/overlays/lab-a'), '--wait=true', '--ignore-not-found']);
+    // That removed the namespace podferry-system and the ServiceAccount podferry the lab's least-privilege
+    // identity is (deploy/lab/least-privilege.sh): give the lab its identity back.
+    execFileSync(path.join(root, 'deploy/lab/least-privilege.sh'), { stdio: 'inherit' });
     execFileSync(path.join(root, 'deploy/lab/workers.sh'), { stdio: 'inherit' }); // the host node worker again
   }, 300_000);
 
