@@ -82,13 +82,20 @@ export function createRegistryActivities(deps: RegistryActivityDeps) {
     }, () => progress);
   }
 
-  /** Deletes the image a tag points to; a missing tag counts as deleted. */
+  /**
+   * Deletes the image a tag points to, its layer and config included: the layer is the checkpoint archive,
+   * the workload's memory, and must not stay readable after its manifest is gone. A checkpoint image's blobs
+   * belong to it alone (the layer is one checkpoint, the config names its migration). Blobs go first, so a
+   * retry after a crash still finds the manifest that names them. A missing tag counts as deleted.
+   */
   async function deleteImage(input: { tag: string }): Promise<{ deleted: boolean }> {
     const repository = deps.repository;
     try {
-      const digest = await deps.registry.headManifest(repository, input.tag);
-      if (!digest) return { deleted: false };
-      return { deleted: await deps.registry.deleteManifest(repository, digest) };
+      const manifest = await deps.registry.getManifest(repository, input.tag);
+      if (!manifest) return { deleted: false };
+      const { config, layers } = JSON.parse(new TextDecoder().decode(manifest.bytes)) as { config?: { digest: string }; layers?: Array<{ digest: string }> };
+      for (const blob of [...(layers ?? []), ...(config ? [config] : [])]) await deps.registry.deleteBlob(repository, blob.digest);
+      return { deleted: await deps.registry.deleteManifest(repository, manifest.digest) };
     } catch (err) {
       throw asFailure(err, `deleting checkpoint image ${repository}:${input.tag}`);
     }

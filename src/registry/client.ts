@@ -192,6 +192,17 @@ export class RegistryClient {
     return true;
   }
 
+  /**
+   * Deletes a blob from the repository (its link: the data becomes unreachable through the API at once and
+   * is reclaimed on disk by the registry's garbage collection). Returns false if it was already gone.
+   */
+  async deleteBlob(repository: string, digest: string): Promise<boolean> {
+    const res = await this.request('DELETE', this.url(`v2/${repository}/blobs/${digest}`), { repository });
+    if (res.status === 404) return false;
+    await this.expectStatus(res, [202, 200], `DELETE blob ${repository}@${digest}`);
+    return true;
+  }
+
   /** Streams a blob back (tests and tools verify pushes with it). */
   async getBlob(repository: string, digest: string): Promise<Response> {
     const res = await this.request('GET', this.url(`v2/${repository}/blobs/${digest}`), { repository });

@@ -79,12 +79,14 @@ describe('checkpoint image push to a real registry', () => {
     expect(await client.headManifest(repository, 'mig-registry-2-kv')).toBe(first.manifestDigest);
   }, 60_000);
 
-  test('deleting an image removes its tag, and deleting it again is harmless', async () => {
+  test('deleting an image removes its tag and its blobs (the layer is the workload\'s memory), and deleting it again is harmless', async () => {
     const archive = makeCheckpointArchive({ container: 'ballast', pagesBytes: 1024 });
     const pushed = await activities.pushCheckpointImage({ migrationId: 'm3', container: 'ballast', archivePath: archive, tag: 'm3-ballast' });
     expect(await client.headManifest(repository, 'm3-ballast')).toBe(pushed.manifestDigest);
+    expect(await client.blobSize(repository, pushed.layerDigest)).toBeGreaterThan(0);
     expect(await activities.deleteImage({ tag: 'm3-ballast' })).toEqual({ deleted: true });
     expect(await client.headManifest(repository, 'm3-ballast')).toBeUndefined();
+    expect(await client.blobSize(repository, pushed.layerDigest)).toBeUndefined();
     expect(await activities.deleteImage({ tag: 'm3-ballast' })).toEqual({ deleted: false });
   }, 60_000);
 
