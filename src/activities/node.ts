@@ -12,7 +12,7 @@ import type { ContainerdTasks } from '../node/containerd-tasks.js';
 import type { CriImages } from '../node/cri-images.js';
 import type { CriRuntime } from '../node/cri-runtime.js';
 import { frozenBy, recordAfter, type FencedCall, type FencedCallName, type FrozenPodRecords } from '../node/frozen-pods.js';
-import { childCgroups, findPodCgroup, freeze, freezerState, podPids, thaw, type PodCgroup } from '../node/pod-cgroup.js';
+import { childCgroups, containerCgroupNames, findPodCgroup, freeze, freezerState, podPids, thaw, type PodCgroup } from '../node/pod-cgroup.js';
 
 export interface NodeActivityDeps {
   /** Where cgroup filesystems are mounted (/sys/fs/cgroup). */
@@ -109,7 +109,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
   }
 
   async function containerCgroup(pod: PodCgroup, id: string): Promise<PodCgroup> {
-    const child = (await childCgroups(pod)).find((c) => path.basename(c.dir).includes(id));
+    const child = (await childCgroups(pod)).find((c) => containerCgroupNames(id).includes(path.basename(c.dir)));
     if (!child) throw ApplicationFailure.nonRetryable(`no cgroup for container ${id} under ${pod.dir}`, 'PodCgroupNotFound');
     return child;
   }

@@ -82,6 +82,17 @@ async function request(cgroup: PodCgroup, frozen: boolean): Promise<void> {
 }
 
 /** The container cgroups (and the sandbox's) directly under the pod cgroup. */
+/** CRI-O (cgroupfs, conmon_cgroup "pod") puts each container's monitor beside it: crio-conmon-<id>. */
+const CRIO_MONITOR_PREFIX = 'crio-conmon-';
+
+/**
+ * The names a container's own cgroup has under its pod's, by runtime and cgroup driver: exact names, never a
+ * substring (crio-conmon-<id> contains the id too, and may sort first).
+ */
+export function containerCgroupNames(id: string): string[] {
+  return [id, `crio-${id}`, `crio-${id}.scope`, `cri-containerd-${id}.scope`, `docker-${id}.scope`];
+}
+
 export async function childCgroups(cgroup: PodCgroup): Promise<PodCgroup[]> {
   const entries = await readdir(cgroup.dir, { withFileTypes: true }).catch(() => []);
   return entries.filter((e) => e.isDirectory()).map((e) => ({ version: cgroup.version, dir: path.join(cgroup.dir, e.name) }));
@@ -113,7 +124,8 @@ export async function podPids(cgroup: PodCgroup): Promise<number[]> {
     const procs = await readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
     for (const line of procs.split('\n')) if (line.trim()) pids.push(Number(line));
     for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      if (entry.isDirectory()) await walk(path.join(dir, entry.name));
+      // CRI-O's container monitor (conmon) must see its container die to report the exit: spared.
+      if (entry.isDirectory() && !entry.name.startsWith(CRIO_MONITOR_PREFIX)) await walk(path.join(dir, entry.name));
     }
   }
   await walk(cgroup.dir);

@@ -174,10 +174,11 @@ const cells: Cell[] = [
     outcomes: ['Succeeded', 'MigrationRolledBack'],
   },
   {
-    name: 'checkpoint directory full (1 MiB tmpfs over it)',
+    name: "checkpoint directory full (1 MiB tmpfs over the node worker's archive directory)",
     inject: async () => {
-      const dir = path.join(LAB_STATE, 'lab-a-node/kubelet/checkpoints');
-      mkdirSync(dir, { recursive: true });
+      // Where the runtime writes the archives the node worker asks for (node.archiveDir, config/lab.yaml).
+      const dir = path.join(LAB_STATE, 'podferry-node/checkpoints/lab-a/lab-a-node');
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'podferry-fault-full', dir]);
       return {
         heal: () => {
@@ -312,11 +313,13 @@ function newerBuild(): string {
   cpSync(path.join(root, 'dist'), dir, { recursive: true });
   const file = path.join(dir, 'workflows/migrate-pod.js');
   const edits: [string, string][] = [
-    ["import { ApplicationFailure,", 'import { patched, upsertMemo, ApplicationFailure,'],
+    ["import { ApplicationFailure,", 'import { upsertMemo, ApplicationFailure,'],
     ["progress.enter('Planning');", "progress.enter('Planning'); if (patched('fault-matrix-newer-build-plan')) { await sleep(1); }"],
     ["progress.enter('CreatingTarget');", "progress.enter('CreatingTarget'); if (patched('fault-matrix-newer-build-target')) { upsertMemo({ build: 'newer' }); }"],
   ];
   let code = readFileSync(file, 'utf8');
+  // Both edits use patched(): migratePod imports it already (its own patches), so only upsertMemo is added.
+  if (!/import \{[^}]*\bpatched\b[^}]*\} from '@temporalio\/workflow'/.test(code)) throw new Error(`newer build: ${file} no longer imports patched: update this cell`);
   for (const [from, to] of edits) {
     if (code.split(from).length !== 2) throw new Error(`newer build: "${from}" is not in ${file} exactly once (the workflow changed: update this cell)`);
     code = code.replace(from, to);

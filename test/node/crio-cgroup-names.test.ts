@@ -1,9 +1,9 @@
 // CRI-O with cgroupfs and conmon_cgroup = "pod" puts two cgroups per container under the pod's: crio-<id> (the
 // container) and crio-conmon-<id> (its monitor, conmon). The node worker finds a container's cgroup by a substring
 // of its name, first match in readdir order (sorted): for an id starting with d, e or f, crio-conmon-<id> comes
-// first. Reproduced on lab-c (docs/crio-source.md): freezePod froze conmon and the container ran on. These pin the
-// bug down on this machine's real freezer, with stand-ins for the container and conmon; they are marked failing
-// until containerCgroup matches `crio-<id>` exactly and the kill spares `crio-conmon-*` (issue 13). Needs root.
+// first. Reproduced on lab-c (docs/crio-source.md): freezePod froze conmon and the container ran on. These keep it
+// fixed on this machine's real freezer, with stand-ins for the container and conmon: containerCgroup matches
+// `crio-<id>` exactly and the kill spares `crio-conmon-*`. Needs root.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,14 +35,14 @@ const id = `e6c518cf633b${'0'.repeat(52)}`; // starts with e: crio-conmon-e… s
     return { pod, activities, call };
   }
 
-  test.failing('freezePod freezes crio-<id>, not crio-conmon-<id>: the container does not run after the hand-over', async () => {
+  test('freezePod freezes crio-<id>, not crio-conmon-<id>: the container does not run after the hand-over', async () => {
     const { pod, activities, call } = await setUp();
     await activities.freezePod({ ...call, fence: 1, sweepAfterMs: 60_000 });
     expect(pod.selfFrozen(pod.containerDirs[`crio-${id}`]!)).toBe(true);
     expect(await pod.runs()).toBe(false);
   });
 
-  test.failing('killFrozenPod spares conmon', async () => {
+  test('killFrozenPod spares conmon', async () => {
     const { pod, activities, call } = await setUp();
     await activities.freezePod({ ...call, fence: 1, sweepAfterMs: 60_000 });
     const conmon = pod.containerDirs[`crio-conmon-${id}`]!;
