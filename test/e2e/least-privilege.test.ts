@@ -19,16 +19,15 @@ import { fileURLToPath } from 'node:url';
 import { AuthenticationV1Api, RbacAuthorizationV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { createKubernetesActivities } from '../../src/activities/kubernetes.js';
 import { createOperationsActivities } from '../../src/activities/operations.js';
-import { checkpointImageTag, nodeTaskQueue } from '../../src/api/names.js';
+import { checkpointImageTag } from '../../src/api/names.js';
 import { startMigration } from '../../src/client/migrations.js';
 import { loadConfig } from '../../src/config/load.js';
 import { apiStatus, Clusters } from '../../src/kubernetes/clusters.js';
 import { compareSampleStates, isReady, putSampleKey, readSampleState, sampleManifest, waitForPod } from '../../src/lab/sample-workload.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { startOrchestratorWorker, type LabOrchestrator } from '../support/lab-orchestrator.js';
+import { startLabOrchestrator, type LabOrchestrator } from '../support/lab-orchestrator.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const kubectlBin = path.join(process.env.HOME ?? '/root', '.cache/podferry-lab/kubernetes-v1.37.2/kubectl');
@@ -116,16 +115,6 @@ async function deployRbacSample(options: { pinnedByAffinity?: boolean } = {}): P
   return (await waitForPod(core, NAMESPACE, POD, isReady, 120_000))!;
 }
 
-/** Whether a worker polls the activity task queue (the lab's node workers must be running; the test starts none). */
-async function polled(queue: string): Promise<boolean> {
-  const answer = await connection.workflowService.describeTaskQueue({
-    namespace: adminConfig.temporal.namespace,
-    taskQueue: { name: queue },
-    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-  });
-  return (answer.pollers ?? []).length > 0;
-}
-
 /** The reasons of the Events a migration recorded on rbac-sample in a cluster. */
 async function eventReasons(cluster: string, migrationId: string): Promise<string[]> {
   const events = await admin.core(cluster).listNamespacedEvent({ namespace: NAMESPACE, fieldSelector: `involvedObject.name=${POD}` });
@@ -152,10 +141,8 @@ beforeAll(async () => {
   restricted = new Clusters(config.clusters);
   connection = await Connection.connect({ address: config.temporal.address });
   client = new Client({ connection, namespace: config.temporal.namespace });
-  for (const [cluster, node] of [['lab-a', 'lab-a-node'], ['lab-a', 'lab-a-node2'], ['lab-b', 'lab-b-node']] as const) {
-    if (!(await polled(nodeTaskQueue(cluster, node)))) throw new Error(`the lab's node worker of ${node} is not running: start the lab's workers (deploy/lab/workers.sh)`);
-  }
-  orchestrator = await startOrchestratorWorker(config, taskQueue);
+  // The lab's node workers (started if they are not running) serve the node calls; this orchestrator signs them.
+  orchestrator = await startLabOrchestrator(config, taskQueue);
 }, 180_000);
 
 afterAll(async () => {

@@ -22,18 +22,6 @@ export async function startLabOrchestrator(
   overrides: Partial<ReturnType<typeof createOrchestratorActivities>> = {},
 ): Promise<LabOrchestrator> {
   execFileSync(path.join(root, 'deploy/lab/workers.sh'), { stdio: 'inherit' });
-  return startOrchestratorWorker(config, taskQueue, overrides);
-}
-
-/**
- * The orchestrator worker alone: the lab's node workers are used as they run (workers.sh restarts those of
- * another build, which a test that shares the lab must not do).
- */
-export async function startOrchestratorWorker(
-  config: PodferryConfig,
-  taskQueue: string,
-  overrides: Partial<ReturnType<typeof createOrchestratorActivities>> = {},
-): Promise<LabOrchestrator> {
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const worker = await Worker.create({
     connection,
