@@ -372,8 +372,12 @@ start_node() {
   local path="$CONTAINERD_BIN:$CRIU_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
   case $runtime in
     containerd)
+      local boots
+      boots=$(containerd_boots "$node")
       start_daemon "$node-containerd" "$ns" env PATH="$path" "$CONTAINERD_BIN/containerd" --config "$state/containerd.toml"
-      wait_for "$node-containerd" 30 test -S "$run/containerd.sock"
+      # Not the socket alone: its CRI answers Unavailable until containerd has recovered its state, and a
+      # kubelet started then exits ("validate CRI v1 runtime API").
+      wait_for "$node-containerd" 30 containerd_booted "$node" "$boots"
       ;;
     crio)
       # containers/image keeps its blob info cache in /var/lib/containers/cache for root, whatever CRI-O's
@@ -413,11 +417,17 @@ default_service_account() {
   lab_kubectl --context "$1" get serviceaccount default -n default
 }
 
+# Ready as reported by this kubelet: a Node kept in etcd from the last up still says Ready for a while.
 node_ready() {
-  local node=$1
-  [[ $(lab_kubectl --context "${NODE_CLUSTER[$node]}" get node "$node" \
-    -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
+  local node=$1 since=$2 ready
+  ready=$(lab_kubectl --context "${NODE_CLUSTER[$node]}" get node "$node" \
+    -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}' 2>/dev/null) || return 1
+  [[ ${ready%% *} == True ]] && (($(date -d "${ready#* }" +%s) >= since))
 }
+
+# How many times containerd's log says it booted (each start appends to the same log).
+containerd_boots() { grep -c 'containerd successfully booted' "$(log_file "$1-containerd")" 2>/dev/null || true; }
+containerd_booted() { (($(containerd_boots "$1") > $2)); }
 
 # The clusters this run is asked for (all, or those named on the command line) and those it starts.
 SELECTED=()
@@ -481,6 +491,8 @@ main() {
   done
   merge_kubeconfigs "${running[@]}"
   for cluster in "${STARTING[@]}"; do apply_cluster_rbac "$cluster"; done
+  local nodes_started
+  nodes_started=$(date +%s)
   for cluster in "${STARTING[@]}"; do
     for node in $(nodes_of "$cluster"); do start_node "$node"; done
   done
@@ -491,7 +503,7 @@ main() {
     wait_for "$cluster-controller-manager" 60 default_service_account "$cluster"
   done
   for cluster in "${STARTING[@]}"; do
-    for node in $(nodes_of "$cluster"); do wait_for "$node-kubelet" 120 node_ready "$node"; done
+    for node in $(nodes_of "$cluster"); do wait_for "$node-kubelet" 120 node_ready "$node" "$nodes_started"; done
   done
   "$LAB_DIR/least-privilege.sh"  # podferry's own identity with deploy/rbac's roles: config/lab-least-privilege.yaml
   ((base_up)) || wait_for temporal 60 "$TEMPORAL_BIN/temporal" operator cluster health --address "$TEMPORAL_ADDRESS"
