@@ -426,7 +426,11 @@ node_ready() {
 }
 
 # How many times containerd's log says it booted (each start appends to the same log).
-containerd_boots() { grep -c 'containerd successfully booted' "$(log_file "$1-containerd")" 2>/dev/null || true; }
+containerd_boots() {
+  local log
+  log=$(log_file "$1-containerd")
+  if [[ -f $log ]]; then grep -c 'containerd successfully booted' "$log" || true; else echo 0; fi
+}
 containerd_booted() { (($(containerd_boots "$1") > $2)); }
 
 # The clusters this run is asked for (all, or those named on the command line) and those it starts.
