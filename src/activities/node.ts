@@ -77,7 +77,6 @@ function fencedCall(call: FencedCallName, input: FencedPodInput): FencedCall {
 }
 
 export function createNodeActivities(deps: NodeActivityDeps) {
-
   async function podCgroupOrFail(podUid: string) {
     const cgroup = await findPodCgroup(deps.cgroupFsRoot, podUid);
     if (!cgroup) {
@@ -94,19 +93,6 @@ export function createNodeActivities(deps: NodeActivityDeps) {
     const match = /^([a-z0-9-]+):\/\/(.+)$/.exec(runtimeId);
     return match ? { runtime: match[1]!, id: match[2]! } : { runtime: '', id: runtimeId };
   };
-
-  /** The runtime's own answer: every container named must be this pod's, on this node (when the worker has a CRI socket). */
-  async function containersOfThisPod(input: PodContainers): Promise<void> {
-    if (!deps.runtime) return;
-    const known = new Set((await deps.runtime.podContainers(input.podUid)).map((c) => c.id));
-    const strangers = input.containerIds.filter((id) => !known.has(parseId(id).id));
-    if (known.size === 0 || strangers.length > 0) {
-      throw ApplicationFailure.nonRetryable(
-        `pod uid ${input.podUid} on node ${deps.nodeName}: ${known.size === 0 ? 'the runtime runs no such pod here' : `containers ${strangers.join(', ')} are not this pod's`}; refused`,
-        'ContainerNotOnThisNode',
-      );
-    }
-  }
 
   async function containerCgroup(pod: PodCgroup, id: string): Promise<PodCgroup> {
     const child = (await childCgroups(pod)).find((c) => containerCgroupNames(id).includes(path.basename(c.dir)));
@@ -134,7 +120,8 @@ export function createNodeActivities(deps: NodeActivityDeps) {
         'InvalidInput',
       );
     }
-    await containersOfThisPod(input);
+    // The runtime's own answer (when this worker has a CRI socket): the containers are this pod's, here.
+    await deps.runtime?.requirePodContainers(input.podUid, input.containerIds, `node ${deps.nodeName}`);
     if (!deps.containerd && input.containerIds.some((id) => parseId(id).runtime === 'containerd')) {
       // Freezing containerd's containers behind its back makes its checkpoint fail ("pause failed").
       throw ApplicationFailure.nonRetryable(
@@ -288,7 +275,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
 
   /**
    * Deletes archives (checkpoints hold the memory of the workload: treat them as secrets). Idempotent. Only
-   * the kubelet's archives in this node's checkpoint directory: any other path is refused, not deleted.
+   * checkpoint archives in this node's archive directories: any other path is refused, not deleted.
    */
   async function deleteArchives(input: DeleteArchivesInput): Promise<{ deleted: string[] }> {
     const archives = deps.archives;

@@ -13,7 +13,7 @@ export interface RegistryActivityDeps {
   repository: string;
   /** host[:port] kubelets pull from; default the registry URL's host. */
   pullHost?: string;
-  /** The kubelet's archives this worker may push (a node worker; the orchestrator pushes nothing). */
+  /** The checkpoint archives this worker may push (a node worker; the orchestrator pushes nothing). */
   archives?: CheckpointArchives;
 }
 

@@ -29,20 +29,11 @@ export function createRuntimeCheckpointActivities(deps: { runtime?: CriRuntime; 
       );
     }
     // The node's own answer, not the input's: the container must be this pod's, here.
-    const id = input.containerId.replace(/^[a-z0-9-]+:\/\//, '');
-    const known = await runtime.podContainers(input.podUid);
-    const container = known.find((c) => c.id === id);
-    if (!container) {
-      throw ApplicationFailure.nonRetryable(
-        `checkpointing ${ref}: the runtime of node ${deps.nodeName} has no container ${input.containerId} in pod uid ${input.podUid} ` +
-          `(it has ${known.map((c) => c.id.slice(0, 12)).join(', ') || 'none'}): the call names a pod or container that is not on this node`,
-        'ContainerNotOnThisNode',
-      );
-    }
+    const [id] = await runtime.requirePodContainers(input.podUid, [input.containerId], `node ${deps.nodeName} (checkpointing ${ref})`);
     const archivePath = await deps.archives.newArchive({ namespace: input.namespace, name: input.pod }, input.container);
     const started = Date.now();
     await whileHeartbeating(
-      (signal) => runtime.checkpoint(id, archivePath, input.timeoutSeconds, { signal }),
+      (signal) => runtime.checkpoint(id!, archivePath, input.timeoutSeconds, { signal }),
       () => ({ waitingMs: Date.now() - started }),
     ).catch((err: unknown) => {
       throw ApplicationFailure.create({ message: `checkpointing ${ref}: ${(err as Error).message}`, type: 'CheckpointFailed', cause: err as Error });

@@ -22,7 +22,7 @@ export interface TransferActivityDeps {
   /** Repository and registry host the image is named under (the same name a push would give). */
   repository: string;
   pullHost: string;
-  /** The kubelet's archives this worker may serve (source side). */
+  /** The checkpoint archives this worker may serve (source side). */
   archives?: CheckpointArchives;
 }
 

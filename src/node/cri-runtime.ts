@@ -4,6 +4,7 @@
 // - CheckpointContainer, the call the kubelet's checkpoint API ends in: checkpointing through it needs neither
 //   the API server's node proxy (`nodes/proxy`, exec-like on every kubelet) nor the kubelet hop.
 import grpc from '@grpc/grpc-js';
+import { ApplicationFailure } from '@temporalio/common';
 import { RUNTIME_SERVICE, type CriContainer } from './proto/services.js';
 import { failed, unaryCall } from './proto/unary-call.js';
 
@@ -26,6 +27,24 @@ export class CriRuntime {
     return response.containers;
   }
 
+  /**
+   * The runtime's own answer, not the caller's: every container named (runtime ids as the kubelet reports
+   * them, containerd://…, cri-o://…) must be this pod's, on this node. Returns the bare ids; throws
+   * ContainerNotOnThisNode otherwise.
+   */
+  async requirePodContainers(podUid: string, runtimeIds: string[], where: string): Promise<string[]> {
+    const known = new Set((await this.podContainers(podUid)).map((c) => c.id));
+    const ids = runtimeIds.map(bareContainerId);
+    const strangers = ids.filter((id) => !known.has(id));
+    if (known.size === 0 || strangers.length > 0) {
+      throw ApplicationFailure.nonRetryable(
+        `pod uid ${podUid} on ${where}: ${known.size === 0 ? 'the runtime runs no such pod here' : `containers ${strangers.join(', ')} are not this pod's`}; refused`,
+        'ContainerNotOnThisNode',
+      );
+    }
+    return ids;
+  }
+
   /** Checkpoints one container into an archive at `location` (a path on the node); resolves when it is written. */
   async checkpoint(containerId: string, location: string, timeoutSeconds: number, options: { signal?: AbortSignal } = {}): Promise<void> {
     await unaryCall(this.client, RUNTIME_SERVICE.checkpointContainer, { containerId, location, timeout: String(timeoutSeconds) }, {
@@ -37,4 +56,9 @@ export class CriRuntime {
   close(): void {
     this.client.close();
   }
+}
+
+/** The id the runtime knows a container by: the kubelet's runtime id without its `<runtime>://` scheme. */
+function bareContainerId(runtimeId: string): string {
+  return runtimeId.replace(/^[a-z0-9-]+:\/\//, '');
 }

@@ -82,7 +82,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
   const state: MigrationState = { checkpoints: {}, sent: [], frozenTooLong: false, fence: 0 };
   const nextFence = () => ++state.fence;
   const startedAt = Date.now();
-  const imageOf = (container: string) => checkpointImageOf(state, options, container);
+  const imageOf = (container: string) => checkpointImageOf(state, container);
   // Everything before the commit runs in this scope: the freeze deadline (or a cancel) cancels it.
   const beforeCommit = new CancellationScope();
   let deadline: CancellationScope | undefined;
@@ -326,7 +326,7 @@ async function finishAfterCommit(
   if (options.cleanup.images === 'keep') {
     for (const image of state.sent.filter((p) => p.via === 'direct')) {
       await forward(`pushing the checkpoint image of ${image.container} to the registry`, () =>
-        sourceNode.pushCheckpointImage({ ...checkpointImageOf(state, options, image.container), tag: image.tag }),
+        sourceNode.pushCheckpointImage({ ...checkpointImageOf(state, image.container), tag: image.tag }),
       );
     }
   }
@@ -508,7 +508,7 @@ function sourcePodOf(plan: MigrationPlan): { cluster: string; namespace: string;
 }
 
 /** What the source node needs to make a container's checkpoint image (once planned and checkpointed). */
-function checkpointImageOf(state: MigrationState, options: MigratePodInput['options'], container: string) {
+function checkpointImageOf(state: MigrationState, container: string) {
   return {
     migrationId: state.plan!.migrationId,
     container,
