@@ -1,22 +1,26 @@
 // Checkpoint images sent node to node, without a registry on the critical path. The source node's worker
-// offers each archive as an image (hashed once, served by its CheckpointServer); the target node's worker
-// streams it into its runtime (containerd's import) and waits until the kubelet's view of images (CRI) has
-// it. The target pod then references the image exactly as after a registry push (same digest), so the
-// kubelet finds it present and pulls nothing. Images that went through the registry are pulled by the
-// target node's worker ahead of the kubelet, to the same effect.
-import { get, type IncomingMessage } from 'node:http';
+// offers each archive as an image (hashed once, served by its CheckpointServer to the receiving node only,
+// once, over mutual TLS); the target node's worker streams it into its runtime (containerd's import) and
+// waits until the kubelet's view of images (CRI) has it. The target pod then references the image exactly as
+// after a registry push (same digest), so the kubelet finds it present and pulls nothing. Images that went
+// through the registry are pulled by the target node's worker ahead of the kubelet, to the same effect.
+import type { IncomingMessage } from 'node:http';
 import { ApplicationFailure } from '@temporalio/common';
 import { archiveDigest } from '../node/archive-digest.js';
 import type { CheckpointArchives } from '../node/checkpoint-archives.js';
-import { CheckpointServer } from '../node/checkpoint-server.js';
-import type { ContainerdImport } from '../node/containerd-import.js';
+import { CheckpointServer, fetchOffer } from '../node/checkpoint-server.js';
+import type { ContainerdImport, ImageLayoutStream } from '../node/containerd-import.js';
 import type { CriImages } from '../node/cri-images.js';
+import { nodeIdentity, type NodeCredentials } from '../node/node-identity.js';
 import { imageReference, migrationCheckpointImage } from '../oci/checkpoint-image.js';
+import { packOciLayout } from '../oci/oci-layout.js';
 import { sleep, whileHeartbeating } from './context.js';
 
 export interface TransferActivityDeps {
   /** Serves this node's checkpoints (source side). */
   server?: CheckpointServer;
+  /** This node's TLS identity (fetching from another node's server). */
+  credentials?: NodeCredentials;
   /** Imports into this node's runtime (target side) and sees its images as the kubelet does. */
   runtime?: { importer: ContainerdImport; criImages: CriImages };
   /** Repository and registry host the image is named under (the same name a push would give). */
@@ -26,11 +30,22 @@ export interface TransferActivityDeps {
   archives?: CheckpointArchives;
 }
 
-export interface OfferCheckpointImageInput {
+/** A node, as podferry names it: its cluster and node name. */
+export interface NodeName {
+  cluster: string;
+  node: string;
+}
+
+export interface CheckpointArchiveImageInput {
   migrationId: string;
   container: string;
   archivePath: string;
   originalImage?: string;
+}
+
+export interface OfferCheckpointImageInput extends CheckpointArchiveImageInput {
+  /** The only node that may fetch the offer. */
+  receiver: NodeName;
 }
 
 export interface OfferedCheckpointImage {
@@ -47,6 +62,8 @@ export interface ImportCheckpointImageInput {
   container: string;
   url: string;
   ref: string;
+  /** The node that offered it: the server must prove to be that node. */
+  source: NodeName;
 }
 
 export interface ImportedCheckpointImage {
@@ -70,10 +87,10 @@ export function createTransferActivities(deps: TransferActivityDeps) {
     throw ApplicationFailure.nonRetryable(`${purpose}: image ${JSON.stringify(ref)} refused: this node worker only handles checkpoint images ${prefix}sha256:…`, 'ImageRefused');
   };
 
-  async function offerCheckpointImage(input: OfferCheckpointImageInput): Promise<OfferedCheckpointImage> {
-    if (!deps.server) throw ApplicationFailure.nonRetryable('this node worker serves no checkpoints (node.transfer)', 'TransferUnavailable');
+  /** The checkpoint image of one of this node's archives: the archive file, its image and reference. */
+  async function archiveImage(input: CheckpointArchiveImageInput, purpose: string) {
     if (!deps.archives) throw ApplicationFailure.nonRetryable('this node worker has no checkpoint directory (node.checkpointDir)', 'TransferUnavailable');
-    const file = await deps.archives.resolve(input.archivePath, `offering the checkpoint image of container ${input.container}`);
+    const file = await deps.archives.resolve(input.archivePath, `${purpose} of container ${input.container}`);
     let layer: { digest: string; size: number };
     try {
       layer = await archiveDigest(file);
@@ -84,10 +101,15 @@ export function createTransferActivities(deps: TransferActivityDeps) {
       );
     }
     const image = migrationCheckpointImage(input, layer);
-    const ref = imageReference(deps.pullHost, deps.repository, image.manifest.digest);
+    return { file, layer, image, ref: imageReference(deps.pullHost, deps.repository, image.manifest.digest) };
+  }
+
+  async function offerCheckpointImage(input: OfferCheckpointImageInput): Promise<OfferedCheckpointImage> {
+    if (!deps.server) throw ApplicationFailure.nonRetryable('this node worker serves no checkpoints (node.transfer.tls)', 'TransferUnavailable');
+    const { file, layer, image, ref } = await archiveImage(input, 'offering the checkpoint image');
     return {
       container: input.container,
-      url: deps.server.offer(image, ref, file),
+      url: deps.server.offer(image, ref, file, nodeIdentity(input.receiver.cluster, input.receiver.node)),
       ref,
       manifestDigest: image.manifest.digest,
       layerDigest: layer.digest,
@@ -95,42 +117,68 @@ export function createTransferActivities(deps: TransferActivityDeps) {
     };
   }
 
-  async function importCheckpointImage(input: ImportCheckpointImageInput): Promise<ImportedCheckpointImage> {
+  /**
+   * Streams an image into this node's runtime and waits until the kubelet's view of images (CRI) lists it.
+   * `layout` opens the stream (only when the image is not there yet); `bytes` counts what it read.
+   */
+  async function importIntoRuntime(ref: string, container: string, layout: (signal: AbortSignal) => Promise<ImageLayoutStream>): Promise<ImportedCheckpointImage> {
     const runtime = deps.runtime;
     if (!runtime) throw ApplicationFailure.nonRetryable('this node worker has no containerd to import into (node.containerd)', 'TransferUnavailable');
-    const purpose = `importing the checkpoint image of ${input.container}`;
-    checkpointRef(input.ref, purpose);
-    offerUrl(input.url, purpose);
     const started = Date.now();
     let bytes = 0;
     return whileHeartbeating(async (signal) => {
-      const listed = () => runtime.criImages.status(input.ref, undefined, { signal });
-      if (await listed()) return { container: input.container, ref: input.ref, bytes: 0, durationMs: Date.now() - started };
-
-      // node:http rather than fetch: its classic stream is piped to ctr at about twice the speed of a web stream.
-      // An aborted signal destroys the response (so the source node stops serving) and stops ctr.
-      const response = await new Promise<IncomingMessage>((resolve, reject) => {
-        get(input.url, { signal }, resolve).on('error', reject);
-      });
-      if (response.statusCode !== 200) {
-        response.resume();
-        // 404: the offer is gone (source worker restarted or the offer expired): offering again is the way out.
-        throw ApplicationFailure.nonRetryable(`fetching checkpoint image of ${input.container} from the source node: HTTP ${response.statusCode}`, 'TransferFailed');
-      }
-      response.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      const repository = input.ref.slice(0, input.ref.indexOf('@'));
+      const listed = () => runtime.criImages.status(ref, undefined, { signal });
+      if (await listed()) return { container, ref, bytes: 0, durationMs: Date.now() - started };
+      const stream = await layout(signal);
+      (stream as NodeJS.EventEmitter).on('data', (chunk: Buffer) => (bytes += chunk.length));
       try {
-        await runtime.importer.importLayout(response, repository, { signal });
+        await runtime.importer.importLayout(stream, ref.slice(0, ref.indexOf('@')), { signal });
       } catch (err) {
-        throw ApplicationFailure.create({ message: `importing the checkpoint image of ${input.container}: ${(err as Error).message}`, type: 'TransferFailed' });
+        throw ApplicationFailure.create({ message: `importing the checkpoint image of ${container}: ${(err as Error).message}`, type: 'TransferFailed' });
       }
       const deadline = Date.now() + VISIBLE_TIMEOUT_MS;
       while (!(await listed())) {
-        if (Date.now() > deadline) throw ApplicationFailure.create({ message: `imported ${input.ref}, but the runtime's CRI does not list it`, type: 'TransferFailed' });
+        if (Date.now() > deadline) throw ApplicationFailure.create({ message: `imported ${ref}, but the runtime's CRI does not list it`, type: 'TransferFailed' });
         await sleep(50, signal);
       }
-      return { container: input.container, ref: input.ref, bytes, durationMs: Date.now() - started };
+      return { container, ref, bytes, durationMs: Date.now() - started };
     }, () => ({ bytes }));
+  }
+
+  async function importCheckpointImage(input: ImportCheckpointImageInput): Promise<ImportedCheckpointImage> {
+    const purpose = `importing the checkpoint image of ${input.container}`;
+    checkpointRef(input.ref, purpose);
+    offerUrl(input.url, purpose);
+    const credentials = deps.credentials;
+    if (!credentials) throw ApplicationFailure.nonRetryable('this node worker has no transfer identity (node.transfer.tls)', 'TransferUnavailable');
+    const source = nodeIdentity(input.source.cluster, input.source.node);
+    return importIntoRuntime(input.ref, input.container, async (signal) => {
+      let response: IncomingMessage;
+      try {
+        response = await fetchOffer(input.url, credentials.current(), source, signal);
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable(`fetching checkpoint image of ${input.container} from the source node: ${(err as Error).message}`, 'TransferFailed');
+      }
+      if (response.statusCode !== 200) {
+        response.resume();
+        // 404: the offer is gone (served once already, expired, or the source worker restarted): the workflow pushes to the registry instead.
+        throw ApplicationFailure.nonRetryable(`fetching checkpoint image of ${input.container} from the source node: HTTP ${response.statusCode}`, 'TransferFailed');
+      }
+      return response;
+    });
+  }
+
+  /**
+   * Imports one of this node's own checkpoint archives into its runtime, as the image another node would have
+   * received (the undo of a move that deleted the source restores it here from images that went node to node).
+   * The reference must be the one the archive makes: a changed archive is refused.
+   */
+  async function importLocalCheckpointImage(input: CheckpointArchiveImageInput & { ref: string }): Promise<ImportedCheckpointImage> {
+    const purpose = 'importing the local checkpoint image';
+    checkpointRef(input.ref, purpose);
+    const { file, image, ref } = await archiveImage(input, purpose);
+    if (ref !== input.ref) throw ApplicationFailure.nonRetryable(`${purpose} of ${input.container}: the archive ${input.archivePath} now makes ${ref}, not ${input.ref}`, 'ImageRefused');
+    return importIntoRuntime(ref, input.container, async () => packOciLayout(image, ref, file));
   }
 
   /**
@@ -160,13 +208,13 @@ export function createTransferActivities(deps: TransferActivityDeps) {
     return { removed };
   }
 
-  return { offerCheckpointImage, importCheckpointImage, pullCheckpointImage, removeCheckpointImages };
+  return { offerCheckpointImage, importCheckpointImage, importLocalCheckpointImage, pullCheckpointImage, removeCheckpointImages };
 }
 
 export type TransferActivities = ReturnType<typeof createTransferActivities>;
 
 /**
- * An offer URL this node fetches: plain http to another node worker's checkpoint server, path
+ * An offer URL this node fetches: https to another node worker's checkpoint server, path
  * /checkpoints/<token> and nothing else (no credentials, query or other path), so the input cannot point the
  * node at another service (an instance metadata endpoint, the kubelet, an internal API).
  */
@@ -178,8 +226,8 @@ function offerUrl(raw: string, purpose: string): URL {
   } catch {
     throw refuse('not a URL');
   }
-  if (url.protocol !== 'http:' || url.username || url.password || url.search || url.hash || !CheckpointServer.isOfferPath(url.pathname)) {
-    throw refuse("not a podferry node worker's checkpoint offer (http://<node>:<port>/checkpoints/<token>)");
+  if (url.protocol !== 'https:' || url.username || url.password || url.search || url.hash || !CheckpointServer.isOfferPath(url.pathname)) {
+    throw refuse("not a podferry node worker's checkpoint offer (https://<node>:<port>/checkpoints/<token>)");
   }
   return url;
 }

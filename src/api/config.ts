@@ -89,11 +89,17 @@ export const NodeWorkerConfig = z
       .strict()
       .optional(),
     /**
-     * Node-to-node transfer of checkpoint images: this worker serves its checkpoints over HTTP to the target
-     * node's worker (one unguessable URL per image, for a limited time), which imports them into its runtime.
+     * Node-to-node transfer of checkpoint images: this worker serves its checkpoints over mutual TLS to the
+     * target node's worker (one unguessable URL per image, for that node only, served once), which imports
+     * them into its runtime. Without `tls` this node neither serves nor receives (migrations go through the registry).
      */
     transfer: z
       .object({
+        /**
+         * The transfer CA (mount the Secret podferry-transfer-ca): the worker issues itself a certificate naming
+         * its node, and trusts only peers the CA issued. An EC P-256/P-384 or RSA key, PEM.
+         */
+        tls: z.object({ caFile: z.string().min(1), caKeyFile: z.string().min(1) }).strict().optional(),
         host: z.string().min(1).default('0.0.0.0'),
         /** 0: any free port (the URL handed out names the real one). */
         port: z.number().int().min(0).max(65535).default(0),

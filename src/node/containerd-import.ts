@@ -6,6 +6,10 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { Pack } from 'tar-stream';
+
+/** An OCI layout tar: fetched from another node, or packed here from a local archive (src/oci/oci-layout.ts). */
+export type ImageLayoutStream = Readable | Pack;
 
 export class ContainerdImport {
   private readonly options: { ctr: string; address: string; namespace: string };
@@ -18,7 +22,7 @@ export class ContainerdImport {
    * Streams `layout` into `ctr images import`; `baseName` is the repository the image is named under.
    * Aborting `options.signal` stops ctr and the source stream, and rejects with the signal's reason.
    */
-  async importLayout(layout: Readable, baseName: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async importLayout(layout: ImageLayoutStream, baseName: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     const { ctr, address, namespace } = this.options;
     const { signal } = options;
     signal?.throwIfAborted();

@@ -16,6 +16,7 @@ import { CheckpointArchives } from '../node/checkpoint-archives.js';
 import { CheckpointServer } from '../node/checkpoint-server.js';
 import { ContainerdImport } from '../node/containerd-import.js';
 import { ContainerdTasks } from '../node/containerd-tasks.js';
+import { NodeCredentials, readTransferCa } from '../node/node-identity.js';
 import { CriImages } from '../node/cri-images.js';
 import { CriRuntime } from '../node/cri-runtime.js';
 import { createFrozenPodSweeper, describeWithTemporal } from '../node/frozen-pod-sweeper.js';
@@ -30,8 +31,10 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
   const node = requireNodeConfig(config);
   if (!config.registry) throw new Error('config: field registry: Required (the node worker pushes checkpoint images)');
   const registry = new RegistryClient(config.registry);
-  const server = new CheckpointServer(node.transfer);
-  const url = await server.start();
+  // Node-to-node transfers need this node's identity from the transfer CA; without it the registry carries every image.
+  const credentials = node.transfer.tls ? await NodeCredentials.start(readTransferCa(node.transfer.tls), node.cluster, node.nodeName) : undefined;
+  const server = credentials ? new CheckpointServer(node.transfer, credentials) : undefined;
+  const url = server ? await server.start() : undefined;
   const criImages = node.containerd ? new CriImages({ address: node.containerd.address }) : undefined;
   const criRuntime = node.containerd ? new CriRuntime({ address: node.containerd.address }) : undefined;
   const frozenPods = new FrozenPodRecords(frozenPodsDir(node.stateDir, node.cluster, node.nodeName));
@@ -57,6 +60,7 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
     }).pushCheckpointImage,
     ...createTransferActivities({
       server,
+      credentials,
       runtime: node.containerd && criImages ? { importer: new ContainerdImport(node.containerd), criImages } : undefined,
       repository: config.registry.repository,
       pullHost: config.registry.pullHost ?? registry.host,
@@ -116,7 +120,8 @@ async function main(): Promise<void> {
   console.log(
     `node worker: ${node.cluster}/${node.nodeName}, task queue ${nodeTaskQueue(node.cluster, node.nodeName)}, cgroups at ${node.cgroupFsRoot}` +
       (node.containerd ? `, containerd at ${node.containerd.address}` : '') +
-      `, checkpoints served at ${transferUrl}, frozen-pod records in ${frozenPods.dir}`,
+      (transferUrl ? `, checkpoints served at ${transferUrl}` : ', no node-to-node transfers (node.transfer.tls not set)') +
+      `, frozen-pod records in ${frozenPods.dir}`,
   );
   // The sweeper's own client connection: the worker's is closed as soon as the worker stops, the sweeper after.
   const temporal = await Connection.connect({ ...temporalConnectionOptions(proc.config.temporal), connectTimeout: '10s' });

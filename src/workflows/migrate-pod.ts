@@ -24,6 +24,7 @@ import { ApplicationFailure, CancellationScope, isCancellation, patched, proxyAc
 import { errorMessage, OUTCOME_FAILURES } from '../api/failures.js';
 import { describeIssues, MigratePodInput, type MigratePodRequest, type MigrationResult, type PodIdentity } from '../api/migration.js';
 import type { MigrationPlan } from '../api/migration-plan.js';
+import type { CheckpointArchiveImageInput } from '../activities/transfer.js';
 import { nodeTaskQueue } from '../api/names.js';
 import { progressQuery, type MigrationMetricsSinks, type MigrationOutcome } from './definitions.js';
 import { forEachContainer, throwFirst } from './per-container.js';
@@ -47,6 +48,8 @@ const TARGET_STOP_GRACE_SECONDS = 1;
 const SAFETY_NET_MARGIN_MS = 10_000;
 /** patched() id of the checkpoint through the node's runtime (runs recorded before it checkpointed through the kubelet). */
 const CHECKPOINT_THROUGH_RUNTIME = 'checkpoint-through-the-runtime';
+/** patched() id of the undo that imports node-to-node images at the source from its own archives (offers are one-shot and bound to the target now). */
+const SOURCE_RESTORE_FROM_OWN_ARCHIVES = 'source-restore-from-own-archives';
 
 /** What the migration has done so far: what the undos, the failure message and the result read. */
 interface MigrationState {
@@ -174,7 +177,9 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       if (plan.strategy === 'DeleteThenCreate') {
         progress.enter('DeletingSource');
         saga.onFailureRestore('restore source from its checkpoint images', async () => {
-          state.restoredAtSource = await restoreSourceFromCheckpoint(plan, state.sent, options.readyTimeoutSeconds, sourceNodePersistent, nextFence);
+          state.restoredAtSource = await restoreSourceFromCheckpoint(plan, state.sent, options.readyTimeoutSeconds, sourceNodePersistent, nextFence, (c) =>
+            checkpointImageOf(state, c),
+          );
         });
         progress.sourceOnAbort('hold');
         await deleteFrozenSource(plan, clusterDeletion, sourceNode, nextFence(), { removeAtOnce: true });
@@ -477,15 +482,23 @@ async function restoreSourceFromCheckpoint(
   plan: MigrationPlan,
   sent: SentCheckpointImage[],
   readyTimeoutSeconds: number,
-  node: Pick<NodeWorkerActivities, 'killFrozenPod' | 'importCheckpointImage'>,
+  node: Pick<NodeWorkerActivities, 'killFrozenPod' | 'importCheckpointImage' | 'importLocalCheckpointImage'>,
   nextFence: () => number,
+  imageOf: (container: string) => CheckpointArchiveImageInput,
 ): Promise<PodIdentity | undefined> {
   const source = sourcePodOf(plan);
   const lifecycle = await clusterPersistent.podLifecycle(source);
   if (lifecycle === 'present') return undefined;
   if (lifecycle === 'terminating') await deleteFrozenSource(plan, clusterPersistent, node, nextFence());
-  // Images sent node to node exist only at the target: the source node imports them from its own offers.
-  await Promise.all(sent.filter((s) => s.offerUrl).map((s) => node.importCheckpointImage({ container: s.container, url: s.offerUrl!, ref: s.ref })));
+  // Images sent node to node exist only at the target: the source node imports them from its own archives
+  // (runs recorded before that fetched them again from its own offers).
+  const direct = sent.filter((s) => s.offerUrl);
+  if (patched(SOURCE_RESTORE_FROM_OWN_ARCHIVES)) {
+    await Promise.all(direct.map((s) => node.importLocalCheckpointImage({ ...imageOf(s.container), ref: s.ref })));
+  } else {
+    const offeredBy = { cluster: plan.source.cluster, node: plan.source.node };
+    await Promise.all(direct.map((s) => node.importCheckpointImage({ container: s.container, url: s.offerUrl!, ref: s.ref, source: offeredBy })));
+  }
   const atSource = { ...plan, target: { cluster: source.cluster, namespace: source.namespace, node: plan.source.node }, targetNodeTaints: [] };
   const images = Object.fromEntries(sent.map((s) => [s.container, s.ref]));
   const restored = await clusterPersistent.createTargetPod({ plan: atSource, images });

@@ -71,9 +71,14 @@ export async function sendCheckpointImages(input: SendImagesInput): Promise<Sent
     }
   };
   const sendDirect = async (container: string): Promise<SentCheckpointImage> => {
-    const offered = await source.offerCheckpointImage(input.imageOf(container));
+    const offered = await source.offerCheckpointImage({ ...input.imageOf(container), receiver: { cluster: plan.target.cluster, node: directTo! } });
     onReceiver.push(offered.ref);
-    const received = await receiverCalls!.importCheckpointImage({ container, url: offered.url, ref: offered.ref });
+    const received = await receiverCalls!.importCheckpointImage({
+      container,
+      url: offered.url,
+      ref: offered.ref,
+      source: { cluster: plan.source.cluster, node: plan.source.node },
+    });
     return {
       container,
       ref: offered.ref,

@@ -44,6 +44,10 @@ describe('deploy/ on a lab cluster', () => {
     // The key the lab's own orchestrator signs node calls with: the in-cluster workers share it.
     const key = kubectl('create', 'secret', 'generic', 'podferry-node-call-key', '-n', 'podferry-system', `--from-file=key=${config.security.nodeCallKeyFile}`, '--dry-run=client', '-o', 'yaml');
     execFileSync(kubectlBin, ['--kubeconfig', kubeconfig, '--context', 'lab-a', 'apply', '-f', '-'], { input: key });
+    // And the lab's transfer CA: in-cluster node workers and the host ones know each other.
+    const tls = config.node!.transfer.tls!;
+    const ca = kubectl('create', 'secret', 'generic', 'podferry-transfer-ca', '-n', 'podferry-system', `--from-file=ca.crt=${tls.caFile}`, `--from-file=ca.key=${tls.caKeyFile}`, '--dry-run=client', '-o', 'yaml');
+    execFileSync(kubectlBin, ['--kubeconfig', kubeconfig, '--context', 'lab-a', 'apply', '-f', '-'], { input: ca });
   }, 300_000);
 
   afterAll(() => {

@@ -3,8 +3,9 @@
 // 1. `podferry migrate --from lab-a --to lab-a --node lab-a-node2 --transfer direct` moves the sample pod with
 //    its state (images node to node).
 // 2. The target fails after the source was deleted (a fault injected into the first createTargetPod): the
-//    pod is restored on its source node from the checkpoint images (through the registry, the default) and
-//    continues with its state.
+//    pod is restored on its source node from the checkpoint images and continues with its state: pulled
+//    from the registry, or, when they went node to node (offers are one-shot and only for the target), imported
+//    by the source node from its own archives.
 // The orchestration runs in a worker of this test on its own task queue (real activities, one wrapped).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
@@ -69,7 +70,7 @@ describe('moves within the cluster lab-a', () => {
     console.log(`moved within lab-a: downtime ${result.downtimeMs} ms (source deletion ${result.phasesMs.DeletingSource} ms of it)`);
   }, 300_000);
 
-  test('the target fails after the source was deleted: the pod is restored on its source node from the checkpoint and continues', async () => {
+  test.each(['registry', 'direct'] as const)('transfer %s: the target fails after the source was deleted: the pod is restored on its source node from the checkpoint and continues', async (transfer) => {
     const source = await deploySample(clusters, 'lab-a', { removeFrom: ['lab-b'], node: 'lab-a-node' });
     const ip = source.status!.podIP!;
     await putSampleKey(ip, 'e2e', 'still here after the failed move');
@@ -79,7 +80,7 @@ describe('moves within the cluster lab-a', () => {
     const client = new Client({ connection, namespace: config.temporal.namespace });
     const handle = await startMigration(
       client,
-      { source: { cluster: 'lab-a', namespace: 'default', pod: 'sample' }, target: { cluster: 'lab-a', node: 'lab-a-node2' } },
+      { source: { cluster: 'lab-a', namespace: 'default', pod: 'sample' }, target: { cluster: 'lab-a', node: 'lab-a-node2' }, options: { transfer } },
       { taskQueue },
     );
     const failure = await handle.result().then(

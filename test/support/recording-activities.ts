@@ -153,7 +153,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
     offerCheckpointImage: (input) =>
       step(`offerCheckpointImage:${input.container}`, input, () => ({
         container: input.container,
-        url: `http://${script.node}:9470/checkpoints/${input.container}`,
+        url: `https://${script.node}:9470/checkpoints/${input.container}`,
         ref: `10.231.0.1:5000/podferry/checkpoints@${digestOf(input.container)}`,
         manifestDigest: digestOf(input.container),
         layerDigest: `sha256:${input.container.padEnd(64, '1')}`,
@@ -161,6 +161,8 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
       })),
     importCheckpointImage: (input) =>
       step(`importCheckpointImage:${input.container}`, input, () => ({ container: input.container, ref: input.ref, bytes: 1000, durationMs: 2 })),
+    importLocalCheckpointImage: (input) =>
+      step(`importLocalCheckpointImage:${input.container}`, input, () => ({ container: input.container, ref: input.ref, bytes: 1000, durationMs: 2 })),
     pullCheckpointImage: (input) => step(`pullCheckpointImage:${input.container}`, input, () => ({ container: input.container, ref: input.ref, durationMs: 2 })),
     removeCheckpointImages: (input) => step('removeCheckpointImages', input, () => ({ removed: input.refs })),
   };

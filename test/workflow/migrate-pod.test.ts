@@ -314,7 +314,7 @@ describe('migratePod with recording stand-in activities', () => {
       expect(sends(recorder).filter((c) => c.startsWith('push'))).toEqual([]);
       expect(recorder.started().filter((c) => c.startsWith('deleteImage:'))).toEqual([]);
       const imports = recorder.calls.filter((c) => c.call.startsWith('importCheckpointImage:') && c.event === 'start');
-      expect(imports.map((c) => (c.input as { url: string }).url).sort()).toEqual(CONTAINERS.map((c) => `http://node-${handle.workflowId.replace('migration-', '')}:9470/checkpoints/${c}`).sort());
+      expect(imports.map((c) => (c.input as { url: string }).url).sort()).toEqual(CONTAINERS.map((c) => `https://node-${handle.workflowId.replace('migration-', '')}:9470/checkpoints/${c}`).sort());
       expect(Object.values(result!.containers).map((c) => c.via)).toEqual(['direct', 'direct', 'direct']);
       const create = recorder.calls.find((c) => c.call === 'createTargetPod' && c.event === 'start')!.input as { images: Record<string, string> };
       expect(create.images.kv).toBe(`10.231.0.1:5000/podferry/checkpoints@sha256:${'kv'.padEnd(64, '0')}`);
@@ -346,14 +346,18 @@ describe('migratePod with recording stand-in activities', () => {
       expect(removal.refs).toHaveLength(3);
     }, 60_000);
 
-    test('within the cluster, the restore at the source node imports the images from the source node\'s own offers', async () => {
+    test('within the cluster, the restore at the source node imports the images from the source node\'s own archives (offers are one-shot, for the target)', async () => {
       const { error, recorder, handle } = await migrate({ failAt: 'waitPodReady', failOnce: true }, direct, undefined, 'lab-a');
       expect(((error as WorkflowFailedError).cause as ApplicationFailure).message).toContain('restored from its checkpoint on its source node');
-      const imports = recorder.calls.filter((c) => c.call.startsWith('importCheckpointImage:') && c.event === 'start');
-      expect(imports).toHaveLength(6); // three at the target, then three at the source
+      const started = (prefix: string) => recorder.calls.filter((c) => c.call.startsWith(prefix) && c.event === 'start');
+      expect(started('importCheckpointImage:')).toHaveLength(3); // at the target
+      const local = started('importLocalCheckpointImage:');
+      expect(local).toHaveLength(3); // at the source, each from its container's archive
+      const inputs = local.map((c) => c.input as { container: string; archivePath: string });
+      expect(inputs.every((input) => input.archivePath.endsWith(`-${input.container}-x.tar`))).toBe(true);
       const restoreCreate = recorder.calls.filter((c) => c.call === 'createTargetPod' && c.event === 'start')[1]!;
       expect((restoreCreate.input as { node?: string }).node).toBe(handle.workflowId.replace('migration-', 'node-'));
-      expect(imports.slice(3).every((c) => c.at <= restoreCreate.at)).toBe(true);
+      expect(local.every((c) => c.at <= restoreCreate.at)).toBe(true);
     }, 60_000);
   });
 
