@@ -21,6 +21,11 @@ export function heartbeatIfActive(details?: unknown): void {
   currentContext()?.heartbeat(details);
 }
 
+/** The id of the workflow that scheduled this activity (a migration's is its migration id), if any. */
+export function currentWorkflowId(): string | undefined {
+  return currentContext()?.info.workflowExecution?.workflowId;
+}
+
 /** Details of the last heartbeat of a previous attempt of this activity (for resuming), if any. */
 export function previousHeartbeat<T>(): T | undefined {
   return currentContext()?.info.heartbeatDetails as T | undefined;

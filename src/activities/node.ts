@@ -2,11 +2,10 @@
 // pod's cgroup, and the checkpoint archives the kubelet wrote to the node's disk. Freeze, thaw and kill are
 // fenced (src/node/frozen-pods.ts): each records its decision on the node's disk before acting, and a call
 // older than a decision already recorded is refused, so a late or retried attempt never undoes a later one.
-import { readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { digestMemoPath } from '../node/archive-digest.js';
 import { CheckpointArchives } from '../node/checkpoint-archives.js';
 import type { ContainerdTasks } from '../node/containerd-tasks.js';
 import type { CriImages } from '../node/cri-images.js';
@@ -296,8 +295,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
         throw err;
       });
       if (!file) continue;
-      await rm(file, { force: true });
-      await rm(digestMemoPath(file), { force: true }); // the archive's digest memo
+      await archives.remove(file);
       deleted.push(target);
     }
     return { deleted };

@@ -1,12 +1,13 @@
 // Checkpoints through the node's own runtime (CRI CheckpointContainer), run by the source node's worker: the
 // same runtime code path the kubelet's checkpoint API ends in, without the API server's node proxy and the
 // kubelet hop, so the orchestrator needs neither `nodes/proxy` nor the API server's `nodes/checkpoint`. The
-// archive goes to podferry's own directory on the node (0700), readable by root only (0600).
+// archive goes to podferry's own directory on the node (0700), readable by root only (0600), with a note of the
+// migration that made it (the archive sweeper asks Temporal about it).
 import { ApplicationFailure } from '@temporalio/common';
 import type { CheckpointArchives } from '../node/checkpoint-archives.js';
 import type { CriRuntime } from '../node/cri-runtime.js';
 import type { CheckpointContainerResult } from './kubelet.js';
-import { whileHeartbeating } from './context.js';
+import { currentWorkflowId, whileHeartbeating } from './context.js';
 
 export interface RuntimeCheckpointInput {
   podUid: string;
@@ -39,6 +40,8 @@ export function createRuntimeCheckpointActivities(deps: { runtime?: CriRuntime; 
       throw ApplicationFailure.create({ message: `checkpointing ${ref}: ${(err as Error).message}`, type: 'CheckpointFailed', cause: err as Error });
     });
     await deps.archives.restrict(archivePath);
+    const migrationId = currentWorkflowId();
+    if (migrationId) await deps.archives.recordMigration(archivePath, migrationId);
     return { container: input.container, archivePath, durationMs: Date.now() - started };
   }
 

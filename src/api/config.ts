@@ -72,8 +72,19 @@ export const NodeWorkerConfig = z
      * 0600). Default: <stateDir>/checkpoints/<cluster>/<node>. `{cluster}`/`{node}` are replaced.
      */
     archiveDir: z.string().min(1).optional(),
-    /** How often the node worker checks pods it still holds frozen against their migration's workflow. */
+    /** How often the node worker checks pods it still holds frozen, and the checkpoint archives on its disk, against their migration's workflow. */
     sweepIntervalSeconds: z.number().int().positive().default(15),
+    /**
+     * Age (by modification time) past which the node worker deletes a checkpoint archive when nothing says
+     * whether a migration still needs it: the kubelet's archives (no note of their migration), and those of a
+     * migration Temporal no longer knows or that committed (it may have asked to keep them, cleanup.archives).
+     * An archive of a running migration is kept, one of a migration that ended without committing and
+     * without a target pod is deleted at once (src/node/archive-sweeper.ts). A day is far above the longest
+     * a migration holds its archives, a few hours: the freeze up to maxFrozenSeconds (at most 1 h), a
+     * rollback's restore up to readyTimeoutSeconds (at most 1 h), cleanups retried for 15 min, and after the
+     * commit 15 min per source-removal step and 30 min per kept image's push.
+     */
+    orphanArchiveAgeSeconds: z.number().int().min(3600, 'at least an hour (3600): a younger archive may belong to a running migration').default(86_400),
     /**
      * The node's containerd, when it runs containerd: containers are then paused through it (see
      * src/node/containerd-tasks.ts for why). `{cluster}` and `{node}` in the address are replaced.

@@ -58,7 +58,10 @@ export const MigrationOptions = z
       .object({
         /** Checkpoint images after success (a failed migration always deletes them). */
         images: CleanupPolicy.default('delete'),
-        /** Checkpoint archives on the source node after success (a failed migration always deletes them). */
+        /**
+         * Checkpoint archives on the source node after success (a failed migration always deletes them). Kept
+         * ones go once older than the node worker's node.orphanArchiveAgeSeconds (its archive sweeper).
+         */
         archives: CleanupPolicy.default('delete'),
       })
       .strict()

@@ -4,10 +4,14 @@
 // node activity receives comes from the workflow input, and so from whoever can start a workflow; without this
 // check such a caller could have the node push or serve any host file (/etc/shadow, a service-account token)
 // or delete one. The node checks against what it knows itself: its configured directories, the kubelet's
-// naming, and the file system (no symlinks).
-import { chmod, lstat, mkdir, realpath } from 'node:fs/promises';
+// naming, and the file system (no symlinks). An archive this worker wrote names its migration in a memo beside
+// it, so the archive sweeper (src/node/archive-sweeper.ts) can ask Temporal whether that migration still runs.
+import { constants } from 'node:fs';
+import { chmod, lstat, mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import { MigrationId } from '../api/migration.js';
+import { digestMemoPath } from './archive-digest.js';
 
 /** checkpoint-<pod>_<namespace>-<container>-<RFC 3339 time>.tar, as the kubelet names its archives. */
 const KUBELET_ARCHIVE = /^checkpoint-[a-z0-9][-a-z0-9.]*_[a-z0-9][-a-z0-9]*-[a-z0-9][-a-z0-9]*-\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:\d\d)\.tar$/;
@@ -59,6 +63,28 @@ export class CheckpointArchives {
     await chmod(this.onHost(archive), 0o600);
   }
 
+  /** Notes beside a finished archive (a host path) which migration (= workflow id) made it. */
+  async recordMigration(archive: string, migrationId: string): Promise<void> {
+    await writeFile(migrationMemoPath(this.onHost(archive)), migrationId, { mode: 0o600 });
+  }
+
+  /**
+   * The migration that made an archive (`file` as resolve() returns it), if this worker noted one: none for
+   * the kubelet's archives, nor for one whose checkpoint never finished. The memo is read through no symlink.
+   */
+  async migrationOf(file: string): Promise<string | undefined> {
+    const text = await readFile(migrationMemoPath(file), { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW }).catch(() => undefined);
+    const id = MigrationId.safeParse(text);
+    return id.success ? id.data : undefined;
+  }
+
+  /** Deletes an archive (`file` as resolve() returns it), then the memos beside it. */
+  async remove(file: string): Promise<void> {
+    await rm(file, { force: true });
+    await rm(digestMemoPath(file), { force: true });
+    await rm(migrationMemoPath(file), { force: true });
+  }
+
   /**
    * The archive a caller named, as this process reaches it, once it is proven a checkpoint archive: an
    * absolute path directly in one of the directories, named as the kubelet names archives, a regular file
@@ -88,4 +114,8 @@ export class CheckpointArchives {
     if (real !== expected) throw refuse(`it resolves to ${real}, outside the archive directories`);
     return file;
   }
+}
+
+function migrationMemoPath(archive: string): string {
+  return `${archive}.podferry-migration`;
 }

@@ -16,6 +16,7 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import type { FencedPodInput } from '../activities/node.js';
 import { SOURCE_ON_ABORT_MEMO } from '../workflows/definitions.js';
 import type { FrozenPodRecord, FrozenPodRecords } from './frozen-pods.js';
+import { repeatRounds } from './sweep-loop.js';
 
 export interface WorkflowDescription {
   /** Temporal's status name: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT, CONTINUED_AS_NEW, … */
@@ -127,28 +128,9 @@ export function createFrozenPodSweeper(deps: FrozenPodSweeperDeps) {
 
   /** Sweeps now, then every `intervalMs` until stop() (which waits for a round under way). */
   function start(intervalMs: number): { stop(): Promise<void> } {
-    let timer: NodeJS.Timeout | undefined;
-    let round: Promise<void> | undefined;
-    let stopped = false;
-    const sweep = () => {
-      round = sweepOnce()
-        .then(
-          () => undefined,
-          (err: Error) => log(`frozen-pod sweeper: cannot read the records in ${deps.records.dir}: ${err.message}; trying again in ${intervalMs / 1000} s`),
-        )
-        .finally(() => {
-          round = undefined;
-          if (!stopped) timer = setTimeout(sweep, intervalMs).unref();
-        });
-    };
-    sweep();
-    return {
-      async stop() {
-        stopped = true;
-        clearTimeout(timer);
-        await round;
-      },
-    };
+    return repeatRounds(sweepOnce, intervalMs, (err) =>
+      log(`frozen-pod sweeper: cannot read the records in ${deps.records.dir}: ${err.message}; trying again in ${intervalMs / 1000} s`),
+    );
   }
 
   return { sweepOnce, start };

@@ -54,6 +54,16 @@ export class MigrationMetrics {
   }
 }
 
+/** The node worker's count of the checkpoint archives its sweeper deleted (src/node/archive-sweeper.ts). */
+export function deletedArchivesCounter(registry: client.Registry): client.Counter<'reason'> {
+  return new client.Counter({
+    name: 'podferry_node_orphan_archives_deleted_total',
+    help: 'Checkpoint archives the node worker deleted because no migration needed them any more, by reason (migration_ended, too_old)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+}
+
 /**
  * Serves `/metrics`: ours, followed by the SDK's (fetched from its exporter, if one is running).
  * Returns a function that stops the server.

@@ -1,7 +1,8 @@
 // The node worker: one per node (a DaemonSet; in the lab a host process per node). Runs the node-local
 // activities (freeze/thaw the pod cgroup, push the checkpoint archives or send them to the target node's
 // worker, import what another node sends, delete archives) on the task queue `podferry-node-<cluster>-<node>`,
-// and sweeps the pods it froze whose migration ended without thawing or killing them (src/node/frozen-pod-sweeper.ts).
+// and sweeps the pods it froze whose migration ended without thawing or killing them (src/node/frozen-pod-sweeper.ts)
+// and the archives no migration needs any more (src/node/archive-sweeper.ts).
 // Needs root (cgroups, archives are root-owned 0600), the registry, and an HTTP port other nodes reach.
 import { pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
@@ -12,6 +13,7 @@ import { createRegistryActivities } from '../activities/registry.js';
 import { createRuntimeCheckpointActivities } from '../activities/runtime-checkpoint.js';
 import { createTransferActivities } from '../activities/transfer.js';
 import type { PodferryConfig } from '../api/config.js';
+import { createArchiveSweeper } from '../node/archive-sweeper.js';
 import { CheckpointArchives } from '../node/checkpoint-archives.js';
 import { CheckpointServer } from '../node/checkpoint-server.js';
 import { ContainerdImport } from '../node/containerd-import.js';
@@ -23,6 +25,7 @@ import { createFrozenPodSweeper, describeWithTemporal } from '../node/frozen-pod
 import { FrozenPodRecords, frozenPodsDir } from '../node/frozen-pods.js';
 import { RegistryClient } from '../registry/client.js';
 import { flag, HEARTBEAT_FLUSH, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';
+import { deletedArchivesCounter } from './metrics.js';
 import { NodeCallSignature, readNodeCallKey } from './node-call-signature.js';
 import { temporalConnectionOptions } from '../client/connection.js';
 
@@ -67,7 +70,7 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
       archives,
     }),
   };
-  return { activities, transferUrl: url, frozenPods };
+  return { activities, transferUrl: url, frozenPods, archives };
 }
 
 /** What a node worker registers on its task queue: the workflows' proxies to a node are typed from it. */
@@ -114,27 +117,27 @@ async function main(): Promise<void> {
     // Several node workers may share a host (the lab): metrics only when a port is given for this one.
     metricsPort: flag('metrics-port') !== undefined ? Number(flag('metrics-port')) : Number(process.env.PODFERRY_METRICS_PORT ?? 0),
   });
-  const { activities, transferUrl, frozenPods } = await createNodeWorkerActivities(proc.config);
+  const { activities, transferUrl, frozenPods, archives } = await createNodeWorkerActivities(proc.config);
   const worker = await createNodeWorker({ connection: proc.connection, config: proc.config, activities });
   const node = proc.config.node!;
   console.log(
     `node worker: ${node.cluster}/${node.nodeName}, task queue ${nodeTaskQueue(node.cluster, node.nodeName)}, cgroups at ${node.cgroupFsRoot}` +
       (node.containerd ? `, containerd at ${node.containerd.address}` : '') +
       (transferUrl ? `, checkpoints served at ${transferUrl}` : ', no node-to-node transfers (node.transfer.tls not set)') +
-      `, frozen-pod records in ${frozenPods.dir}`,
+      `, frozen-pod records in ${frozenPods.dir}, archives in ${archives.directories.join(' and ')}`,
   );
-  // The sweeper's own client connection: the worker's is closed as soon as the worker stops, the sweeper after.
+  // The sweepers' own client connection: the worker's is closed as soon as the worker stops, the sweepers after.
   const temporal = await Connection.connect({ ...temporalConnectionOptions(proc.config.temporal), connectTimeout: '10s' });
-  const sweeper = createFrozenPodSweeper({
-    records: frozenPods,
-    thawPod: activities.thawPod,
-    killFrozenPod: activities.killFrozenPod,
-    describeWorkflow: describeWithTemporal(new Client({ connection: temporal, namespace: proc.config.temporal.namespace })),
-  }).start(node.sweepIntervalSeconds * 1000);
+  const describeWorkflow = describeWithTemporal(new Client({ connection: temporal, namespace: proc.config.temporal.namespace }));
+  const deletedArchives = deletedArchivesCounter(proc.metrics.registry);
+  const sweepers = [
+    createFrozenPodSweeper({ records: frozenPods, thawPod: activities.thawPod, killFrozenPod: activities.killFrozenPod, describeWorkflow }),
+    createArchiveSweeper({ archives, describeWorkflow, maxAgeMs: node.orphanArchiveAgeSeconds * 1000, onDeleted: (reason) => deletedArchives.inc({ reason }) }),
+  ].map((sweeper) => sweeper.start(node.sweepIntervalSeconds * 1000));
   try {
     await proc.run([worker]);
   } finally {
-    await sweeper.stop();
+    await Promise.all(sweepers.map((sweeper) => sweeper.stop()));
     await temporal.close();
   }
 }

@@ -64,6 +64,7 @@ describe('configuration', () => {
       stateDir: '/var/lib/podferry',
       archiveDir: '/var/lib/podferry/checkpoints/x/n1',
       sweepIntervalSeconds: 15,
+      orphanArchiveAgeSeconds: 86_400,
     });
     expect(config.metrics.port).toBe(9999);
     // relative kubeconfig paths are relative to the configuration file
