@@ -4,7 +4,7 @@
 // and sweeps the pods it froze whose migration ended without thawing or killing them (src/node/frozen-pod-sweeper.ts).
 // Needs root (cgroups, archives are root-owned 0600), the registry, and an HTTP port other nodes reach.
 import { pathToFileURL } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { nodeTaskQueue } from '../api/names.js';
 import { createNodeActivities } from '../activities/node.js';
@@ -22,8 +22,9 @@ import { createFrozenPodSweeper, describeWithTemporal } from '../node/frozen-pod
 import { FrozenPodRecords, frozenPodsDir } from '../node/frozen-pods.js';
 import { RegistryClient } from '../registry/client.js';
 import { flag, HEARTBEAT_FLUSH, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';
-import { NodeCallSignature, readNodeCallKey } from './node-call-signature.js';
-import { temporalConnectionOptions } from '../client/connection.js';
+import { NodeCallSignature } from './node-call-signature.js';
+import { createTemporalClient, temporalConnectionOptions } from '../client/connection.js';
+import { workerDataConverter } from './data-converter.js';
 
 /** The node activities, with this node's checkpoint server started (it hands out URLs naming its port). */
 export async function createNodeWorkerActivities(config: PodferryConfig) {
@@ -76,15 +77,19 @@ function requireNodeConfig(config: PodferryConfig) {
   return config.node;
 }
 
-/** A node worker verifies that every input was signed by the orchestrator (see node-call-signature.ts). */
-function nodeDataConverter(config: PodferryConfig): WorkerOptions['dataConverter'] {
+/**
+ * A node worker verifies that every input was signed by the orchestrator (see node-call-signature.ts), and
+ * encrypts what it writes when the configuration gives a history key.
+ */
+export function nodeDataConverter(config: PodferryConfig): WorkerOptions['dataConverter'] {
   const { nodeCallKeyFile, allowUnsignedNodeCalls } = config.security;
-  if (nodeCallKeyFile) return { payloadCodecs: [new NodeCallSignature(readNodeCallKey(nodeCallKeyFile), 'verify')] };
-  if (allowUnsignedNodeCalls) return undefined;
-  throw new Error(
-    'config: field security.nodeCallKeyFile: Required for a node worker (the key the orchestrator signs node calls with; mount it from a Secret, ' +
-      'or PODFERRY_NODE_CALL_KEY_FILE). Without it any Temporal client could drive this node; security.allowUnsignedNodeCalls: true accepts that risk.',
-  );
+  if (!nodeCallKeyFile && !allowUnsignedNodeCalls) {
+    throw new Error(
+      'config: field security.nodeCallKeyFile: Required for a node worker (the key the orchestrator signs node calls with; mount it from a Secret, ' +
+        'or PODFERRY_NODE_CALL_KEY_FILE). Without it any Temporal client could drive this node; security.allowUnsignedNodeCalls: true accepts that risk.',
+    );
+  }
+  return workerDataConverter(config.security, nodeCallKeyFile ? NodeCallSignature.fromKeyFile(nodeCallKeyFile, 'verify') : undefined);
 }
 
 export async function createNodeWorker(options: { connection: NativeConnection; config: PodferryConfig; activities: object }): Promise<Worker> {
@@ -124,7 +129,7 @@ async function main(): Promise<void> {
     records: frozenPods,
     thawPod: activities.thawPod,
     killFrozenPod: activities.killFrozenPod,
-    describeWorkflow: describeWithTemporal(new Client({ connection: temporal, namespace: proc.config.temporal.namespace })),
+    describeWorkflow: describeWithTemporal(createTemporalClient(temporal, proc.config)),
   }).start(node.sweepIntervalSeconds * 1000);
   try {
     await proc.run([worker]);
