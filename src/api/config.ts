@@ -122,23 +122,29 @@ export const NodeWorkerConfig = z
   })
   .strict();
 
+export const SecurityConfig = z
+  .object({
+    /**
+     * A file holding the key the orchestrator signs node calls with and node workers verify them with
+     * (src/worker/node-call-signature.ts): mount it from a Secret. Required by node workers unless
+     * allowUnsignedNodeCalls.
+     */
+    nodeCallKeyFile: z.string().min(1).optional(),
+    /** Lets a node worker run without the key: any Temporal client could then drive the node. Tests only. */
+    allowUnsignedNodeCalls: z.boolean().default(false),
+    /**
+     * A file holding the key payloads are encrypted with in workflow histories (src/client/history-encryption.ts):
+     * mount it from a Secret. Every worker and client of the installation must have the same one, or none.
+     */
+    historyKeyFile: z.string().min(1).optional(),
+  })
+  .strict();
+
 export const PodferryConfig = z
   .object({
     temporal: TemporalConfig.prefault({}),
     clusters: z.record(z.string(), ClusterConfig).default({}),
-    security: z
-      .object({
-        /**
-         * A file holding the key the orchestrator signs node calls with and node workers verify them with
-         * (src/worker/node-call-signature.ts): mount it from a Secret. Required by node workers unless
-         * allowUnsignedNodeCalls.
-         */
-        nodeCallKeyFile: z.string().min(1).optional(),
-        /** Lets a node worker run without the key: any Temporal client could then drive the node. Tests only. */
-        allowUnsignedNodeCalls: z.boolean().default(false),
-      })
-      .strict()
-      .prefault({}),
+    security: SecurityConfig.prefault({}),
     /** Namespaces whose pods podferry never moves, nor moves pods into (system components live there). */
     protectedNamespaces: z.array(z.string().min(1)).default(['kube-system']),
     registry: RegistryConfig.optional(),
@@ -154,3 +160,4 @@ export type ClusterConfig = z.infer<typeof ClusterConfig>;
 export type RegistryConfig = z.infer<typeof RegistryConfig>;
 export type NodeWorkerConfig = z.infer<typeof NodeWorkerConfig>;
 export type TemporalConfig = z.infer<typeof TemporalConfig>;
+export type SecurityConfig = z.infer<typeof SecurityConfig>;

@@ -14,11 +14,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { Connection, type Client } from '@temporalio/client';
 import { loadConfig } from '../config/load.js';
 import type { PodferryConfig } from '../api/config.js';
 import { Clusters } from '../kubernetes/clusters.js';
-import { temporalConnectionOptions } from '../client/connection.js';
+import { createTemporalClient, temporalConnectionOptions } from '../client/connection.js';
 import { runFloor, sweepFloor } from './floor.js';
 import { describeMachine } from './machine.js';
 import { runMigration, SOURCE_CLUSTER, TARGET_CLUSTER } from './podferry-way.js';
@@ -81,7 +81,7 @@ async function main(): Promise<number> {
   const config = loadConfig(values.config ? { path: values.config } : {});
   ensureLab();
   const connection = await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: '10s' });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = createTemporalClient(connection, config);
   await sweepFloor();
 
   const records: RunRecord[] = [];

@@ -1,11 +1,11 @@
 // What every podferry subcommand shares: the configuration, the Temporal client, checks of a request, argument parsers.
-import { Client, Connection } from '@temporalio/client';
+import { Connection, type Client } from '@temporalio/client';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { z } from 'zod';
 import type { PodferryConfig } from '../api/config.js';
 import { describeIssues } from '../api/migration.js';
 import { loadConfig } from '../config/load.js';
-import { temporalConnectionOptions } from '../client/connection.js';
+import { createTemporalClient, temporalConnectionOptions } from '../client/connection.js';
 
 /** The configuration named by the root command's --config (else $PODFERRY_CONFIG, else the lab's). */
 export function loadCliConfig(program: Command): PodferryConfig {
@@ -21,7 +21,7 @@ export async function connect(config: PodferryConfig): Promise<Client> {
       `cannot reach Temporal at ${config.temporal.address} (${(err as Error).message}): start it (lab: make lab-up) or set temporal.address / PODFERRY_TEMPORAL_ADDRESS`,
     );
   }
-  return new Client({ connection, namespace: config.temporal.namespace });
+  return createTemporalClient(connection, config);
 }
 
 /**

@@ -1,7 +1,9 @@
 // Connection settings to Temporal from the configuration (plain, mTLS, or API key), shared by the workers
-// (NativeConnection) and the CLI/client (Connection).
+// (NativeConnection) and the CLI/client (Connection), and the client every podferry process makes of one.
 import { readFileSync } from 'node:fs';
-import type { TemporalConfig } from '../api/config.js';
+import { Client, type ConnectionLike } from '@temporalio/client';
+import type { PodferryConfig, TemporalConfig } from '../api/config.js';
+import { historyCodecs } from './history-encryption.js';
 
 export interface TemporalConnectionOptions {
   address: string;
@@ -31,4 +33,9 @@ export function temporalConnectionOptions(config: TemporalConfig): TemporalConne
     options.tls ??= true; // API keys are only accepted over TLS
   }
   return options;
+}
+
+/** A client of the configured namespace that reads and writes payloads as the workers do (history encryption). */
+export function createTemporalClient(connection: ConnectionLike, config: PodferryConfig): Client {
+  return new Client({ connection, namespace: config.temporal.namespace, dataConverter: { payloadCodecs: historyCodecs(config.security) } });
 }

@@ -98,6 +98,7 @@ const ENV_OVERRIDES: Array<[string, string[], 'string' | 'number']> = [
   ['PODFERRY_NODE_TRANSFER_HOST', ['node', 'transfer', 'advertiseHost'], 'string'],
   ['PODFERRY_METRICS_PORT', ['metrics', 'port'], 'number'],
   ['PODFERRY_NODE_CALL_KEY_FILE', ['security', 'nodeCallKeyFile'], 'string'],
+  ['PODFERRY_HISTORY_KEY_FILE', ['security', 'historyKeyFile'], 'string'],
 ];
 
 export function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown {
@@ -129,6 +130,7 @@ function resolveRelativePaths(config: PodferryConfig, baseDir: string): Podferry
     if (config.node.containerd) config.node.containerd.address = expand(config.node.containerd.address);
   }
   config.security.nodeCallKeyFile = resolve(config.security.nodeCallKeyFile);
+  config.security.historyKeyFile = resolve(config.security.historyKeyFile);
   const tls = config.temporal.tls;
   if (tls) {
     tls.cert = resolve(tls.cert);

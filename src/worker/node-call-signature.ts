@@ -7,18 +7,12 @@
 // migration (the orchestrator's workflow code then decides what reaches the nodes, and the node activities
 // check their inputs against the node itself), but it cannot drive a node directly.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { ApplicationFailure, type Payload, type PayloadCodec } from '@temporalio/common';
+import { frame } from '../client/byte-frames.js';
+import { readKeyFile } from '../config/key-file.js';
 
 const SIGNATURE_KEY = 'podferry-signature';
 const encoder = new TextEncoder();
-
-/** Reads the shared key (at least 32 bytes of secret, e.g. `openssl rand -hex 32` in a Secret). */
-export function readNodeCallKey(file: string): Buffer {
-  const key = readFileSync(file);
-  if (key.toString('utf8').trim().length < 32) throw new Error(`node call key ${file}: at least 32 characters of secret expected (openssl rand -hex 32)`);
-  return key;
-}
 
 export class NodeCallSignature implements PayloadCodec {
   private readonly key: Buffer;
@@ -31,6 +25,11 @@ export class NodeCallSignature implements PayloadCodec {
   constructor(key: Buffer, mode: 'sign' | 'verify') {
     this.key = key;
     this.mode = mode;
+  }
+
+  /** With the key in the file security.nodeCallKeyFile names. */
+  static fromKeyFile(file: string, mode: 'sign' | 'verify'): NodeCallSignature {
+    return new NodeCallSignature(readKeyFile(file, 'security.nodeCallKeyFile'), mode);
   }
 
   async encode(payloads: Payload[]): Promise<Payload[]> {
@@ -67,12 +66,4 @@ export class NodeCallSignature implements PayloadCodec {
 function unsigned(metadata: Payload['metadata']): Record<string, Uint8Array> {
   const { [SIGNATURE_KEY]: _signature, ...rest } = (metadata ?? {}) as Record<string, Uint8Array>;
   return rest;
-}
-
-/** Length-prefixed, so that ("ab", "c") and ("a", "bc") hash differently. */
-function frame(bytes: Uint8Array): Uint8Array {
-  const framed = new Uint8Array(8 + bytes.length);
-  new DataView(framed.buffer).setBigUint64(0, BigInt(bytes.length));
-  framed.set(bytes, 8);
-  return framed;
 }

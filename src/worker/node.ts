@@ -5,7 +5,7 @@
 // and the archives no migration needs any more (src/node/archive-sweeper.ts).
 // Needs root (cgroups, archives are root-owned 0600), the registry, and an HTTP port other nodes reach.
 import { pathToFileURL } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { nodeTaskQueue } from '../api/names.js';
 import { createNodeActivities } from '../activities/node.js';
@@ -26,8 +26,9 @@ import { FrozenPodRecords, frozenPodsDir } from '../node/frozen-pods.js';
 import { RegistryClient } from '../registry/client.js';
 import { flag, HEARTBEAT_FLUSH, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';
 import { deletedArchivesCounter } from './metrics.js';
-import { NodeCallSignature, readNodeCallKey } from './node-call-signature.js';
-import { temporalConnectionOptions } from '../client/connection.js';
+import { NodeCallSignature } from './node-call-signature.js';
+import { createTemporalClient, temporalConnectionOptions } from '../client/connection.js';
+import { workerDataConverter } from './data-converter.js';
 
 /** The node activities, with this node's checkpoint server started (it hands out URLs naming its port). */
 export async function createNodeWorkerActivities(config: PodferryConfig) {
@@ -83,15 +84,19 @@ function requireNodeConfig(config: PodferryConfig) {
   return config.node;
 }
 
-/** A node worker verifies that every input was signed by the orchestrator (see node-call-signature.ts). */
-function nodeDataConverter(config: PodferryConfig): WorkerOptions['dataConverter'] {
+/**
+ * A node worker verifies that every input was signed by the orchestrator (see node-call-signature.ts), and
+ * encrypts what it writes when the configuration gives a history key.
+ */
+export function nodeDataConverter(config: PodferryConfig): WorkerOptions['dataConverter'] {
   const { nodeCallKeyFile, allowUnsignedNodeCalls } = config.security;
-  if (nodeCallKeyFile) return { payloadCodecs: [new NodeCallSignature(readNodeCallKey(nodeCallKeyFile), 'verify')] };
-  if (allowUnsignedNodeCalls) return undefined;
-  throw new Error(
-    'config: field security.nodeCallKeyFile: Required for a node worker (the key the orchestrator signs node calls with; mount it from a Secret, ' +
-      'or PODFERRY_NODE_CALL_KEY_FILE). Without it any Temporal client could drive this node; security.allowUnsignedNodeCalls: true accepts that risk.',
-  );
+  if (!nodeCallKeyFile && !allowUnsignedNodeCalls) {
+    throw new Error(
+      'config: field security.nodeCallKeyFile: Required for a node worker (the key the orchestrator signs node calls with; mount it from a Secret, ' +
+        'or PODFERRY_NODE_CALL_KEY_FILE). Without it any Temporal client could drive this node; security.allowUnsignedNodeCalls: true accepts that risk.',
+    );
+  }
+  return workerDataConverter(config.security, nodeCallKeyFile ? NodeCallSignature.fromKeyFile(nodeCallKeyFile, 'verify') : undefined);
 }
 
 export async function createNodeWorker(options: { connection: NativeConnection; config: PodferryConfig; activities: object }): Promise<Worker> {
@@ -128,7 +133,7 @@ async function main(): Promise<void> {
   );
   // The sweepers' own client connection: the worker's is closed as soon as the worker stops, the sweepers after.
   const temporal = await Connection.connect({ ...temporalConnectionOptions(proc.config.temporal), connectTimeout: '10s' });
-  const describeWorkflow = describeWithTemporal(new Client({ connection: temporal, namespace: proc.config.temporal.namespace }));
+  const describeWorkflow = describeWithTemporal(createTemporalClient(temporal, proc.config));
   const deletedArchives = deletedArchivesCounter(proc.metrics.registry);
   const sweepers = [
     createFrozenPodSweeper({ records: frozenPods, thawPod: activities.thawPod, killFrozenPod: activities.killFrozenPod, describeWorkflow }),

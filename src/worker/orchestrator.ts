@@ -13,7 +13,8 @@ import { Clusters } from '../kubernetes/clusters.js';
 import { RegistryClient } from '../registry/client.js';
 import { flag, HEARTBEAT_FLUSH, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';
 import type { MigrationMetrics } from './metrics.js';
-import { NodeCallSignature, readNodeCallKey } from './node-call-signature.js';
+import { workerDataConverter } from './data-converter.js';
+import { NodeCallSignature } from './node-call-signature.js';
 
 export function createOrchestratorActivities(config: PodferryConfig) {
   const clusters = new Clusters(config.clusters);
@@ -43,10 +44,13 @@ async function missingRegistry(): Promise<never> {
   );
 }
 
-/** The orchestrator signs what it writes (node calls among it) when the configuration gives the key. */
+/**
+ * The orchestrator signs what it writes (node calls among it) when the configuration gives the key, and
+ * encrypts it when the configuration gives a history key.
+ */
 export function orchestratorDataConverter(config: PodferryConfig): WorkerOptions['dataConverter'] {
   const keyFile = config.security.nodeCallKeyFile;
-  return keyFile ? { payloadCodecs: [new NodeCallSignature(readNodeCallKey(keyFile), 'sign')] } : undefined;
+  return workerDataConverter(config.security, keyFile ? NodeCallSignature.fromKeyFile(keyFile, 'sign') : undefined);
 }
 
 export async function createOrchestratorWorker(options: {

@@ -50,6 +50,7 @@ describe('configuration', () => {
         PODFERRY_NODE_CLUSTER: 'x',
         PODFERRY_NODE_NAME: 'n1',
         PODFERRY_METRICS_PORT: '9999',
+        PODFERRY_HISTORY_KEY_FILE: 'keys/history.key',
       },
     });
     expect(config.temporal.address).toBe('temporal:7233');
@@ -67,8 +68,9 @@ describe('configuration', () => {
       orphanArchiveAgeSeconds: 86_400,
     });
     expect(config.metrics.port).toBe(9999);
-    // relative kubeconfig paths are relative to the configuration file
+    // relative kubeconfig and key paths are relative to the configuration file
     expect(config.clusters.x?.kubeconfig).toBe(path.join(path.dirname(file), 'kube.yaml'));
+    expect(config.security.historyKeyFile).toBe(path.join(path.dirname(file), 'keys/history.key'));
   });
 
   test('a missing file says how to point at another one', () => {
