@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
+import { createTemporalClient } from '../../src/client/connection.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Clusters } from '../../src/kubernetes/clusters.js';
 import { compareSampleStates, deploySample, isReady, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
@@ -44,6 +45,9 @@ describe('deploy/ on a lab cluster', () => {
     // The key the lab's own orchestrator signs node calls with: the in-cluster workers share it.
     const key = kubectl('create', 'secret', 'generic', 'podferry-node-call-key', '-n', 'podferry-system', `--from-file=key=${config.security.nodeCallKeyFile}`, '--dry-run=client', '-o', 'yaml');
     execFileSync(kubectlBin, ['--kubeconfig', kubeconfig, '--context', 'lab-a', 'apply', '-f', '-'], { input: key });
+    // The lab's history key: the in-cluster workers read and write the same histories as the host ones.
+    const historyKey = kubectl('create', 'secret', 'generic', 'podferry-history-key', '-n', 'podferry-system', `--from-file=key=${config.security.historyKeyFile}`, '--dry-run=client', '-o', 'yaml');
+    execFileSync(kubectlBin, ['--kubeconfig', kubeconfig, '--context', 'lab-a', 'apply', '-f', '-'], { input: historyKey });
     // And the lab's transfer CA: in-cluster node workers and the host ones know each other.
     const tls = config.node!.transfer.tls!;
     const ca = kubectl('create', 'secret', 'generic', 'podferry-transfer-ca', '-n', 'podferry-system', `--from-file=ca.crt=${tls.caFile}`, `--from-file=ca.key=${tls.caKeyFile}`, '--dry-run=client', '-o', 'yaml');
@@ -83,7 +87,7 @@ describe('deploy/ on a lab cluster', () => {
     process.kill(pid, 'SIGTERM');
     rmSync(hostNodeWorkerPid);
     const connection = await Connection.connect({ address: config.temporal.address });
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = createTemporalClient(connection, config);
     await eventually('the DaemonSet pod polls lab-a-node\'s queue', () => {
       const out = spawnSync(temporalBinary(), [
         'task-queue', 'describe', '--address', config.temporal.address, '--task-queue', 'podferry-node-lab-a-lab-a-node', '-o', 'json',

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { createTemporalClient } from '../../src/client/connection.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Clusters } from '../../src/kubernetes/clusters.js';
 import { compareSampleStates, deploySample, isReady, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
@@ -26,7 +27,7 @@ describe('starting migratePod with plain JSON (Web UI form, temporal CLI)', () =
   let client: Client;
   beforeAll(async () => {
     execFileSync(path.join(root, 'deploy/lab/workers.sh'), { stdio: 'inherit' });
-    client = new Client({ connection: await Connection.connect({ address: config.temporal.address }), namespace: config.temporal.namespace });
+    client = createTemporalClient(await Connection.connect({ address: config.temporal.address }), config);
   }, 120_000);
 
   test('the README example moves the sample pod from lab-a to lab-b', async () => {

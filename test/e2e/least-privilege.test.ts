@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { AuthenticationV1Api, RbacAuthorizationV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { createTemporalClient } from '../../src/client/connection.js';
 import { createKubernetesActivities } from '../../src/activities/kubernetes.js';
 import { createOperationsActivities } from '../../src/activities/operations.js';
 import { checkpointImageTag } from '../../src/api/names.js';
@@ -140,7 +141,7 @@ beforeAll(async () => {
   const config = loadConfig({ path: path.join(root, 'config/lab-least-privilege.yaml') });
   restricted = new Clusters(config.clusters);
   connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
+  client = createTemporalClient(connection, config);
   // The lab's node workers (started if they are not running) serve the node calls; this orchestrator signs them.
   orchestrator = await startLabOrchestrator(config, taskQueue);
 }, 180_000);

@@ -9,7 +9,8 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { Connection, WorkflowFailedError } from '@temporalio/client';
+import { createTemporalClient } from '../../src/client/connection.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { checkpointImageTag } from '../../src/api/names.js';
 import type { MigrationResult } from '../../src/api/migration.js';
@@ -88,7 +89,7 @@ describe('a failure after the source stopped', () => {
     await putSampleKey(ip, 'e2e', 'still here after the failed move');
     const before = await readSampleState(ip);
 
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = createTemporalClient(connection, config);
     const handle = await startMigration(
       client,
       {

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { createTemporalClient } from '../../src/client/connection.js';
 import type { RebalanceSummary } from '../../src/api/placement-policy.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Clusters } from '../../src/kubernetes/clusters.js';
@@ -28,7 +29,7 @@ let client: Client;
 
 beforeAll(async () => {
   connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
+  client = createTemporalClient(connection, config);
   orchestrator = await startLabOrchestrator(config, taskQueue);
 }, 180_000);
 

@@ -8,7 +8,8 @@
 //    by the source node from its own archives.
 // The orchestration runs in a worker of this test on its own task queue (real activities, one wrapped).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { Connection, WorkflowFailedError } from '@temporalio/client';
+import { createTemporalClient } from '../../src/client/connection.js';
 import { ApplicationFailure } from '@temporalio/common';
 import type { MigrationResult } from '../../src/api/migration.js';
 import { checkpointImageTag } from '../../src/api/names.js';
@@ -77,7 +78,7 @@ describe('moves within the cluster lab-a', () => {
     const before = await readSampleState(ip);
 
     failNextTargetCreation = true;
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = createTemporalClient(connection, config);
     const handle = await startMigration(
       client,
       { source: { cluster: 'lab-a', namespace: 'default', pod: 'sample' }, target: { cluster: 'lab-a', node: 'lab-a-node2' }, options: { transfer } },

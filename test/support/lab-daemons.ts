@@ -7,6 +7,7 @@ import { openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
+import { createTemporalClient } from '../../src/client/connection.js';
 import type { PodferryConfig } from '../../src/api/config.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -86,7 +87,7 @@ export interface LabClient {
 export async function connectLab(config: PodferryConfig): Promise<LabClient> {
   ensureWorkers();
   const connection = await Connection.connect({ address: config.temporal.address });
-  return { client: new Client({ connection, namespace: config.temporal.namespace }), close: () => connection.close() };
+  return { client: createTemporalClient(connection, config), close: () => connection.close() };
 }
 
 /** Starts podferry's lab workers that are not running (deploy/lab/workers.sh is idempotent). */
