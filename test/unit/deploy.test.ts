@@ -1,7 +1,7 @@
 // deploy/'s kustomizations as kubectl renders them (offline), read as each worker process would be configured
 // (the generated podferry.yaml with the container's environment): the base talks to Temporal over mTLS and
 // encrypts histories, both workers, each file from its Secret mounted where the configuration looks; the lab
-// overlay turns both off (the lab's Temporal dev server has no TLS, its host-process workers no history key).
+// overlay turns TLS off (the lab's Temporal dev server has none) and encrypts exactly as the lab's host-process workers do.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
