@@ -1,15 +1,18 @@
-// Activities that talk to the API server of a named cluster: plan, copy config, create/watch/delete pods.
+// Activities that talk to the API server of a named cluster: plan, copy config, make and delete a
+// migration's pull secret, create/watch/delete pods.
 // Each is idempotent (deterministic names, create-or-get, 404 = already done) so retries and worker
 // crashes are harmless.
 import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
+import type { RegistryCredentials } from '../api/config.js';
 import type { HeldMigration, HeldPod } from '../api/held-source.js';
 import type { PodIdentity } from '../api/migration.js';
 import type { MigrationPlan, PlanMigrationInput } from '../api/migration-plan.js';
-import { ANNOTATIONS, LABELS, migrationKey } from '../api/names.js';
+import { ANNOTATIONS, LABELS, migrationKey, pullSecretName } from '../api/names.js';
 import { apiMessage, apiStatus, type Clusters } from '../kubernetes/clusters.js';
 import type { Refusal } from '../kubernetes/eligibility.js';
-import { buildTargetPod, copiedObjectLabels } from '../kubernetes/target-pod.js';
+import { buildPullSecret } from '../kubernetes/pull-secret.js';
+import { buildTargetPod, migrationObjectLabels } from '../kubernetes/target-pod.js';
 import { decideMigration, sourceRefusals } from '../planning/migration.js';
 import { heartbeatIfActive, sleep } from './context.js';
 
@@ -19,6 +22,11 @@ export interface KubernetesActivityDeps {
   pollIntervalMs?: number;
   /** Namespaces podferry never moves pods out of or into (configuration: protectedNamespaces). */
   protectedNamespaces?: string[];
+  /**
+   * The registry's read-only pull identity (registry.pull) and the host the checkpoint images are named
+   * under: what a migration's pull secret holds. Read from this worker's configuration, never from an input.
+   */
+  registryPull?: { host: string; credentials: RegistryCredentials };
 }
 
 export interface PodEventInput {
@@ -37,6 +45,13 @@ export interface MigrationLockInput {
   name: string;
   /** The incarnation locked (unknown if planning never answered: then whichever incarnation holds this migration's lock). */
   uid?: string;
+}
+
+/** Where a migration's pull secret is (its name follows from the migration id: pullSecretName). */
+export interface PullSecretInput {
+  migrationId: string;
+  cluster: string;
+  namespace: string;
 }
 
 export interface CopiedObject {
@@ -117,6 +132,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       podAtTarget,
       targetClusterNodes,
       protectedNamespaces: deps.protectedNamespaces ?? ['kube-system'],
+      registryPullIdentity: deps.registryPull !== undefined,
     });
     if ('refused' in decision) throw refusedFailure(decision.refused);
     await lockSourcePod(pod, input);
@@ -135,7 +151,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     const ns = { source: plan.source.namespace, target: plan.target.namespace };
     const created: CopiedObject[] = [];
     const missing: CopiedObject[] = [];
-    const labels = copiedObjectLabels(key);
+    const labels = migrationObjectLabels(key);
     const annotations = { [ANNOTATIONS.migrationId]: plan.migrationId, [ANNOTATIONS.source]: `${plan.source.cluster}/${ns.source}` };
 
     for (const name of plan.config.configMaps) {
@@ -188,7 +204,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     try {
       const existing = await readTarget();
       // A copy made by an earlier attempt of this same migration counts as created by it.
-      return existing.metadata?.labels?.[LABELS.migrationKey] === key ? 'created' : 'exists';
+      return madeByMigration(existing, key) ? 'created' : 'exists';
     } catch (err) {
       if (apiStatus(err) !== 404) throw err;
     }
@@ -226,6 +242,43 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     return { deleted };
   }
 
+  /**
+   * Makes this migration's pull secret in a namespace, or finds the one an earlier attempt made. The
+   * credentials come from this worker's configuration: they never travel through the workflow's history.
+   */
+  async function ensurePullSecret(input: PullSecretInput): Promise<{ name: string }> {
+    const name = pullSecretName(input.migrationId);
+    const where = `Secret ${input.namespace}/${name} in cluster ${input.cluster}`;
+    if (!deps.registryPull) {
+      throw ApplicationFailure.nonRetryable(
+        `${where}: this orchestrator worker has no registry pull identity (registry.pull in its configuration), but the migration's plan names a pull secret: configure every orchestrator worker alike`,
+        'RegistryNotConfigured',
+      );
+    }
+    const core = clusters.core(input.cluster);
+    const body = buildPullSecret({ name, namespace: input.namespace, migrationId: input.migrationId, ...deps.registryPull });
+    try {
+      await core.createNamespacedSecret({ namespace: input.namespace, body });
+    } catch (err) {
+      if (apiStatus(err) !== 409) throw err;
+      const existing = await core.readNamespacedSecret({ name, namespace: input.namespace });
+      if (!madeByMigration(existing, migrationKey(input.migrationId))) {
+        throw ApplicationFailure.nonRetryable(`${where} exists and was not made by migration ${input.migrationId}: delete it`, 'PullSecretExists');
+      }
+    }
+    return { name };
+  }
+
+  /** Deletes this migration's pull secret (only if its label says this migration made it); a missing one counts as deleted. */
+  async function deletePullSecret(input: PullSecretInput): Promise<{ deleted: boolean }> {
+    const core = clusters.core(input.cluster);
+    const name = pullSecretName(input.migrationId);
+    const secret = await ignore404(core.readNamespacedSecret({ name, namespace: input.namespace }));
+    if (!secret || !madeByMigration(secret, migrationKey(input.migrationId))) return { deleted: false };
+    await ignore404(core.deleteNamespacedSecret({ name, namespace: input.namespace }));
+    return { deleted: true };
+  }
+
   /** Creates the target pod from the plan with the checkpoint images, or returns it if this migration already did. */
   async function createTargetPod(input: { plan: MigrationPlan; images: Record<string, string> }): Promise<PodIdentity> {
     const { plan } = input;
@@ -237,6 +290,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       images: input.images,
       migrationId: plan.migrationId,
       targetNodeTaints: plan.targetNodeTaints,
+      pullSecret: plan.pullSecret,
     });
     const core = clusters.core(plan.target.cluster);
     const name = body.metadata!.name!;
@@ -462,6 +516,8 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     planMigration,
     ensureTargetConfig,
     deleteCopiedConfig,
+    ensurePullSecret,
+    deletePullSecret,
     createTargetPod,
     waitPodReady,
     deletePod,
@@ -483,6 +539,11 @@ function refusedFailure(refusals: Refusal[]): ApplicationFailure {
 function madeBy(pod: V1Pod, migrationId: string, sourceUid?: string): boolean {
   const annotations = pod.metadata?.annotations ?? {};
   return annotations[ANNOTATIONS.migrationId] === migrationId && (!sourceUid || annotations[ANNOTATIONS.sourceUid] === sourceUid);
+}
+
+/** Whether a ConfigMap or Secret was made by the migration of this key (its label says so). */
+function madeByMigration(object: { metadata?: { labels?: Record<string, string> } }, key: string): boolean {
+  return object.metadata?.labels?.[LABELS.migrationKey] === key;
 }
 
 /** An object key as one JSON Pointer segment (RFC 6901). */

@@ -113,5 +113,7 @@ function asFailure(err: unknown, what: string): Error {
     const permanent = [400, 401, 403, 404, 405].includes(err.status);
     return ApplicationFailure.create({ message: `${what}: ${err.message}`, type: 'RegistryError', nonRetryable: permanent });
   }
-  return ApplicationFailure.create({ message: `${what}: ${(err as Error).message ?? String(err)}`, type: 'RegistryUnavailable' });
+  // fetch says only "fetch failed": why (refused, no such host, a certificate it does not trust) is its cause.
+  const cause = (err as Error).cause instanceof Error ? ` (${((err as Error).cause as Error).message})` : '';
+  return ApplicationFailure.create({ message: `${what}: ${(err as Error).message ?? String(err)}${cause}`, type: 'RegistryUnavailable' });
 }

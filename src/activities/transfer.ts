@@ -6,6 +6,7 @@
 // through the registry are pulled by the target node's worker ahead of the kubelet, to the same effect.
 import type { IncomingMessage } from 'node:http';
 import { ApplicationFailure } from '@temporalio/common';
+import type { RegistryCredentials } from '../api/config.js';
 import { archiveDigest } from '../node/archive-digest.js';
 import type { CheckpointArchives } from '../node/checkpoint-archives.js';
 import { CheckpointServer, fetchOffer } from '../node/checkpoint-server.js';
@@ -26,6 +27,8 @@ export interface TransferActivityDeps {
   /** Repository and registry host the image is named under (the same name a push would give). */
   repository: string;
   pullHost: string;
+  /** The registry's read-only pull identity (registry.pull): the pull ahead of the kubelet uses it. */
+  pullCredentials?: RegistryCredentials;
   /** The checkpoint archives this worker may serve (source side). */
   archives?: CheckpointArchives;
 }
@@ -184,14 +187,15 @@ export function createTransferActivities(deps: TransferActivityDeps) {
   /**
    * Pulls a checkpoint image pushed to the registry into this node's runtime ahead of the kubelet, which
    * starts a pod's containers one after another and would pull each image in turn. The CRI pull applies the
-   * runtime's registry configuration, as the kubelet's pull would.
+   * runtime's registry configuration and the registry's pull identity, as the kubelet's pull would with the
+   * migration's pull secret (the ref is checked to name the checkpoint repository: the identity goes nowhere else).
    */
   async function pullCheckpointImage(input: { container: string; ref: string }): Promise<{ container: string; ref: string; durationMs: number }> {
     const runtime = deps.runtime;
     if (!runtime) throw ApplicationFailure.nonRetryable('this node worker has no CRI socket to pull into (node.containerd)', 'TransferUnavailable');
     checkpointRef(input.ref, `pulling the checkpoint image of ${input.container}`);
     const started = Date.now();
-    await whileHeartbeating((signal) => runtime.criImages.pull(input.ref, undefined, { signal }), () => ({ pulling: input.ref }));
+    await whileHeartbeating((signal) => runtime.criImages.pull(input.ref, undefined, { signal, auth: deps.pullCredentials }), () => ({ pulling: input.ref }));
     return { container: input.container, ref: input.ref, durationMs: Date.now() - started };
   }
 

@@ -33,9 +33,17 @@ export const ClusterConfig = z
   })
   .strict();
 
+/** An identity at the registry. */
+export const RegistryCredentials = z.object({ username: z.string().min(1), password: z.string().min(1) }).strict();
+
 export const RegistryConfig = z
   .object({
-    /** Base URL, e.g. http://10.231.0.1:5000 (plain HTTP) or https://registry.example.com. */
+    /**
+     * Base URL, e.g. http://10.231.0.1:5000 (plain HTTP) or https://registry.example.com. A registry whose
+     * certificate a private CA signed: podferry's workers trust that CA through NODE_EXTRA_CA_CERTS=<CA file>
+     * in their environment (Node's fetch takes no CA per client, and reads that variable at start only); the
+     * nodes' runtimes through their own registry configuration (containerd: `ca` in certs.d/<host>/hosts.toml).
+     */
     url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
     /** Repository under which checkpoint images are pushed, e.g. podferry/checkpoints. */
     repository: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, 'not a valid OCI repository name'),
@@ -44,8 +52,16 @@ export const RegistryConfig = z
      * mirror name). Default: the URL's host.
      */
     pullHost: z.string().min(1).optional(),
+    /** The push identity (node workers push, the orchestrator deletes); anonymous without it. */
     username: z.string().min(1).optional(),
     password: z.string().min(1).optional(),
+    /**
+     * A read-only identity target nodes pull checkpoint images with: the kubelet through a Secret the
+     * orchestrator makes per migration in the target namespace (deleted once the target pod is Ready), the
+     * node worker in its pull ahead of the kubelet. Anonymous pulls without it. Apart from the push identity,
+     * because it lands in target namespaces; that it can only pull is the registry's to enforce.
+     */
+    pull: RegistryCredentials.optional(),
   })
   .strict();
 
@@ -158,6 +174,7 @@ export const PodferryConfig = z
 export type PodferryConfig = z.infer<typeof PodferryConfig>;
 export type ClusterConfig = z.infer<typeof ClusterConfig>;
 export type RegistryConfig = z.infer<typeof RegistryConfig>;
+export type RegistryCredentials = z.infer<typeof RegistryCredentials>;
 export type NodeWorkerConfig = z.infer<typeof NodeWorkerConfig>;
 export type TemporalConfig = z.infer<typeof TemporalConfig>;
 export type SecurityConfig = z.infer<typeof SecurityConfig>;

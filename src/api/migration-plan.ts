@@ -55,6 +55,12 @@ export const MigrationPlan = z.object({
   prepullNodes: z.array(z.string()),
   /** NoExecute taints of the chosen target node, tolerated by the target pod (see buildTargetPod). */
   targetNodeTaints: z.array(z.custom<V1Taint>()),
+  /**
+   * The Secret the target pod pulls its checkpoint images from the registry with (pullSecretName), when the
+   * registry has a pull identity (registry.pull); made in the target namespace before the freeze and deleted
+   * once the target pod is Ready. Absent: the kubelet pulls anonymously.
+   */
+  pullSecret: z.string().optional(),
   warnings: z.array(z.string()),
 });
 export type MigrationPlan = z.infer<typeof MigrationPlan>;

@@ -30,7 +30,7 @@ export const ANNOTATIONS = {
   lock: 'podferry.io/migration-lock',
 } as const;
 export const LABELS = {
-  /** Label on copied ConfigMaps/Secrets so compensation finds exactly what this migration created. */
+  /** Label on copied ConfigMaps/Secrets and the pull secret, so compensation finds exactly what this migration created. */
   migrationKey: 'podferry.io/migration-key',
 } as const;
 
@@ -48,6 +48,22 @@ export function migrationKey(migrationId: string): string {
 /** Tag of the checkpoint image of one container of one migration. */
 export function checkpointImageTag(migrationId: string, container: string): string {
   return `${migrationKey(migrationId)}-${container}`.slice(0, 128);
+}
+
+/** Names of podferry's per-migration pull secrets start with this (see pullSecretName). */
+const PULL_SECRET_PREFIX = 'podferry-pull-';
+
+/**
+ * The Secret a migration's target pod pulls its checkpoint images with (registry.pull): one per migration,
+ * in the target namespace, so it is deleted with the migration's other leftovers and nothing else.
+ */
+export function pullSecretName(migrationId: string): string {
+  return `${PULL_SECRET_PREFIX}${migrationKey(migrationId)}`;
+}
+
+/** A pull secret some migration made (an earlier one, on a pod that moved before: deleted by now). */
+export function isPullSecretName(name: string): boolean {
+  return name.startsWith(PULL_SECRET_PREFIX);
 }
 
 /** Small, dependency-free, deterministic hash (workflow-safe: no node:crypto in the sandbox). */

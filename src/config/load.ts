@@ -88,6 +88,8 @@ const ENV_OVERRIDES: Array<[string, string[], 'string' | 'number']> = [
   ['PODFERRY_REGISTRY_REPOSITORY', ['registry', 'repository'], 'string'],
   ['PODFERRY_REGISTRY_USERNAME', ['registry', 'username'], 'string'],
   ['PODFERRY_REGISTRY_PASSWORD', ['registry', 'password'], 'string'],
+  ['PODFERRY_REGISTRY_PULL_USERNAME', ['registry', 'pull', 'username'], 'string'],
+  ['PODFERRY_REGISTRY_PULL_PASSWORD', ['registry', 'pull', 'password'], 'string'],
   ['PODFERRY_NODE_CLUSTER', ['node', 'cluster'], 'string'],
   ['PODFERRY_NODE_NAME', ['node', 'nodeName'], 'string'],
   ['PODFERRY_CGROUP_FS_ROOT', ['node', 'cgroupFsRoot'], 'string'],

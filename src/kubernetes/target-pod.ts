@@ -1,10 +1,10 @@
 // Rebuilds the source pod for the target cluster: the whole spec kept (labels, annotations, env, ports,
 // resources, probes, security context, movable volumes), what belongs to the old pod's life stripped
 // (identity, status, node binding, the service-account token volume the API server injected), and every
-// container's image replaced by its checkpoint image so the runtime restores instead of starting fresh.
-// Pure: unit-tested without a cluster.
+// container's image replaced by its checkpoint image so the runtime restores instead of starting fresh
+// (pulled with the migration's pull secret, when the registry wants one). Pure: unit-tested without a cluster.
 import type { V1Container, V1Pod, V1PodSpec, V1Taint, V1Toleration, V1Volume } from '@kubernetes/client-node';
-import { ANNOTATIONS, LABELS } from '../api/names.js';
+import { ANNOTATIONS, isPullSecretName, LABELS } from '../api/names.js';
 
 export interface TargetPodInput {
   /** The source pod as read from its API server (plain JSON). */
@@ -16,6 +16,8 @@ export interface TargetPodInput {
   /** Checkpoint image reference per container name. */
   images: Record<string, string>;
   migrationId: string;
+  /** The Secret the kubelet pulls the checkpoint images with (the plan's pullSecret), if any. */
+  pullSecret?: string;
   /**
    * NoExecute taints of the target node (e.g. a Liqo virtual node's `virtual-node.liqo.io/not-allowed`).
    * A pod bound by nodeName skips the scheduler but not the taint manager, which would evict it: they are
@@ -89,6 +91,12 @@ export function buildTargetPod(input: TargetPodInput): V1Pod {
     delete spec.nodeSelector['kubernetes.io/hostname'];
     if (Object.keys(spec.nodeSelector).length === 0) delete spec.nodeSelector;
   }
+  // The pod's own pull secrets stay; those of earlier migrations of this pod are gone (deleted once their
+  // target was Ready) and give way to this migration's.
+  const pullSecrets = (spec.imagePullSecrets ?? []).filter((s) => !isPullSecretName(s.name ?? ''));
+  if (input.pullSecret) pullSecrets.push({ name: input.pullSecret });
+  if (pullSecrets.length > 0) spec.imagePullSecrets = pullSecrets;
+  else delete spec.imagePullSecrets;
   if (input.targetNode) spec.nodeName = input.targetNode;
   const extraTolerations = tolerationsFor(input.targetNodeTaints ?? [], spec.tolerations);
   if (extraTolerations.length > 0) spec.tolerations = [...(spec.tolerations ?? []), ...extraTolerations];
@@ -147,11 +155,12 @@ export function referencedConfig(spec: V1PodSpec): ConfigReferences {
       if (from.secretRef?.name) secrets.add(from.secretRef.name);
     }
   }
-  for (const pullSecret of spec.imagePullSecrets ?? []) if (pullSecret.name) secrets.add(pullSecret.name);
+  // Not a migration's pull secret: the target pod gets its own migration's instead (buildTargetPod).
+  for (const pullSecret of spec.imagePullSecrets ?? []) if (pullSecret.name && !isPullSecretName(pullSecret.name)) secrets.add(pullSecret.name);
   return { configMaps: [...configMaps].sort(), secrets: [...secrets].sort() };
 }
 
-/** Labels put on ConfigMaps/Secrets copied by a migration, so compensation deletes exactly those. */
-export function copiedObjectLabels(key: string): Record<string, string> {
+/** Labels put on the ConfigMaps/Secrets a migration makes (copies, its pull secret), so compensation deletes exactly those. */
+export function migrationObjectLabels(key: string): Record<string, string> {
   return { [LABELS.migrationKey]: key };
 }

@@ -3,12 +3,14 @@
 //   pre-pull the checkpointed containers' original images on the target node before the source is frozen
 //   (containerd needs that base image to restore a checkpoint, and its restore path pulls it with a default
 //   resolver, HTTPS only, on the critical path of the downtime);
-// - PullImage also for checkpoint images pushed to the registry, ahead of the kubelet;
+// - PullImage also for checkpoint images pushed to the registry, ahead of the kubelet, with the registry's
+//   pull identity (CRI AuthConfig), as the kubelet pulls them with the migration's pull secret;
 // - ImageStatus, to know when a checkpoint image imported straight into the runtime is visible to the
 //   kubelet; RemoveImage, to undo such an import or pull.
 import grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
-import { IMAGE_SERVICE, type ImageSpecRequest } from './proto/services.js';
+import type { RegistryCredentials } from '../api/config.js';
+import { IMAGE_SERVICE, type ImageSpecRequest, type PullImageRequest } from './proto/services.js';
 import { failed, isServiceError, unaryCall } from './proto/unary-call.js';
 
 export class CriImages {
@@ -18,9 +20,10 @@ export class CriImages {
     this.client = new grpc.Client(`unix:${options.address}`, grpc.credentials.createInsecure());
   }
 
-  /** Pulls an image reference (tag or digest) and returns the runtime's image id. */
-  async pull(image: string, timeoutMs = 300_000, options: { signal?: AbortSignal } = {}): Promise<string> {
-    const response = await this.request(IMAGE_SERVICE.pullImage, image, timeoutMs, options.signal).catch(failed(`pulling ${image}`));
+  /** Pulls an image reference (tag or digest), with credentials for its registry if given, and returns the runtime's image id. */
+  async pull(image: string, timeoutMs = 300_000, options: { signal?: AbortSignal; auth?: RegistryCredentials } = {}): Promise<string> {
+    const request: PullImageRequest = { image: { image }, ...(options.auth ? { auth: { username: options.auth.username, password: options.auth.password } } : {}) };
+    const response = await unaryCall(this.client, IMAGE_SERVICE.pullImage, request, { timeoutMs, signal: options.signal }).catch(failed(`pulling ${image}`));
     return response.imageRef;
   }
 

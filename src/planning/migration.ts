@@ -4,7 +4,7 @@
 import type { V1Node, V1Pod, V1Taint, V1Toleration } from '@kubernetes/client-node';
 import type { MigrationStrategy } from '../api/migration.js';
 import type { MigrationPlan, PlanMigrationInput, PlannedSourcePod } from '../api/migration-plan.js';
-import { ANNOTATIONS } from '../api/names.js';
+import { ANNOTATIONS, pullSecretName } from '../api/names.js';
 import { refusalsFor, warningsFor, type Refusal } from '../kubernetes/eligibility.js';
 import { LIQO_VIRTUAL_NODE_TAINT, referencedConfig, tolerates } from '../kubernetes/target-pod.js';
 
@@ -23,6 +23,8 @@ export interface MigrationFacts {
   targetClusterNodes: V1Node[];
   /** Namespaces the configuration protects (protectedNamespaces). */
   protectedNamespaces: string[];
+  /** The registry has a pull identity (registry.pull): target pods pull with a Secret of this migration. */
+  registryPullIdentity: boolean;
 }
 
 export type MigrationDecision = { plan: MigrationPlan } | { refused: Refusal[] };
@@ -136,6 +138,7 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
       config,
       prepullNodes: prepullNodes(target.node, targetNode, facts.targetClusterNodes),
       targetNodeTaints: plainCopy(targetNode?.spec?.taints ?? []) as V1Taint[],
+      ...(facts.registryPullIdentity ? { pullSecret: pullSecretName(request.migrationId) } : {}),
       warnings,
     },
   };

@@ -68,6 +68,7 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
       runtime: node.containerd && criImages ? { importer: new ContainerdImport(node.containerd), criImages } : undefined,
       repository: config.registry.repository,
       pullHost: config.registry.pullHost ?? registry.host,
+      pullCredentials: config.registry.pull,
       archives,
     }),
   };

@@ -5,9 +5,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createKubeletActivities } from '../activities/kubelet.js';
-import { createKubernetesActivities } from '../activities/kubernetes.js';
+import { createKubernetesActivities, type KubernetesActivityDeps } from '../activities/kubernetes.js';
 import { createOperationsActivities } from '../activities/operations.js';
-import { createRegistryActivities } from '../activities/registry.js';
+import { createRegistryActivities, type RegistryActivities } from '../activities/registry.js';
 import type { PodferryConfig } from '../api/config.js';
 import { Clusters } from '../kubernetes/clusters.js';
 import { RegistryClient } from '../registry/client.js';
@@ -18,15 +18,16 @@ import { NodeCallSignature } from './node-call-signature.js';
 
 export function createOrchestratorActivities(config: PodferryConfig) {
   const clusters = new Clusters(config.clusters);
-  const registry = config.registry
-    ? createRegistryActivities({
-        registry: new RegistryClient(config.registry),
-        repository: config.registry.repository,
-        pullHost: config.registry.pullHost,
-      })
-    : undefined;
+  let registry: RegistryActivities | undefined;
+  let registryPull: KubernetesActivityDeps['registryPull'];
+  if (config.registry) {
+    const client = new RegistryClient(config.registry);
+    registry = createRegistryActivities({ registry: client, repository: config.registry.repository, pullHost: config.registry.pullHost });
+    // Target pods pull with this identity, through a Secret per migration (ensurePullSecret).
+    if (config.registry.pull) registryPull = { host: config.registry.pullHost ?? client.host, credentials: config.registry.pull };
+  }
   return {
-    ...createKubernetesActivities({ clusters, protectedNamespaces: config.protectedNamespaces }),
+    ...createKubernetesActivities({ clusters, protectedNamespaces: config.protectedNamespaces, registryPull }),
     ...createKubeletActivities({ clusters }),
     ...createOperationsActivities({ clusters }),
     // Cleaning up checkpoint images is the orchestrator's (the node pushes them).

@@ -21,6 +21,7 @@
 // is deleted right before the target is created (strategy DeleteThenCreate); its undo restores the pod on
 // the source node from the checkpoint images.
 import { ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, proxySinks, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import type { PullSecretInput } from '../activities/kubernetes.js';
 import { errorMessage, OUTCOME_FAILURES } from '../api/failures.js';
 import { describeIssues, MigratePodInput, type MigratePodRequest, type MigrationResult, type PodIdentity } from '../api/migration.js';
 import type { MigrationPlan } from '../api/migration-plan.js';
@@ -50,6 +51,8 @@ const SAFETY_NET_MARGIN_MS = 10_000;
 const CHECKPOINT_THROUGH_RUNTIME = 'checkpoint-through-the-runtime';
 /** patched() id of the undo that imports node-to-node images at the source from its own archives (offers are one-shot and bound to the target now). */
 const SOURCE_RESTORE_FROM_OWN_ARCHIVES = 'source-restore-from-own-archives';
+/** patched() id of the pull secret per migration (runs recorded before it had their kubelets pull anonymously). */
+const PULL_SECRET_PER_MIGRATION = 'pull-secret-per-migration';
 
 /** What the migration has done so far: what the undos, the failure message and the result read. */
 interface MigrationState {
@@ -66,6 +69,8 @@ interface MigrationState {
   frozenTooLong: boolean;
   /** The last fence handed to the source node (each decision about the frozen source takes the next). */
   fence: number;
+  /** Where the migration's pull secret was made (the plan's pullSecret), once asked for. */
+  pullSecret?: PullSecretInput;
 }
 
 export async function migratePod(request: MigratePodRequest): Promise<MigrationResult> {
@@ -127,6 +132,15 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       //     the runtime needs them to restore. Best effort: a failure is only a warning.
       //     A target node whose worker answers can also receive the checkpoint images directly.
       const answering = await prepullBaseImages(plan, progress);
+
+      // 1c. The pull secret the target's kubelet pulls the checkpoint images with (registry.pull), made
+      //     before the downtime. Within the namespace (DeleteThenCreate) it serves the restore at the source too.
+      if (plan.pullSecret !== undefined && patched(PULL_SECRET_PER_MIGRATION)) {
+        const pullSecret = { migrationId, cluster: plan.target.cluster, namespace: plan.target.namespace };
+        state.pullSecret = pullSecret;
+        saga.onFailureCleanUp('delete the pull secret', () => clusterPersistent.deletePullSecret(pullSecret));
+        await cluster.ensurePullSecret(pullSecret);
+      }
 
       // 2. Freeze the whole source pod: from here on it makes no progress, so no state is lost after the
       //    checkpoints, and all containers are checkpointed at one instant. Downtime starts here, and so
@@ -302,6 +316,10 @@ async function finishAfterCommit(
     }
   };
 
+  // The target is Ready, so its kubelet has its images: the pull secret has served.
+  const { pullSecret } = state;
+  if (pullSecret) await forward(`deleting the pull secret ${plan.pullSecret}`, () => clusterPersistent.deletePullSecret(pullSecret));
+
   // 7. Delete the source (DeleteThenCreate did so before creating the target).
   if (plan.strategy === 'CreateThenDelete') {
     progress.enter('DeletingSource');
@@ -448,7 +466,8 @@ function rollbackFailure(cause: unknown, report: CompensationReport, state: Migr
       'once it is gone and none of its containers runs on its node, delete it there if needed and resume the source (or delete the source if the target runs).'
     : report.failed.some((f) => f.startsWith('restore'))
       ? `migration failed (${errorMessage(cause)}) and could not be fully rolled back (${report.failed.join('; ')}). The source pod was deleted and could not be restored: ` +
-        `the workload is in its checkpoint images ${images} and archives on node ${plan?.source.node} (${archives}), which were kept; create the pod from them to restore it.`
+        `the workload is in its checkpoint images ${images} and archives on node ${plan?.source.node} (${archives}), which were kept` +
+        `${state.pullSecret ? ` with the pull secret ${plan?.pullSecret} that pulls the images` : ''}; create the pod from them to restore it.`
       : `migration failed (${errorMessage(cause)}) and the source could not be resumed (${report.failed.join('; ')}): ${where} may still be frozen; ` +
         "its node worker's safety net thaws it once this migration has ended." + kept;
   return ApplicationFailure.create({ message, type: OUTCOME_FAILURES.failed, nonRetryable: true, cause: cause as Error, details: [progress.snapshot()] });

@@ -12,6 +12,7 @@ import type { RuntimeCheckpointActivities } from '../../src/activities/runtime-c
 import type { TransferActivities } from '../../src/activities/transfer.js';
 import type { HeldMigration } from '../../src/api/held-source.js';
 import type { MigrationPlan } from '../../src/api/migration-plan.js';
+import { pullSecretName } from '../../src/api/names.js';
 import { referencedConfig } from '../../src/kubernetes/target-pod.js';
 import { migrationStrategy, plannedSourcePod } from '../../src/planning/migration.js';
 import { sourcePod } from '../fixtures/source-pod.js';
@@ -31,6 +32,8 @@ export interface Script {
   sourceLifecycle?: 'present' | 'terminating' | 'gone';
   /** What findHeldMigration finds (default: nothing). */
   held?: HeldMigration;
+  /** The orchestrator has a registry pull identity: the plan names the migration's pull secret. */
+  registryPull?: boolean;
 }
 
 export interface RecordedCall {
@@ -96,6 +99,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
       config: referencedConfig(pod.spec!),
       prepullNodes: input.target.node ? [input.target.node] : [],
       targetNodeTaints: [],
+      ...(script.registryPull ? { pullSecret: pullSecretName(input.migrationId) } : {}),
       warnings: [],
     };
   };
@@ -104,8 +108,10 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
     planMigration: (input) => step('planMigration', input, () => plan(input)),
     ensureTargetConfig: (input) => step('ensureTargetConfig', { migrationId: input.plan.migrationId }, () => ({ created: [{ kind: 'ConfigMap' as const, name: 'sample-config' }], missing: [] })),
     deleteCopiedConfig: (input) => step('deleteCopiedConfig', input, () => ({ deleted: [] })),
+    ensurePullSecret: (input) => step('ensurePullSecret', input, () => ({ name: pullSecretName(input.migrationId) })),
+    deletePullSecret: (input) => step('deletePullSecret', input, () => ({ deleted: true })),
     createTargetPod: (input) =>
-      step('createTargetPod', { images: input.images, node: input.plan.target.node }, () => ({
+      step('createTargetPod', { images: input.images, node: input.plan.target.node, pullSecret: input.plan.pullSecret }, () => ({
         cluster: input.plan.target.cluster,
         namespace: input.plan.target.namespace,
         name: input.plan.source.pod,

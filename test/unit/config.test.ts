@@ -73,6 +73,15 @@ describe('configuration', () => {
     expect(config.security.historyKeyFile).toBe(path.join(path.dirname(file), 'keys/history.key'));
   });
 
+  test('the registry pull identity: from the file or the environment, both fields or neither, its password never printed', () => {
+    const file = writeConfig('registry:\n  url: https://r:5443\n  repository: a/b\n  pull:\n    username: puller\n');
+    expect(() => loadConfig({ path: file, env: {} })).toThrow(`config ${file}: field registry.pull.password: Required`);
+    const config = loadConfig({ path: file, env: { PODFERRY_REGISTRY_PULL_PASSWORD: 'pull-s3cret' } });
+    expect(config.registry?.pull).toEqual({ username: 'puller', password: 'pull-s3cret' });
+    const numeric = writeConfig('registry:\n  url: https://r:5443\n  repository: a/b\n  pull: {username: puller, password: 987654}\n');
+    expect(() => loadConfig({ path: numeric, env: {} })).toThrow(/field registry\.pull\.password: Invalid input: expected string, received number$/);
+  });
+
   test('a missing file says how to point at another one', () => {
     expect(() => loadConfig({ path: '/nonexistent/podferry.yaml', env: {} })).toThrow(
       'config /nonexistent/podferry.yaml: cannot read it (ENOENT); pass --config <file> or set PODFERRY_CONFIG',

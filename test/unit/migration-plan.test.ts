@@ -17,6 +17,7 @@ function facts(target: Partial<PlanMigrationInput['target']> = {}, overrides: Pa
     podAtTarget: undefined,
     targetClusterNodes: [],
     protectedNamespaces: ['kube-system'],
+    registryPullIdentity: false,
     ...overrides,
   };
 }
@@ -235,6 +236,11 @@ describe('what the plan carries', () => {
       ['counter', 'kv', 'ballast'].map((name) => ({ name, image: '10.231.0.1:5000/podferry/sample:lab', containerId: `containerd://${name}-id`, imageId: 'sha256:abc' })),
     );
     expect(plan.config).toEqual({ configMaps: ['kv-settings', 'sample-config'], secrets: ['kv-credentials', 'kv-tls'] });
+  });
+
+  test("the migration's pull secret when the registry has a pull identity; none (anonymous pulls) without", () => {
+    expect(planOf(facts({}, { registryPullIdentity: true })).pullSecret).toBe('podferry-pull-mig-1');
+    expect(planOf(facts())).not.toHaveProperty('pullSecret');
   });
 
   test('of the source pod only identity, labels, annotations and spec: no status, no managedFields; the same target pod is built from it', () => {

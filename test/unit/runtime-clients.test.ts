@@ -1,5 +1,5 @@
-// ContainerdTasks, CriImages and ContainerdImport against stand-ins: a gRPC server on a unix socket that
-// serves the vendored service definitions, and a shell script in place of ctr.
+// ContainerdTasks, CriImages (and the node worker's pull through it) and ContainerdImport against stand-ins:
+// a gRPC server on a unix socket that serves the vendored service definitions, and a shell script in place of ctr.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import grpc from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
@@ -7,10 +7,12 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
+import { createTransferActivities } from '../../src/activities/transfer.js';
 import { ContainerdImport } from '../../src/node/containerd-import.js';
 import { ContainerdTasks } from '../../src/node/containerd-tasks.js';
 import { CriImages } from '../../src/node/cri-images.js';
 import { IMAGE_SERVICE, TASKS, type TaskStatus } from '../../src/node/proto/services.js';
+import { TestActivityEnvironment } from './activity-environment.js';
 
 type Answer = { error: Partial<grpc.StatusObject> } | { response: object } | 'never';
 
@@ -130,7 +132,14 @@ describe('CriImages', () => {
   test('pull returns the image reference the runtime gives', async () => {
     answers.set(IMAGE_SERVICE.pullImage.path, { response: { imageRef: 'sha256:abc' } });
     await expect(images.pull('registry.lab/app:1')).resolves.toBe('sha256:abc');
-    expect(calls).toEqual([{ path: IMAGE_SERVICE.pullImage.path, request: { image: { image: 'registry.lab/app:1' } }, namespace: undefined }]);
+    // No credentials: the runtime's own registry configuration applies.
+    expect(calls).toEqual([{ path: IMAGE_SERVICE.pullImage.path, request: { image: { image: 'registry.lab/app:1' }, auth: null }, namespace: undefined }]);
+  });
+
+  test('a pull with credentials sends them as the CRI AuthConfig', async () => {
+    answers.set(IMAGE_SERVICE.pullImage.path, { response: { imageRef: 'sha256:abc' } });
+    await images.pull('registry.lab/app:1', undefined, { auth: { username: 'podferry-pull', password: 'pull-s3cret' } });
+    expect(calls.map((c) => c.request)).toEqual([{ image: { image: 'registry.lab/app:1' }, auth: { username: 'podferry-pull', password: 'pull-s3cret' } }]);
   });
 
   test('status: the image id, or undefined when the runtime answers without an image', async () => {
@@ -164,6 +173,31 @@ describe('CriImages', () => {
 
   test('an already aborted signal rejects without calling the runtime', async () => {
     await expect(images.status('app:1', undefined, { signal: AbortSignal.abort(new Error('too late')) })).rejects.toThrow('too late');
+    expect(calls).toEqual([]);
+  });
+});
+
+describe("pullCheckpointImage: the node worker's pull ahead of the kubelet", () => {
+  const ref = `10.231.0.1:5443/podferry/checkpoints@sha256:${'a'.repeat(64)}`;
+  const pullCredentials = { username: 'podferry-pull', password: 'pull-s3cret' };
+  const transfer = () =>
+    createTransferActivities({
+      runtime: { importer: new ContainerdImport({ ctr: 'ctr', address: socket, namespace: 'k8s.io' }), criImages: images },
+      repository: 'podferry/checkpoints',
+      pullHost: '10.231.0.1:5443',
+      pullCredentials,
+    });
+
+  test("authenticates with the registry's pull identity from the node worker's configuration", async () => {
+    answers.set(IMAGE_SERVICE.pullImage.path, { response: { imageRef: 'sha256:abc' } });
+    await new TestActivityEnvironment().run(() => transfer().pullCheckpointImage({ container: 'kv', ref }));
+    expect(calls.map((c) => c.request)).toEqual([{ image: { image: ref }, auth: pullCredentials }]);
+  });
+
+  test('sends the identity nowhere but the checkpoint repository: another image is refused before the runtime is asked', async () => {
+    await expect(new TestActivityEnvironment().run(() => transfer().pullCheckpointImage({ container: 'kv', ref: 'evil.example/x@sha256:1' }))).rejects.toMatchObject({
+      type: 'ImageRefused',
+    });
     expect(calls).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
+import { pullSecretName } from '../../src/api/names.js';
 import { buildTargetPod, referencedConfig } from '../../src/kubernetes/target-pod.js';
 import { sourcePod } from '../fixtures/source-pod.js';
 
@@ -116,6 +117,30 @@ describe('rebuilding the source pod for the target cluster', () => {
     expect(referencedConfig(sourcePod().spec!)).toEqual({
       configMaps: ['kv-settings', 'sample-config'],
       secrets: ['kv-credentials', 'kv-tls'],
+    });
+  });
+
+  describe('image pull secrets', () => {
+    /** The fixture pod with its own pull secret, and the one of an earlier migration that moved it here. */
+    const withPullSecrets = () => {
+      const pod = sourcePod();
+      pod.spec!.imagePullSecrets = [{ name: 'team-registry' }, { name: pullSecretName('earlier-move') }];
+      return pod;
+    };
+    const rebuildWith = (pullSecret?: string) =>
+      buildTargetPod({ source: withPullSecrets(), sourceCluster: 'lab-a', targetNamespace: 'moved', images, migrationId: 'mig-1', pullSecret });
+
+    test("the migration's pull secret is added to the pod's own; an earlier migration's (deleted by now) goes", () => {
+      expect(rebuildWith(pullSecretName('mig-1')).spec!.imagePullSecrets).toEqual([{ name: 'team-registry' }, { name: 'podferry-pull-mig-1' }]);
+    });
+
+    test('without a pull secret (anonymous pulls) the pod keeps only its own', () => {
+      expect(rebuildWith().spec!.imagePullSecrets).toEqual([{ name: 'team-registry' }]);
+      expect(rebuild().spec!.imagePullSecrets).toBeUndefined();
+    });
+
+    test("the pod's own pull secret is config to copy; a migration's is not", () => {
+      expect(referencedConfig(withPullSecrets().spec!).secrets).toEqual(['kv-credentials', 'kv-tls', 'team-registry']);
     });
   });
 });

@@ -11,7 +11,7 @@ import { Client, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/worker';
 import type { MigratePodRequest, MigrationResult } from '../../src/api/migration.js';
-import { nodeTaskQueue, WORKFLOW_TYPE } from '../../src/api/names.js';
+import { nodeTaskQueue, pullSecretName, WORKFLOW_TYPE } from '../../src/api/names.js';
 import { defaultMigrationId, getProgress, MigrationInProgress, startMigration, watchMigration } from '../../src/client/migrations.js';
 import { HEARTBEAT_FLUSH } from '../../src/worker/bootstrap.js';
 import { MigrationMetrics, serveMetrics } from '../../src/worker/metrics.js';
@@ -300,6 +300,58 @@ describe('migratePod with recording stand-in activities', () => {
     expect(off.error).toBeUndefined();
     expect(off.recorder.started().filter((c) => c.startsWith('pullCheckpointImage:'))).toEqual([]);
   }, 60_000);
+
+  describe('with a registry pull identity (registry.pull): a pull secret per migration', () => {
+    const pullSecret = 'delete the pull secret';
+    const inputOf = (recorder: Recorder, call: string) => recorder.calls.filter((c) => c.call === call && c.event === 'start').map((c) => c.input as Record<string, unknown>);
+
+    test('made in the target namespace before the freeze, named by the target pod, deleted once the target is Ready', async () => {
+      const { error, recorder, handle } = await migrate({ registryPull: true });
+      expect(error).toBeUndefined();
+      const calls = recorder.started();
+      expect(calls.slice(0, 4)).toEqual(['planMigration', 'pullImages', 'ensurePullSecret', 'freezePod']);
+      expect(inputOf(recorder, 'ensurePullSecret')).toEqual([{ migrationId: handle.workflowId, cluster: 'lab-b', namespace: 'default' }]);
+      expect(inputOf(recorder, 'createTargetPod')[0]!.pullSecret).toBe(pullSecretName(handle.workflowId));
+      // The kubelet has pulled the images once the pod is Ready: the Secret goes before the source does.
+      expect(calls.slice(calls.indexOf('waitPodReady') + 1, calls.indexOf('waitPodReady') + 3)).toEqual(['deletePullSecret', 'deletePod:lab-a:request']);
+      expect(inputOf(recorder, 'deletePullSecret')).toEqual(inputOf(recorder, 'ensurePullSecret'));
+      await Worker.runReplayHistory({ workflowBundle, replayName: 'pull secret' }, keepHistory('committed-with-pull-secret', await handle.fetchHistory()), handle.workflowId);
+    }, 60_000);
+
+    test('without one the plan names none, and no pull secret is made', async () => {
+      const { error, recorder } = await migrate({});
+      expect(error).toBeUndefined();
+      expect(recorder.started().filter((c) => c.endsWith('PullSecret'))).toEqual([]);
+      expect(inputOf(recorder, 'createTargetPod')[0]!.pullSecret).toBeUndefined();
+    }, 60_000);
+
+    test.each([
+      ['ensurePullSecret', [pullSecret, lock]],
+      ['waitPodReady', [target, thaw, config, received, images, archives, pullSecret, lock]],
+    ])('failure at %s: the rollback deletes it, once the source runs again', async (failAt, expected) => {
+      const { error, recorder, progress } = await migrate({ registryPull: true, failAt });
+      expect(((error as WorkflowFailedError).cause as ApplicationFailure).type).toBe('MigrationRolledBack');
+      expect(progress.compensations).toEqual(expected.map((name) => ({ name, ok: true })));
+      expect(recorder.started().filter((c) => c === 'deletePullSecret')).toHaveLength(1);
+      if (failAt === 'ensurePullSecret') expect(recorder.started()).not.toContain('freezePod');
+      const resumed = recorder.calls.find((c) => c.call === 'thawPod' && c.event === 'end')?.at ?? 0;
+      expect(recorder.calls.find((c) => c.call === 'deletePullSecret' && c.event === 'start')!.at).toBeGreaterThanOrEqual(resumed);
+    }, 60_000);
+
+    test('within the namespace, the pod restored at the source pulls with it too; it is deleted once that pod is Ready', async () => {
+      const { error, recorder, progress, handle } = await migrate({ registryPull: true, failAt: 'waitPodReady', failOnce: true }, {}, undefined, 'lab-a');
+      expect(((error as WorkflowFailedError).cause as ApplicationFailure).message).toContain('restored from its checkpoint on its source node');
+      const creates = inputOf(recorder, 'createTargetPod');
+      expect(creates.map((c) => [c.node, c.pullSecret])).toEqual([
+        [`target-${handle.workflowId.replace('migration-', '')}`, pullSecretName(handle.workflowId)],
+        [handle.workflowId.replace('migration-', 'node-'), pullSecretName(handle.workflowId)],
+      ]);
+      expect(progress.compensations.map((c) => c.name)).toEqual([target, 'restore source from its checkpoint images', thaw, config, received, images, archives, pullSecret, lock]);
+      const calls = recorder.started();
+      expect(calls.lastIndexOf('deletePullSecret')).toBeGreaterThan(calls.lastIndexOf('waitPodReady'));
+      expect(calls.filter((c) => c === 'deletePullSecret')).toHaveLength(1);
+    }, 60_000);
+  });
 
   describe('node to node (transfer: direct)', () => {
     const direct = { transfer: 'direct' } as const;

@@ -38,6 +38,11 @@ export interface ImageSpecRequest {
   image: { image: string };
 }
 
+export interface PullImageRequest extends ImageSpecRequest {
+  /** Credentials for the image's registry (CRI AuthConfig); without them the runtime's own configuration applies. */
+  auth?: { username: string; password: string };
+}
+
 const tasks = service('containerd/api/services/tasks/v1/tasks.proto', 'containerd.services.tasks.v1.Tasks');
 
 /** containerd.services.tasks.v1.Tasks; containerd wants the namespace in the `containerd-namespace` header. */
@@ -52,7 +57,7 @@ const images = service('cri-api/runtime/v1/api.proto', 'runtime.v1.ImageService'
 /** runtime.v1.ImageService, the CRI image service. */
 export const IMAGE_SERVICE = {
   imageStatus: method<ImageSpecRequest, { image: { id: string } | null }>(images, 'ImageStatus'),
-  pullImage: method<ImageSpecRequest, { imageRef: string }>(images, 'PullImage'),
+  pullImage: method<PullImageRequest, { imageRef: string }>(images, 'PullImage'),
   removeImage: method<ImageSpecRequest, object>(images, 'RemoveImage'),
 };
 
