@@ -38,6 +38,9 @@ SAMPLE_BIN="$LAB_CACHE/sample-images"
 LAB_BRIDGE="pflab0"
 HOST_IP="10.231.0.1"
 REGISTRY="$HOST_IP:5000"
+# Checkpoint images (workloads' memory) live apart: HTTPS with the lab's own CA, push and pull identities.
+CHECKPOINT_REGISTRY="$HOST_IP:5443"
+CHECKPOINT_REGISTRY_PKI="$LAB_STATE/checkpoint-registry-pki"
 TEMPORAL_ADDRESS="127.0.0.1:7233"
 TEMPORAL_UI_PORT="8233"
 # lab-c is the CRI-O cluster (issue 13): podferry's own configuration (config/lab.yaml) names lab-a and lab-b
@@ -69,7 +72,7 @@ runtime_socket() { echo "$LAB_RUN/$1/$(node_runtime "$1").sock"; }
 nodes_of() { local node; for node in "${NODES[@]}"; do [[ ${NODE_CLUSTER[$node]} == "$1" ]] && echo "$node"; done; true; }
 is_cluster() { local c; for c in "${CLUSTERS[@]}"; do [[ $c == "$1" ]] && return 0; done; return 1; }
 # The daemons of the shared part of the lab and of one cluster (its control plane and nodes), as named in pids/.
-base_components() { echo temporal temporal-bridge registry; }
+base_components() { echo temporal temporal-bridge registry checkpoint-registry; }
 cluster_components() {
   local cluster=$1 node
   echo "$cluster-etcd $cluster-apiserver $cluster-controller-manager $cluster-scheduler"

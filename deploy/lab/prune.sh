@@ -21,3 +21,4 @@ for node in "${NODES[@]}"; do
   log "$node: removed $(grep -c . <<<"$stale") unused checkpoint image references"
 done
 docker-registry garbage-collect --delete-untagged "$LAB_STATE/registry.yml" >/dev/null 2>&1 && log "registry: garbage-collected"
+docker-registry garbage-collect --delete-untagged "$LAB_STATE/checkpoint-registry.yml" >/dev/null 2>&1 && log "checkpoint registry: garbage-collected"

@@ -9,6 +9,7 @@ printf '%-28s %-22s %s\n' COMPONENT STATE WHERE
 printf '%-28s %-22b %s\n' temporal "$(state_of temporal)" "grpc $TEMPORAL_ADDRESS, Web UI http://127.0.0.1:$TEMPORAL_UI_PORT"
 printf '%-28s %-22b %s\n' temporal-bridge "$(state_of temporal-bridge)" "$HOST_IP:${TEMPORAL_ADDRESS##*:} -> $TEMPORAL_ADDRESS (for pods)"
 printf '%-28s %-22b %s\n' registry "$(state_of registry)" "http://$REGISTRY"
+printf '%-28s %-22b %s\n' checkpoint-registry "$(state_of checkpoint-registry)" "https://$CHECKPOINT_REGISTRY"
 for cluster in "${CLUSTERS[@]}"; do
   printf '%-28s %-22b %s\n' "$cluster-etcd" "$(state_of "$cluster-etcd")" "http://127.0.0.1:${ETCD_CLIENT_PORT[$cluster]}"
   printf '%-28s %-22b %s\n' "$cluster-apiserver" "$(state_of "$cluster-apiserver")" "https://$HOST_IP:${APISERVER_PORT[$cluster]}"
@@ -20,7 +21,7 @@ for node in "${NODES[@]}"; do
   printf '%-28s %-22b %s\n' "$node-$runtime" "$(state_of "$node-$runtime")" "netns $(netns_name "$node"), $(runtime_socket "$node")"
   printf '%-28s %-22b %s\n' "$node-kubelet" "$(state_of "$node-kubelet")" "${NODE_CLUSTER[$node]} node $node ${NODE_IP[$node]}:10250, pods ${POD_CIDR[$node]}"
 done
-for extra in $(ls "$LAB_RUN/pids" | sed 's/\.pid$//' | grep -v -e '^temporal$' -e '^temporal-bridge$' -e '^registry$' -e '^lab-'); do
+for extra in $(ls "$LAB_RUN/pids" | sed 's/\.pid$//' | grep -v -e '^temporal$' -e '^temporal-bridge$' -e '^registry$' -e '^checkpoint-registry$' -e '^lab-'); do
   printf '%-28s %-22b %s\n' "$extra" "$(state_of "$extra")" "log $(log_file "$extra")"
 done
 echo

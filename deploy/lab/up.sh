@@ -78,6 +78,36 @@ EOF
   start_daemon registry "" docker-registry serve "$LAB_STATE/registry.yml"
 }
 
+# The checkpoint registry: checkpoint images are workloads' whole memory, so HTTPS (a CA of its own, which the
+# nodes' containerd trusts through certs.d and podferry through registry.caFile) and htpasswd with the push
+# and pull identities of config/lab.yaml (lab-only passwords: push-s3cret, pull-s3cret; bcrypt, as the
+# registry requires). The lab's own images (pause, sample) stay on $REGISTRY, pulled anonymously.
+start_checkpoint_registry() {
+  local pki=$CHECKPOINT_REGISTRY_PKI
+  log "checkpoint registry: https://$CHECKPOINT_REGISTRY"
+  mkdir -p "$pki" "$LAB_STATE/checkpoint-registry"
+  [[ -f "$pki/ca.crt" ]] || openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$pki/ca.key" \
+    -subj "/CN=podferry-lab-checkpoint-registry-ca" -days 3650 -sha256 -out "$pki/ca.crt" 2>/dev/null
+  issue_cert "$pki" registry "$HOST_IP" "" "IP:$HOST_IP"
+  cat >"$pki/htpasswd" <<'EOF'
+podferry:$2b$05$ABCDEFGHIJKLMNOPQRSTUuz8lygy6frDOys5bU37sE0EFA0ivCbDW
+podferry-pull:$2b$05$abcdefghijklmnopqrstuu8a2gFagTmn.6YRhoJ/XF1B.t2u08R7W
+EOF
+  cat >"$LAB_STATE/checkpoint-registry.yml" <<EOF
+version: 0.1
+log: {level: warn}
+storage:
+  filesystem: {rootdirectory: $LAB_STATE/checkpoint-registry}
+  delete: {enabled: true}
+http:
+  addr: $CHECKPOINT_REGISTRY
+  tls: {certificate: $pki/registry.crt, key: $pki/registry.key}
+auth:
+  htpasswd: {realm: podferry-lab, path: $pki/htpasswd}
+EOF
+  start_daemon checkpoint-registry "" docker-registry serve "$LAB_STATE/checkpoint-registry.yml"
+}
+
 start_control_plane() {
   local cluster=$1 state pki
   state=$(cluster_state "$cluster")
@@ -155,6 +185,13 @@ write_containerd_config() {
 server = "http://$REGISTRY"
 [host."http://$REGISTRY"]
   capabilities = ["pull", "resolve", "push"]
+EOF
+  mkdir -p "$state/certs.d/$CHECKPOINT_REGISTRY"
+  cat >"$state/certs.d/$CHECKPOINT_REGISTRY/hosts.toml" <<EOF
+server = "https://$CHECKPOINT_REGISTRY"
+[host."https://$CHECKPOINT_REGISTRY"]
+  capabilities = ["pull", "resolve"]
+  ca = "$CHECKPOINT_REGISTRY_PKI/ca.crt"
 EOF
 
   # Restore needs both switches (containerd 2.1-2.3; removed in 2.4).
@@ -486,7 +523,10 @@ main() {
     start_temporal
     start_temporal_bridge
     start_registry
+    start_checkpoint_registry
     wait_for registry 20 curl -sf "http://$REGISTRY/v2/"
+    # 401 without credentials: up, and asking for them.
+    wait_for checkpoint-registry 20 bash -c "[[ \$(curl -s --cacert '$CHECKPOINT_REGISTRY_PKI/ca.crt' -o /dev/null -w '%{http_code}' https://$CHECKPOINT_REGISTRY/v2/) == 401 ]]"
   fi
   for cluster in "${STARTING[@]}"; do start_control_plane "$cluster"; done
   local running=()

@@ -38,13 +38,14 @@ export const RegistryCredentials = z.object({ username: z.string().min(1), passw
 
 export const RegistryConfig = z
   .object({
-    /**
-     * Base URL, e.g. http://10.231.0.1:5000 (plain HTTP) or https://registry.example.com. A registry whose
-     * certificate a private CA signed: podferry's workers trust that CA through NODE_EXTRA_CA_CERTS=<CA file>
-     * in their environment (Node's fetch takes no CA per client, and reads that variable at start only); the
-     * nodes' runtimes through their own registry configuration (containerd: `ca` in certs.d/<host>/hosts.toml).
-     */
+    /** Base URL, e.g. http://10.231.0.1:5000 (plain HTTP) or https://registry.example.com. */
     url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+    /**
+     * PEM file of the private CA that signed the registry's certificate: podferry's processes add it to the
+     * CAs they trust. (The nodes' runtimes trust it through their own registry configuration, e.g. containerd's
+     * `ca` in certs.d/<host>/hosts.toml.)
+     */
+    caFile: z.string().min(1).optional(),
     /** Repository under which checkpoint images are pushed, e.g. podferry/checkpoints. */
     repository: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, 'not a valid OCI repository name'),
     /**

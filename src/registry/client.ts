@@ -3,13 +3,16 @@
 // memory of the container. Uses Node's built-in fetch. Handles anonymous, basic and bearer-token registries.
 // The calls of a push take an AbortSignal: an aborted signal stops every request and the file stream at once.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { addAbortSignal, pipeline, Readable, Transform } from 'node:stream';
+import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 
 export interface RegistryClientOptions {
   /** Base URL, e.g. http://10.231.0.1:5000. */
   url: string;
+  /** The private CA of the registry's certificate (PEM file). */
+  caFile?: string;
   username?: string;
   password?: string;
   /** Injected for tests or proxies; default: global fetch. */
@@ -59,6 +62,7 @@ export class RegistryClient {
     this.options = options;
     this.base = new URL(options.url.endsWith('/') ? options.url : `${options.url}/`);
     this.fetchImpl = options.fetch ?? fetch;
+    if (options.caFile) trustCa(options.caFile);
   }
 
   /** host[:port] as it appears in image references. */
@@ -359,4 +363,22 @@ export function parseChallenge(header: string | null): Challenge | undefined {
   for (const match of rest.join(' ').matchAll(/(\w+)="([^"]*)"/g)) params[match[1]!.toLowerCase()] = match[2]!;
   if (!params.realm) return undefined;
   return { scheme: 'bearer', realm: params.realm, service: params.service, scope: params.scope };
+}
+
+const trustedCaFiles = new Set<string>();
+
+/**
+ * Adds a private CA to the CAs this process trusts by default: Node's fetch takes no CA per request. (Clients
+ * that name their own CAs, the Kubernetes API's and the node-to-node transfers', are not affected.)
+ */
+function trustCa(file: string): void {
+  if (trustedCaFiles.has(file)) return;
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`config registry.caFile: cannot read ${file}: ${(err as Error).message}`);
+  }
+  setDefaultCACertificates([...getCACertificates('default'), pem]);
+  trustedCaFiles.add(file);
 }

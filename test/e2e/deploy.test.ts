@@ -48,6 +48,13 @@ describe('deploy/ on a lab cluster', () => {
     // The lab's history key: the in-cluster workers read and write the same histories as the host ones.
     const historyKey = kubectl('create', 'secret', 'generic', 'podferry-history-key', '-n', 'podferry-system', `--from-file=key=${config.security.historyKeyFile}`, '--dry-run=client', '-o', 'yaml');
     execFileSync(kubectlBin, ['--kubeconfig', kubeconfig, '--context', 'lab-a', 'apply', '-f', '-'], { input: historyKey });
+    // The lab's checkpoint registry: its identities and its CA.
+    const registry = config.registry!;
+    const identities = kubectl('create', 'secret', 'generic', 'podferry-registry', '-n', 'podferry-system', `--from-literal=username=${registry.username}`, `--from-literal=password=${registry.password}`,
+      `--from-literal=pullUsername=${registry.pull!.username}`, `--from-literal=pullPassword=${registry.pull!.password}`, '--dry-run=client', '-o', 'yaml');
+    execFileSync(kubectlBin, ['--kubeconfig', kubeconfig, '--context', 'lab-a', 'apply', '-f', '-'], { input: identities });
+    const registryCa = kubectl('create', 'secret', 'generic', 'podferry-registry-ca', '-n', 'podferry-system', `--from-file=ca.crt=${registry.caFile}`, '--dry-run=client', '-o', 'yaml');
+    execFileSync(kubectlBin, ['--kubeconfig', kubeconfig, '--context', 'lab-a', 'apply', '-f', '-'], { input: registryCa });
     // And the lab's transfer CA: in-cluster node workers and the host ones know each other.
     const tls = config.node!.transfer.tls!;
     const ca = kubectl('create', 'secret', 'generic', 'podferry-transfer-ca', '-n', 'podferry-system', `--from-file=ca.crt=${tls.caFile}`, `--from-file=ca.key=${tls.caKeyFile}`, '--dry-run=client', '-o', 'yaml');

@@ -1,7 +1,7 @@
 // Checkpoint images pulled only with the registry's pull identity, on a real registry (docker-registry 2.8):
 // 1. HTTPS with a certificate a private CA signed, and htpasswd authentication: anonymous pulls are refused;
 //    the credentials of the Secret podferry makes per migration pull, sent as the kubelet sends them; podferry's
-//    own client reaches the registry once NODE_EXTRA_CA_CERTS names the CA (what registry.url's comment says).
+//    own client reaches the registry once registry.caFile names the CA.
 // 2. Token authentication granting the pull identity `pull` alone (htpasswd authenticates, it does not
 //    authorize): that identity pulls the image, and cannot push.
 import { createHash } from 'node:crypto';
@@ -74,12 +74,12 @@ describe('HTTPS with a private CA and htpasswd', () => {
     await registry?.stop();
   });
 
-  test("podferry's client trusts the private CA through NODE_EXTRA_CA_CERTS, and pushes; without it, the failure names the certificate", async () => {
-    const untrusted = await pushInProcess('tls-0-kv', { NODE_EXTRA_CA_CERTS: undefined });
+  test("podferry's client trusts the private CA through registry.caFile, and pushes; without it, the failure names the certificate", async () => {
+    const untrusted = await pushInProcess('tls-0-kv', { REGISTRY_CA_FILE: undefined });
     expect(untrusted.code).toBe(1);
     expect(untrusted.stderr).toMatch(/fetch failed \(.*certificate/);
 
-    const trusted = await pushInProcess('tls-1-kv', { NODE_EXTRA_CA_CERTS: certificates.ca });
+    const trusted = await pushInProcess('tls-1-kv', { REGISTRY_CA_FILE: certificates.ca });
     expect(trusted.stderr).toBe('');
     expect(trusted.code).toBe(0);
     pushed = JSON.parse(trusted.stdout) as PushedCheckpointImage;

@@ -1,5 +1,6 @@
-// Pushes one checkpoint archive as a node worker does, in a process of its own, so that a test chooses the
-// environment it starts with (NODE_EXTRA_CA_CERTS is read at start only). Run with
+// Pushes one checkpoint archive as a node worker does, in a process of its own: trusting a registry's CA
+// (registry.caFile) changes the whole process's trust, so a test that compares with and without it runs each
+// in its own process. Run with
 // `node --import test/support/ts-resolve.mjs`; prints the pushed image as JSON, or the failure on stderr.
 import { createRegistryActivities } from '../../src/activities/registry.js';
 import { CheckpointArchives } from '../../src/node/checkpoint-archives.js';
@@ -12,7 +13,7 @@ const env = (name: string): string => {
 };
 
 try {
-  const registry = new RegistryClient({ url: env('REGISTRY_URL'), username: env('REGISTRY_USERNAME'), password: env('REGISTRY_PASSWORD') });
+  const registry = new RegistryClient({ url: env('REGISTRY_URL'), username: env('REGISTRY_USERNAME'), password: env('REGISTRY_PASSWORD'), caFile: process.env.REGISTRY_CA_FILE });
   const archives = new CheckpointArchives({ hostRoot: '/', checkpointDir: env('CHECKPOINT_DIR') });
   const { pushCheckpointImage } = createRegistryActivities({ registry, repository: env('REPOSITORY'), archives });
   const pushed = await pushCheckpointImage({ migrationId: env('TAG'), container: 'kv', archivePath: env('ARCHIVE'), tag: env('TAG') });

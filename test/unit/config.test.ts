@@ -16,7 +16,7 @@ describe('configuration', () => {
     expect(Object.keys(config.clusters)).toEqual(['lab-a', 'lab-b']);
     expect(config.clusters['lab-b']).toEqual({ kubeconfig: '/var/lib/podferry-lab/kubeconfig', context: 'lab-b' });
     expect(config.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'podferry' });
-    expect(config.registry?.url).toBe('http://10.231.0.1:5000');
+    expect(config.registry?.url).toBe('https://10.231.0.1:5443');
     // {node} in node paths is the node worker's node
     expect(config.node?.checkpointDir).toBe('/var/lib/podferry-lab/lab-a-node/kubelet/checkpoints');
     expect(config.node?.containerd?.address).toBe('/run/podferry-lab/lab-a-node/containerd.sock');
