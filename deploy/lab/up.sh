@@ -483,7 +483,8 @@ main() {
   lab_lock
   if [[ -f "$LAB_RUN/up" ]]; then
     local missing=()
-    for name in $(cat "$LAB_RUN/up"); do is_running "$name" || missing+=("$name"); done
+    # (A lab started by an older checkout lacks the shared components added since: partly up too.)
+    for name in $(sort -u "$LAB_RUN/up" <(base_components | tr ' ' '\n')); do is_running "$name" || missing+=("$name"); done
     if ((${#missing[@]})) && (($# == 0)); then
       log "the lab is partly up (${missing[*]} not running): taking it down first"
       "$LAB_DIR/down.sh"
