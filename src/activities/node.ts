@@ -23,7 +23,10 @@ export interface NodeActivityDeps {
   archives: CheckpointArchives;
   /** The node's containerd (tasks are paused through it when their id says containerd://). */
   containerd?: ContainerdTasks;
-  /** The node's runc as CRI-O runs it (containers are paused and resumed with it when their id says cri-o://). */
+  /**
+   * The node's runc as CRI-O runs it: containers are paused and resumed with it when their id says cri-o://
+   * (without it their own cgroups are frozen, which runc reports as paused too).
+   */
   crio?: CrioAccess;
   /** The node's CRI runtime service (which containers of which pod run here). */
   runtime?: CriRuntime;
@@ -128,7 +131,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
         'NodeWorkerMisconfigured',
       );
     }
-    const crio = input.containerIds.some((id) => parseId(id).runtime === 'cri-o') ? await crioOrFail(input.podUid) : undefined;
+    const crio = deps.crio && input.containerIds.some((id) => parseId(id).runtime === 'cri-o') ? await deps.crio() : undefined;
     const activity = currentActivity();
     const attempt = activity?.info.attempt ?? 1;
     const cancellation = activity?.cancellationSignal;
@@ -220,7 +223,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
   async function resumeAll(cgroup: PodCgroup, containerIds: string[]): Promise<void> {
     await thaw(cgroup);
     try {
-      const crio = containerIds.some((id) => parseId(id).runtime === 'cri-o') ? await crioOrFail(cgroup.dir) : undefined;
+      const crio = deps.crio && containerIds.some((id) => parseId(id).runtime === 'cri-o') ? await deps.crio() : undefined;
       for (const runtimeId of containerIds) {
         const { runtime, id } = parseId(runtimeId);
         if (runtime === 'containerd' && deps.containerd) await deps.containerd.resume(id);
@@ -229,17 +232,6 @@ export function createNodeActivities(deps: NodeActivityDeps) {
     } finally {
       for (const child of await childCgroups(cgroup)) await thaw(child);
     }
-  }
-
-  /** CRI-O's runc; a worker without one cannot pause CRI-O's containers so that its checkpoint works. */
-  async function crioOrFail(pod: string) {
-    if (!deps.crio) {
-      throw ApplicationFailure.nonRetryable(
-        `pod ${pod} runs on CRI-O, but the node worker of ${deps.nodeName} has no CRI socket: set node.cri.address (or PODFERRY_CRI_ADDRESS) in its configuration`,
-        'NodeWorkerMisconfigured',
-      );
-    }
-    return deps.crio();
   }
 
   /**

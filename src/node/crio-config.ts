@@ -1,7 +1,6 @@
 // What the node worker needs to know of a CRI-O node's own configuration, read from CRI-O's info endpoint on
 // its CRI socket (GET /config: the configuration it runs with, as TOML): the OCI runtime of its default
-// handler (binary, state root, and the PATH it gives it, where runc finds CRIU), and whether it restores
-// containers from checkpoints. podferry pauses, resumes and checkpoints CRI-O's containers with that same
+// handler (binary, state root, and the PATH it gives it, where runc finds CRIU). podferry pauses, resumes and checkpoints CRI-O's containers with that same
 // runc (src/node/crio-runc.ts), so it must be the runtime and root CRI-O itself uses.
 import http from 'node:http';
 
@@ -13,10 +12,6 @@ export interface CrioSettings {
   runtimeRoot: string;
   /** PATH from the handler's monitor_env, if it sets one (runc looks CRIU up there). */
   path?: string;
-  /** crio.runtime.enable_criu_support (v1.34.0: on by default when criu is on PATH). */
-  criuSupport: boolean;
-  /** crio.checkpoint_restore.container_level_enabled, when this CRI-O release has that table. */
-  containerLevel?: string;
 }
 
 /** CRI-O's configuration as it runs, from its info endpoint on the CRI socket. */
@@ -50,15 +45,12 @@ export function crioSettings(tables: Map<string, Record<string, unknown>>, where
   }
   const env = Array.isArray(table.monitor_env) ? (table.monitor_env as unknown[]).filter((e): e is string => typeof e === 'string') : [];
   const path = env.find((e) => e.startsWith('PATH='))?.slice('PATH='.length);
-  const level = tables.get('crio.checkpoint_restore')?.container_level_enabled;
   return {
     handler,
     // CRI-O falls back to the handler's name on its PATH when runtime_path is empty.
     runtimePath: table.runtime_path || handler,
     runtimeRoot: table.runtime_root || `/run/${handler}`,
     ...(path ? { path } : {}),
-    criuSupport: runtime.enable_criu_support === true,
-    ...(typeof level === 'string' ? { containerLevel: level } : {}),
   };
 }
 
