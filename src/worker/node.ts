@@ -45,7 +45,7 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
   const criAddress = node.cri?.address;
   const criImages = criAddress ? new CriImages({ address: criAddress }) : undefined;
   const criRuntime = criAddress ? new CriRuntime({ address: criAddress }) : undefined;
-  const crio = criAddress ? crioAccess(criAddress, node.crio) : undefined;
+  const crio = criAddress && criRuntime ? crioAccess(criRuntime, criAddress, node.crio) : undefined;
   const frozenPods = new FrozenPodRecords(frozenPodsDir(node.stateDir, node.cluster, node.nodeName));
   // The only archives this worker reads, serves or deletes, whatever its input names.
   const archives = new CheckpointArchives({ hostRoot: node.hostRoot, checkpointDir: node.checkpointDir, archiveDir: node.archiveDir });
@@ -82,13 +82,20 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
 }
 
 /**
- * CRI-O's runc, binary, root and PATH as CRI-O's default handler has them (its info endpoint on the CRI
- * socket), node.crio overriding each. Looked up on first use (only a CRI-O node's calls need it), again after a failure.
+ * CRI-O's runc: binary, root and PATH as CRI-O's default handler has them (its info endpoint on the CRI socket,
+ * once CRI Version confirms the socket is CRI-O's), node.crio overriding each. Looked up on first use (only a
+ * CRI-O node's calls need it), again after a failure.
  */
-function crioAccess(criAddress: string, overrides: NodeWorkerConfig['crio']): CrioAccess {
+function crioAccess(criRuntime: CriRuntime, criAddress: string, overrides: NodeWorkerConfig['crio']): CrioAccess {
   let found: ReturnType<CrioAccess> | undefined;
+  const crioSettings = async () => {
+    // Containers named cri-o:// on a socket that is not CRI-O's: the configuration points at the wrong runtime.
+    const { runtimeName, runtimeVersion } = await criRuntime.version();
+    if (runtimeName !== 'cri-o') throw new Error(`the CRI socket ${criAddress} (node.cri.address) is ${runtimeName} ${runtimeVersion}'s, not CRI-O's`);
+    return readCrioSettings(criAddress);
+  };
   return () => {
-    found ??= readCrioSettings(criAddress).then((settings) => {
+    found ??= crioSettings().then((settings) => {
       const path = overrides?.criu ? [dirname(overrides.criu), settings.path ?? process.env.PATH].filter(Boolean).join(':') : settings.path;
       const runc = new CrioRunc({ runc: overrides?.runc ?? settings.runtimePath, root: overrides?.runtimeRoot ?? settings.runtimeRoot, path });
       return { runc, settings };
