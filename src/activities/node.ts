@@ -9,9 +9,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { CheckpointArchives } from '../node/checkpoint-archives.js';
 import type { ContainerdTasks } from '../node/containerd-tasks.js';
 import type { CriImages } from '../node/cri-images.js';
+import type { CrioAccess } from '../node/crio-runc.js';
 import type { CriRuntime } from '../node/cri-runtime.js';
 import { frozenBy, recordAfter, type FencedCall, type FencedCallName, type FrozenPodRecords } from '../node/frozen-pods.js';
 import { childCgroups, containerCgroupNames, findPodCgroup, freeze, freezerState, podPids, thaw, type PodCgroup } from '../node/pod-cgroup.js';
+import { parseRuntimeId as parseId } from '../node/runtime-id.js';
 
 export interface NodeActivityDeps {
   /** Where cgroup filesystems are mounted (/sys/fs/cgroup). */
@@ -21,6 +23,11 @@ export interface NodeActivityDeps {
   archives: CheckpointArchives;
   /** The node's containerd (tasks are paused through it when their id says containerd://). */
   containerd?: ContainerdTasks;
+  /**
+   * The node's runc as CRI-O runs it: containers are paused and resumed with it when their id says cri-o://
+   * (without it their own cgroups are frozen, which runc reports as paused too).
+   */
+  crio?: CrioAccess;
   /** The node's CRI runtime service (which containers of which pod run here). */
   runtime?: CriRuntime;
   /** The node's CRI image service (to pre-pull base images on a target node). */
@@ -88,11 +95,6 @@ export function createNodeActivities(deps: NodeActivityDeps) {
     return cgroup;
   }
 
-  const parseId = (runtimeId: string) => {
-    const match = /^([a-z0-9-]+):\/\/(.+)$/.exec(runtimeId);
-    return match ? { runtime: match[1]!, id: match[2]! } : { runtime: '', id: runtimeId };
-  };
-
   async function containerCgroup(pod: PodCgroup, id: string): Promise<PodCgroup> {
     const child = (await childCgroups(pod)).find((c) => containerCgroupNames(id).includes(path.basename(c.dir)));
     if (!child) throw ApplicationFailure.nonRetryable(`no cgroup for container ${id} under ${pod.dir}`, 'PodCgroupNotFound');
@@ -102,10 +104,10 @@ export function createNodeActivities(deps: NodeActivityDeps) {
   /**
    * Stops every process of the pod at one instant, then hands the freeze over to the containers, so that
    * the runtime's checkpoint (CRIU) can work with them and leaves them frozen afterwards: freeze the pod
-   * cgroup; pause every container (through containerd when it runs them, else by freezing the container's
-   * cgroup); thaw the pod cgroup. (CRIU cannot seize tasks kept frozen by a parent cgroup, and containerd
-   * resumes a task after its checkpoint unless containerd itself paused it.) The downtime clock starts at
-   * the pod freeze.
+   * cgroup; pause every container (through containerd when it runs them, with CRI-O's runc when CRI-O does,
+   * else by freezing the container's cgroup); thaw the pod cgroup. (CRIU cannot seize tasks kept frozen by a
+   * parent cgroup; containerd resumes a task after its checkpoint unless containerd itself paused it; runc
+   * checkpoints a container it paused and leaves it paused.) The downtime clock starts at the pod freeze.
    * The freeze is recorded (with this attempt's number) before it starts. Between its steps it stops when
    * cancelled, or when the record says someone else decided meanwhile; on a failure or a cancellation it
    * thaws the pod again only while the record still says this attempt froze it: a late attempt must not
@@ -129,6 +131,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
         'NodeWorkerMisconfigured',
       );
     }
+    const crio = deps.crio && input.containerIds.some((id) => parseId(id).runtime === 'cri-o') ? await deps.crio() : undefined;
     const activity = currentActivity();
     const attempt = activity?.info.attempt ?? 1;
     const cancellation = activity?.cancellationSignal;
@@ -165,6 +168,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
       for (const runtimeId of input.containerIds) {
         const { runtime, id } = parseId(runtimeId);
         if (runtime === 'containerd' && deps.containerd) await deps.containerd.pause(id);
+        else if (runtime === 'cri-o' && crio) await crio.runc.pause(id);
         else await freeze(await containerCgroup(cgroup, id));
         await betweenSteps();
       }
@@ -212,14 +216,22 @@ export function createNodeActivities(deps: NodeActivityDeps) {
     return { thawed: true };
   }
 
-  /** Resume through containerd (so it agrees the tasks run again), then thaw every cgroup of the pod. */
+  /**
+   * Resume through the runtime that paused (containerd, so it agrees the tasks run again; CRI-O's runc), then
+   * thaw every cgroup of the pod, whatever the runtime answered.
+   */
   async function resumeAll(cgroup: PodCgroup, containerIds: string[]): Promise<void> {
     await thaw(cgroup);
-    for (const runtimeId of containerIds) {
-      const { runtime, id } = parseId(runtimeId);
-      if (runtime === 'containerd' && deps.containerd) await deps.containerd.resume(id);
+    try {
+      const crio = deps.crio && containerIds.some((id) => parseId(id).runtime === 'cri-o') ? await deps.crio() : undefined;
+      for (const runtimeId of containerIds) {
+        const { runtime, id } = parseId(runtimeId);
+        if (runtime === 'containerd' && deps.containerd) await deps.containerd.resume(id);
+        if (runtime === 'cri-o' && crio) await crio.runc.resume(id);
+      }
+    } finally {
+      for (const child of await childCgroups(cgroup)) await thaw(child);
     }
-    for (const child of await childCgroups(cgroup)) await thaw(child);
   }
 
   /**
@@ -262,7 +274,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
    * restore needs the base image present (it would otherwise pull it with a default HTTPS-only resolver).
    */
   async function pullImages(input: { images: string[] }): Promise<{ pulled: string[]; skipped?: string }> {
-    if (!deps.criImages) return { pulled: [], skipped: `node worker of ${deps.nodeName} has no CRI socket configured (node.containerd.address)` };
+    if (!deps.criImages) return { pulled: [], skipped: `node worker of ${deps.nodeName} has no CRI socket configured (node.cri.address)` };
     const pulled: string[] = [];
     for (const image of input.images.filter(Boolean)) {
       await deps.criImages.pull(image);

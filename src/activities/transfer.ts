@@ -22,8 +22,10 @@ export interface TransferActivityDeps {
   server?: CheckpointServer;
   /** This node's TLS identity (fetching from another node's server). */
   credentials?: NodeCredentials;
-  /** Imports into this node's runtime (target side) and sees its images as the kubelet does. */
-  runtime?: { importer: ContainerdImport; criImages: CriImages };
+  /** This node's images as the kubelet sees them (target side): pulls, status, removal. */
+  criImages?: CriImages;
+  /** Imports an image stream into this node's runtime (containerd only: CRI-O has no import, its images come through the registry). */
+  importer?: ContainerdImport;
   /** Repository and registry host the image is named under (the same name a push would give). */
   repository: string;
   pullHost: string;
@@ -125,17 +127,22 @@ export function createTransferActivities(deps: TransferActivityDeps) {
    * `layout` opens the stream (only when the image is not there yet); `bytes` counts what it read.
    */
   async function importIntoRuntime(ref: string, container: string, layout: (signal: AbortSignal) => Promise<ImageLayoutStream>): Promise<ImportedCheckpointImage> {
-    const runtime = deps.runtime;
-    if (!runtime) throw ApplicationFailure.nonRetryable('this node worker has no containerd to import into (node.containerd)', 'TransferUnavailable');
+    const { criImages, importer } = deps;
+    if (!criImages || !importer) {
+      throw ApplicationFailure.nonRetryable(
+        'this node worker has no containerd to import into (node.containerd; a CRI-O node receives checkpoint images only through the registry)',
+        'TransferUnavailable',
+      );
+    }
     const started = Date.now();
     let bytes = 0;
     return whileHeartbeating(async (signal) => {
-      const listed = () => runtime.criImages.status(ref, undefined, { signal });
+      const listed = () => criImages.status(ref, undefined, { signal });
       if (await listed()) return { container, ref, bytes: 0, durationMs: Date.now() - started };
       const stream = await layout(signal);
       (stream as NodeJS.EventEmitter).on('data', (chunk: Buffer) => (bytes += chunk.length));
       try {
-        await runtime.importer.importLayout(stream, ref.slice(0, ref.indexOf('@')), { signal });
+        await importer.importLayout(stream, ref.slice(0, ref.indexOf('@')), { signal });
       } catch (err) {
         throw ApplicationFailure.create({ message: `importing the checkpoint image of ${container}: ${(err as Error).message}`, type: 'TransferFailed' });
       }
@@ -191,22 +198,22 @@ export function createTransferActivities(deps: TransferActivityDeps) {
    * migration's pull secret (the ref is checked to name the checkpoint repository: the identity goes nowhere else).
    */
   async function pullCheckpointImage(input: { container: string; ref: string }): Promise<{ container: string; ref: string; durationMs: number }> {
-    const runtime = deps.runtime;
-    if (!runtime) throw ApplicationFailure.nonRetryable('this node worker has no CRI socket to pull into (node.containerd)', 'TransferUnavailable');
+    const criImages = deps.criImages;
+    if (!criImages) throw ApplicationFailure.nonRetryable('this node worker has no CRI socket to pull into (node.cri.address)', 'TransferUnavailable');
     checkpointRef(input.ref, `pulling the checkpoint image of ${input.container}`);
     const started = Date.now();
-    await whileHeartbeating((signal) => runtime.criImages.pull(input.ref, undefined, { signal, auth: deps.pullCredentials }), () => ({ pulling: input.ref }));
+    await whileHeartbeating((signal) => criImages.pull(input.ref, undefined, { signal, auth: deps.pullCredentials }), () => ({ pulling: input.ref }));
     return { container: input.container, ref: input.ref, durationMs: Date.now() - started };
   }
 
   /** Removes checkpoint images from this node's runtime (the undo of importCheckpointImage and pullCheckpointImage). */
   async function removeCheckpointImages(input: { refs: string[] }): Promise<{ removed: string[] }> {
-    const runtime = deps.runtime;
-    if (!runtime) return { removed: [] };
+    const criImages = deps.criImages;
+    if (!criImages) return { removed: [] };
     const removed: string[] = [];
     for (const ref of input.refs.map((r) => checkpointRef(r, 'removing checkpoint images'))) {
-      if (!(await runtime.criImages.status(ref))) continue;
-      await runtime.criImages.remove(ref);
+      if (!(await criImages.status(ref))) continue;
+      await criImages.remove(ref);
       removed.push(ref);
     }
     return { removed };

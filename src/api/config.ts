@@ -103,9 +103,15 @@ export const NodeWorkerConfig = z
      */
     orphanArchiveAgeSeconds: z.number().int().min(3600, 'at least an hour (3600): a younger archive may belong to a running migration').default(86_400),
     /**
+     * The node's CRI socket, whatever the runtime (containerd, CRI-O): which containers a pod has, checkpoints,
+     * image pulls; the worker asks it which runtime it is. `{cluster}` and `{node}` in the address are replaced.
+     * Default: node.containerd.address.
+     */
+    cri: z.object({ address: z.string().min(1) }).strict().optional(),
+    /**
      * The node's containerd, when it runs containerd: containers are then paused through it (see
-     * src/node/containerd-tasks.ts for why). `{cluster}` and `{node}` in the address are replaced.
-     * Without it the node worker freezes container cgroups directly (CRI-O).
+     * src/node/containerd-tasks.ts for why), checkpoint images sent by another node imported into it.
+     * `{cluster}` and `{node}` in the address are replaced; it is also the CRI socket unless node.cri says otherwise.
      */
     containerd: z
       .object({
@@ -113,6 +119,23 @@ export const NodeWorkerConfig = z
         namespace: z.string().min(1).default('k8s.io'),
         /** containerd's `ctr` (same version as the daemon): imports checkpoint images sent by another node. */
         ctr: z.string().min(1).default('ctr'),
+      })
+      .strict()
+      .optional(),
+    /**
+     * On a CRI-O node the worker pauses, resumes and checkpoints containers with the OCI runtime CRI-O runs
+     * them with (runc; src/node/crio-runc.ts). By default it reads that runtime's binary, root and PATH (where
+     * CRIU is) for CRI-O's default handler from CRI-O's own info endpoint on the CRI socket (GET /config);
+     * these override it.
+     */
+    crio: z
+      .object({
+        /** The runc binary CRI-O runs (its handler's runtime_path). */
+        runc: z.string().min(1).optional(),
+        /** runc's state directory for CRI-O's containers (its handler's runtime_root). */
+        runtimeRoot: z.string().min(1).optional(),
+        /** The CRIU binary runc runs for checkpoints; default: `criu` on the PATH CRI-O gives the handler. */
+        criu: z.string().min(1).optional(),
       })
       .strict()
       .optional(),

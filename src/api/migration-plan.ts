@@ -4,7 +4,7 @@
 // schemas are the single source of these types. Pure: safe inside the workflow sandbox.
 import type { V1PodSpec, V1Taint } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { MigrationStrategy } from './migration.js';
+import { CheckpointTransfer, MigrationOptions, MigrationStrategy } from './migration.js';
 
 export const PlanMigrationInput = z.object({
   migrationId: z.string(),
@@ -15,6 +15,9 @@ export const PlanMigrationInput = z.object({
   /** The request's explicit permissions (see MigrationOptions). */
   allowSecretsToOtherNamespace: z.boolean().optional(),
   allowUnschedulableTargetNode: z.boolean().optional(),
+  /** How the containers are to be checkpointed and their images sent (some runtimes allow only one way). */
+  checkpointVia: MigrationOptions.shape.checkpointVia.unwrap().optional(),
+  transfer: CheckpointTransfer.optional(),
 });
 export type PlanMigrationInput = z.infer<typeof PlanMigrationInput>;
 

@@ -95,6 +95,9 @@ const ENV_OVERRIDES: Array<[string, string[], 'string' | 'number']> = [
   ['PODFERRY_CGROUP_FS_ROOT', ['node', 'cgroupFsRoot'], 'string'],
   ['PODFERRY_HOST_ROOT', ['node', 'hostRoot'], 'string'],
   ['PODFERRY_CHECKPOINT_DIR', ['node', 'checkpointDir'], 'string'],
+  ['PODFERRY_CRI_ADDRESS', ['node', 'cri', 'address'], 'string'],
+  ['PODFERRY_CRIO_RUNC', ['node', 'crio', 'runc'], 'string'],
+  ['PODFERRY_CRIO_CRIU', ['node', 'crio', 'criu'], 'string'],
   ['PODFERRY_CONTAINERD_ADDRESS', ['node', 'containerd', 'address'], 'string'],
   ['PODFERRY_CONTAINERD_CTR', ['node', 'containerd', 'ctr'], 'string'],
   ['PODFERRY_NODE_TRANSFER_HOST', ['node', 'transfer', 'advertiseHost'], 'string'],
@@ -130,6 +133,8 @@ function resolveRelativePaths(config: PodferryConfig, baseDir: string): Podferry
     config.node.checkpointDir = expand(config.node.checkpointDir);
     config.node.archiveDir = expand(config.node.archiveDir ?? path.posix.join(config.node.stateDir, 'checkpoints', cluster, nodeName));
     if (config.node.containerd) config.node.containerd.address = expand(config.node.containerd.address);
+    if (config.node.cri) config.node.cri.address = expand(config.node.cri.address);
+    else if (config.node.containerd) config.node.cri = { address: config.node.containerd.address };
   }
   config.security.nodeCallKeyFile = resolve(config.security.nodeCallKeyFile);
   config.security.historyKeyFile = resolve(config.security.historyKeyFile);

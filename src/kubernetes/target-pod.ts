@@ -33,6 +33,9 @@ export function tolerationsFor(taints: V1Taint[], existing: V1Toleration[] = [])
     .map((taint) => ({ key: taint.key, operator: 'Equal', value: taint.value ?? '', effect: 'NoExecute' }));
 }
 
+/** A pod's own CRIU configuration file (CRI-O passes it to runc for checkpoint and restore alike). */
+const CRIU_CONFIG_ANNOTATION = 'org.criu.config';
+
 /** The taint a Liqo virtual node carries so that only offloaded pods land on it. */
 export const LIQO_VIRTUAL_NODE_TAINT = 'virtual-node.liqo.io/not-allowed';
 
@@ -110,8 +113,9 @@ export function buildTargetPod(input: TargetPodInput): V1Pod {
       namespace: input.targetNamespace,
       ...(meta.labels ? { labels: { ...meta.labels } } : {}),
       annotations: {
-        // The source's lock is its own: the restored pod starts unlocked.
-        ...withoutKey(meta.annotations, ANNOTATIONS.lock),
+        // The source's lock is its own: the restored pod starts unlocked. A per-pod CRIU configuration is
+        // honoured by the restore too (CRI-O: `leave-stopped` would keep the restored tasks stopped).
+        ...withoutKeys(meta.annotations, [ANNOTATIONS.lock, CRIU_CONFIG_ANNOTATION]),
         [ANNOTATIONS.migrationId]: input.migrationId,
         [ANNOTATIONS.source]: `${input.sourceCluster}/${meta.namespace}/${meta.name}`,
         ...(meta.uid ? { [ANNOTATIONS.sourceUid]: meta.uid } : {}),
@@ -122,9 +126,8 @@ export function buildTargetPod(input: TargetPodInput): V1Pod {
   };
 }
 
-function withoutKey(record: Record<string, string> | undefined, key: string): Record<string, string> {
-  const { [key]: _dropped, ...rest } = record ?? {};
-  return rest;
+function withoutKeys(record: Record<string, string> | undefined, keys: string[]): Record<string, string> {
+  return Object.fromEntries(Object.entries(record ?? {}).filter(([key]) => !keys.includes(key)));
 }
 
 export interface ConfigReferences {

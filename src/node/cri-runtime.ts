@@ -1,12 +1,14 @@
 // The node's CRI runtime service (runtime.v1.RuntimeService), asked directly by the node worker:
+// - Version, to know which runtime the node runs (containerd, cri-o) and which release;
 // - ListContainers, to know which containers of a pod this node's runtime runs (a node call naming a pod that
 //   is not here, or containers of another pod, is refused);
 // - CheckpointContainer, the call the kubelet's checkpoint API ends in: checkpointing through it needs neither
 //   the API server's node proxy (`nodes/proxy`, exec-like on every kubelet) nor the kubelet hop.
 import grpc from '@grpc/grpc-js';
 import { ApplicationFailure } from '@temporalio/common';
-import { RUNTIME_SERVICE, type CriContainer } from './proto/services.js';
+import { RUNTIME_SERVICE, type CriContainer, type RuntimeVersion } from './proto/services.js';
 import { failed, unaryCall } from './proto/unary-call.js';
+import { parseRuntimeId } from './runtime-id.js';
 
 /** The label the kubelet puts on every container with its pod's uid. */
 const POD_UID_LABEL = 'io.kubernetes.pod.uid';
@@ -16,6 +18,14 @@ export class CriRuntime {
 
   constructor(options: { address: string }) {
     this.client = new grpc.Client(`unix:${options.address}`, grpc.credentials.createInsecure());
+  }
+
+  /** The runtime's name and release (its own answer). */
+  async version(options: { signal?: AbortSignal } = {}): Promise<RuntimeVersion> {
+    const response = await unaryCall(this.client, RUNTIME_SERVICE.version, { version: '' }, { timeoutMs: 10_000, signal: options.signal }).catch(
+      failed('asking the runtime its version'),
+    );
+    return { runtimeName: response.runtimeName, runtimeVersion: response.runtimeVersion };
   }
 
   /** The containers of a pod (by uid) that this runtime has, in any state. */
@@ -34,7 +44,7 @@ export class CriRuntime {
    */
   async requirePodContainers(podUid: string, runtimeIds: string[], where: string): Promise<string[]> {
     const known = new Set((await this.podContainers(podUid)).map((c) => c.id));
-    const ids = runtimeIds.map(bareContainerId);
+    const ids = runtimeIds.map((runtimeId) => parseRuntimeId(runtimeId).id);
     const strangers = ids.filter((id) => !known.has(id));
     if (known.size === 0 || strangers.length > 0) {
       throw ApplicationFailure.nonRetryable(
@@ -56,9 +66,4 @@ export class CriRuntime {
   close(): void {
     this.client.close();
   }
-}
-
-/** The id the runtime knows a container by: the kubelet's runtime id without its `<runtime>://` scheme. */
-function bareContainerId(runtimeId: string): string {
-  return runtimeId.replace(/^[a-z0-9-]+:\/\//, '');
 }

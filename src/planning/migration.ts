@@ -7,6 +7,7 @@ import type { MigrationPlan, PlanMigrationInput, PlannedSourcePod } from '../api
 import { ANNOTATIONS, pullSecretName } from '../api/names.js';
 import { refusalsFor, warningsFor, type Refusal } from '../kubernetes/eligibility.js';
 import { LIQO_VIRTUAL_NODE_TAINT, referencedConfig, tolerates } from '../kubernetes/target-pod.js';
+import { nodeRuntime, restoreRefusal, sourceRuntime } from './restore-support.js';
 
 /** What planMigration reads from the clusters; undefined stands for "not found". */
 export interface MigrationFacts {
@@ -100,6 +101,24 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
         'or pass options.allowUnschedulableTargetNode (--allow-unschedulable-node) to place the pod there anyway',
     );
   }
+  const runtime = sourceRuntime((pod.status?.containerStatuses ?? []).map((s) => s.containerID ?? ''));
+  if (runtime === 'cri-o' && request.checkpointVia === 'kubelet') {
+    return refused(
+      'CheckpointViaKubeletUnsupported',
+      `${ref(request)} runs on CRI-O, whose checkpoint (where the kubelet's checkpoint API ends) refuses a paused container and resumes it afterwards, ` +
+        'so the pod would run on after its checkpoint: use options.checkpointVia: runtime (the default; the node worker checkpoints it with runc)',
+    );
+  }
+  const cannotRestore = restoreRefusal(runtime, targetNode, target.node ? [] : schedulableNodes(facts.targetClusterNodes));
+  if (cannotRestore) return { refused: [cannotRestore] };
+  const crioTarget = targetNode && nodeRuntime(targetNode)?.name === 'cri-o';
+  if (crioTarget && request.transfer === 'direct') {
+    return refused(
+      'DirectTransferUnsupported',
+      `node ${target.node} in cluster ${target.cluster} runs CRI-O, which can only pull checkpoint images from a registry (it has no image import): ` +
+        'use options.transfer: registry (the default)',
+    );
+  }
   // The target pod keeps the source's name; a pod of that name we did not create (other than the source
   // itself, which DeleteThenCreate removes first) is in the way.
   const inTheWay = facts.podAtTarget;
@@ -170,8 +189,17 @@ export function plannedSourcePod(pod: V1Pod): PlannedSourcePod {
 function prepullNodes(named: string | undefined, targetNode: V1Node | undefined, clusterNodes: V1Node[]): string[] {
   // A Liqo virtual node has no node worker of ours: the remote cluster's kubelet pulls the images.
   if (named) return targetNode?.metadata?.labels?.['liqo.io/type'] === 'virtual-node' ? [] : [named];
-  const candidates = clusterNodes.filter((n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  const candidates = schedulableNodes(clusterNodes);
   return candidates.length <= MAX_PREPULL_NODES ? candidates.map((n) => n.metadata!.name!) : [];
+}
+
+/** The nodes the scheduler may choose: Ready and not cordoned. */
+function schedulableNodes(clusterNodes: V1Node[]): V1Node[] {
+  return clusterNodes.filter((n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+}
+
+function ref(request: PlanMigrationInput): string {
+  return `pod ${request.source.namespace}/${request.source.pod} in cluster ${request.source.cluster}`;
 }
 
 function refused(type: string, message: string): MigrationDecision {

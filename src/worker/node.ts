@@ -4,6 +4,7 @@
 // and sweeps the pods it froze whose migration ended without thawing or killing them (src/node/frozen-pod-sweeper.ts)
 // and the archives no migration needs any more (src/node/archive-sweeper.ts).
 // Needs root (cgroups, archives are root-owned 0600), the registry, and an HTTP port other nodes reach.
+import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
@@ -12,7 +13,7 @@ import { createNodeActivities } from '../activities/node.js';
 import { createRegistryActivities } from '../activities/registry.js';
 import { createRuntimeCheckpointActivities } from '../activities/runtime-checkpoint.js';
 import { createTransferActivities } from '../activities/transfer.js';
-import type { PodferryConfig } from '../api/config.js';
+import type { NodeWorkerConfig, PodferryConfig } from '../api/config.js';
 import { createArchiveSweeper } from '../node/archive-sweeper.js';
 import { CheckpointArchives } from '../node/checkpoint-archives.js';
 import { CheckpointServer } from '../node/checkpoint-server.js';
@@ -21,6 +22,8 @@ import { ContainerdTasks } from '../node/containerd-tasks.js';
 import { NodeCredentials, readTransferCa } from '../node/node-identity.js';
 import { CriImages } from '../node/cri-images.js';
 import { CriRuntime } from '../node/cri-runtime.js';
+import { readCrioSettings } from '../node/crio-config.js';
+import { CrioRunc, type CrioAccess } from '../node/crio-runc.js';
 import { createFrozenPodSweeper, describeWithTemporal } from '../node/frozen-pod-sweeper.js';
 import { FrozenPodRecords, frozenPodsDir } from '../node/frozen-pods.js';
 import { RegistryClient } from '../registry/client.js';
@@ -39,8 +42,10 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
   const credentials = node.transfer.tls ? await NodeCredentials.start(readTransferCa(node.transfer.tls), node.cluster, node.nodeName) : undefined;
   const server = credentials ? new CheckpointServer(node.transfer, credentials) : undefined;
   const url = server ? await server.start() : undefined;
-  const criImages = node.containerd ? new CriImages({ address: node.containerd.address }) : undefined;
-  const criRuntime = node.containerd ? new CriRuntime({ address: node.containerd.address }) : undefined;
+  const criAddress = node.cri?.address;
+  const criImages = criAddress ? new CriImages({ address: criAddress }) : undefined;
+  const criRuntime = criAddress ? new CriRuntime({ address: criAddress }) : undefined;
+  const crio = criAddress && criRuntime ? crioAccess(criRuntime, criAddress, node.crio) : undefined;
   const frozenPods = new FrozenPodRecords(frozenPodsDir(node.stateDir, node.cluster, node.nodeName));
   // The only archives this worker reads, serves or deletes, whatever its input names.
   const archives = new CheckpointArchives({ hostRoot: node.hostRoot, checkpointDir: node.checkpointDir, archiveDir: node.archiveDir });
@@ -50,11 +55,12 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
       nodeName: node.nodeName,
       archives,
       containerd: node.containerd ? new ContainerdTasks(node.containerd) : undefined,
+      crio,
       runtime: criRuntime,
       criImages,
       frozenPods,
     }),
-    ...createRuntimeCheckpointActivities({ runtime: criRuntime, archives, nodeName: node.nodeName }),
+    ...createRuntimeCheckpointActivities({ runtime: criRuntime, crio, archives, nodeName: node.nodeName }),
     // The archives exist only on this node: it pushes them. (Deleting images is the orchestrator's.)
     pushCheckpointImage: createRegistryActivities({
       registry,
@@ -65,7 +71,8 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
     ...createTransferActivities({
       server,
       credentials,
-      runtime: node.containerd && criImages ? { importer: new ContainerdImport(node.containerd), criImages } : undefined,
+      criImages,
+      importer: node.containerd ? new ContainerdImport(node.containerd) : undefined,
       repository: config.registry.repository,
       pullHost: config.registry.pullHost ?? registry.host,
       pullCredentials: config.registry.pull,
@@ -73,6 +80,30 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
     }),
   };
   return { activities, transferUrl: url, frozenPods, archives };
+}
+
+/**
+ * CRI-O's runc: binary, root and PATH as CRI-O's default handler has them (its info endpoint on the CRI socket,
+ * once CRI Version confirms the socket is CRI-O's), node.crio overriding each. Looked up on first use (only a
+ * CRI-O node's calls need it), again after a failure.
+ */
+function crioAccess(criRuntime: CriRuntime, criAddress: string, overrides: NodeWorkerConfig['crio']): CrioAccess {
+  let found: ReturnType<CrioAccess> | undefined;
+  const crioSettings = async () => {
+    // Containers named cri-o:// on a socket that is not CRI-O's: the configuration points at the wrong runtime.
+    const { runtimeName, runtimeVersion } = await criRuntime.version();
+    if (runtimeName !== 'cri-o') throw new Error(`the CRI socket ${criAddress} (node.cri.address) is ${runtimeName} ${runtimeVersion}'s, not CRI-O's`);
+    return readCrioSettings(criAddress);
+  };
+  return () => {
+    found ??= crioSettings().then((settings) => {
+      const path = overrides?.criu ? [dirname(overrides.criu), settings.path ?? process.env.PATH].filter(Boolean).join(':') : settings.path;
+      const runc = new CrioRunc({ runc: overrides?.runc ?? settings.runtimePath, root: overrides?.runtimeRoot ?? settings.runtimeRoot, path });
+      return { runc, settings };
+    });
+    found.catch(() => (found = undefined));
+    return found;
+  };
 }
 
 /** What a node worker registers on its task queue: the workflows' proxies to a node are typed from it. */
@@ -128,6 +159,7 @@ async function main(): Promise<void> {
   const node = proc.config.node!;
   console.log(
     `node worker: ${node.cluster}/${node.nodeName}, task queue ${nodeTaskQueue(node.cluster, node.nodeName)}, cgroups at ${node.cgroupFsRoot}` +
+      (node.cri ? `, CRI at ${node.cri.address}` : '') +
       (node.containerd ? `, containerd at ${node.containerd.address}` : '') +
       (transferUrl ? `, checkpoints served at ${transferUrl}` : ', no node-to-node transfers (node.transfer.tls not set)') +
       `, frozen-pod records in ${frozenPods.dir}, archives in ${archives.directories.join(' and ')}`,

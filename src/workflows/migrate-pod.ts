@@ -109,6 +109,8 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
         maxFrozenSeconds: options.maxFrozenSeconds,
         allowSecretsToOtherNamespace: options.allowSecretsToOtherNamespace,
         allowUnschedulableTargetNode: options.allowUnschedulableTargetNode,
+        checkpointVia: options.checkpointVia,
+        transfer: options.transfer,
       });
       state.plan = plan;
       progress.planned(plan.strategy, plan.containers.map((c) => c.name), plan.warnings);

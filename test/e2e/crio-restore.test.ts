@@ -81,12 +81,13 @@ describe('CRI-O restore proof (lab-c)', () => {
     expect(restored.status!.containerStatuses!.map((s) => s.restartCount)).toEqual([0, 0, 0]);
   }, 300_000);
 
-  // Today's node worker (src/activities/node.ts) hands the pod freeze over to the container cgroups when the
-  // runtime is not containerd. CRI-O's checkpoint (v1.34.0) pauses the container with runc first, and runc
-  // refuses a container whose cgroup is already frozen; after the checkpoint CRI-O resumes the container. So the
-  // freeze must change for CRI-O (issue 13, part 2); this test pins down today's behaviour, and that thawPod
-  // lets the pod go on where it stopped.
-  test('today podferry\'s freeze makes CRI-O\'s checkpoint fail (runc pause: container not running); thawPod lets the pod go on', async () => {
+  // Why podferry does not checkpoint CRI-O's containers through CRI-O (the kubelet API, or CRI
+  // CheckpointContainer): the freeze hands the pod over to the containers (frozen container cgroups; the node
+  // worker with a CRI socket uses runc pause, the same state), and CRI-O's checkpoint (v1.34.0) runs runc pause
+  // first, which runc refuses for a paused container; after a checkpoint CRI-O would resume the container
+  // anyway. So the node worker checkpoints with runc itself (test/e2e/crio-migrate.test.ts); the plan refuses
+  // checkpointVia: kubelet for CRI-O pods. This test pins CRI-O's refusal down, and that thawPod lets the pod go on.
+  test('CRI-O\'s checkpoint refuses a container podferry froze (runc pause: container not running); thawPod lets the pod go on', async () => {
     const source = await deploySample(clusters, 'lab-c', { name: FROZEN_SOURCE, ballastMiB: 16 });
     await putSampleKey(source.status!.podIP!, 'proof', 'frozen-then-thawed');
     const before = await readSampleState(source.status!.podIP!);

@@ -1,7 +1,7 @@
 // An orchestrator worker of the test's own, on a private task queue, against the lab: the workflows from
 // src/ and the real cluster-level activities (or some of them replaced, to inject a fault). The lab's node
-// workers (deploy/lab/workers.sh, started here) serve the node-local activities. So an e2e test does not
-// depend on the lab's orchestrator having been rebuilt, and can run beside it.
+// workers (deploy/lab/workers.sh, started here unless the test brings its own) serve the node-local
+// activities. So an e2e test does not depend on the lab's orchestrator having been rebuilt, and can run beside it.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,8 +20,9 @@ export async function startLabOrchestrator(
   config: PodferryConfig,
   taskQueue: string,
   overrides: Partial<ReturnType<typeof createOrchestratorActivities>> = {},
+  options: { labWorkers?: boolean } = {},
 ): Promise<LabOrchestrator> {
-  execFileSync(path.join(root, 'deploy/lab/workers.sh'), { stdio: 'inherit' });
+  if (options.labWorkers ?? true) execFileSync(path.join(root, 'deploy/lab/workers.sh'), { stdio: 'inherit' });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const worker = await Worker.create({
     connection,

@@ -182,7 +182,8 @@ describe("pullCheckpointImage: the node worker's pull ahead of the kubelet", () 
   const pullCredentials = { username: 'podferry-pull', password: 'pull-s3cret' };
   const transfer = () =>
     createTransferActivities({
-      runtime: { importer: new ContainerdImport({ ctr: 'ctr', address: socket, namespace: 'k8s.io' }), criImages: images },
+      importer: new ContainerdImport({ ctr: 'ctr', address: socket, namespace: 'k8s.io' }),
+      criImages: images,
       repository: 'podferry/checkpoints',
       pullHost: '10.231.0.1:5443',
       pullCredentials,

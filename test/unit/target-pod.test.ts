@@ -45,6 +45,18 @@ describe('rebuilding the source pod for the target cluster', () => {
     expect(target.spec?.volumes?.find((v) => v.name === 'settings')).toEqual(source.spec?.volumes?.[1]);
   });
 
+  test("drops a per-pod CRIU configuration (org.criu.config): CRI-O's restore would honour it too", () => {
+    const target = buildTargetPod({
+      source: sourcePod({ metadata: { annotations: { 'org.criu.config': '/etc/criu/leave-stopped.conf', keep: 'me' } } }),
+      sourceCluster: 'lab-c',
+      targetNamespace: 'moved',
+      images,
+      migrationId: 'mig-1',
+    });
+    expect(target.metadata!.annotations).not.toHaveProperty('org.criu.config');
+    expect(target.metadata!.annotations!.keep).toBe('me');
+  });
+
   test('replaces every container image by its checkpoint image and records the originals', () => {
     const target = rebuild();
     expect(Object.fromEntries(target.spec!.containers.map((c) => [c.name, c.image]))).toEqual(images);

@@ -78,10 +78,17 @@ export interface CheckpointContainerRequest {
   timeout: string;
 }
 
+/** The runtime's name and version as the CRI reports them (containerd 2.x: "containerd", "v2.3.7"; CRI-O: "cri-o", "1.34.0"). */
+export interface RuntimeVersion {
+  runtimeName: string;
+  runtimeVersion: string;
+}
+
 const runtime = service('cri-api/runtime/v1/api.proto', 'runtime.v1.RuntimeService');
 
 /** runtime.v1.RuntimeService, the CRI runtime service: the calls the kubelet's checkpoint API ends in. */
 export const RUNTIME_SERVICE = {
+  version: method<{ version: string }, RuntimeVersion>(runtime, 'Version'),
   listContainers: method<ListContainersRequest, { containers: CriContainer[] }>(runtime, 'ListContainers'),
   checkpointContainer: method<CheckpointContainerRequest, object>(runtime, 'CheckpointContainer'),
 };
