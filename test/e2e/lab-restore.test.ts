@@ -14,6 +14,8 @@ import { buildTargetPod } from '../../src/kubernetes/target-pod.js';
 import { compareSampleStates, deploySample, isReady, putSampleKey, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
 import { CriImages } from '../../src/node/cri-images.js';
 import { RegistryClient } from '../../src/registry/client.js';
+import { pullSecretName } from '../../src/api/names.js';
+import { buildPullSecret } from '../../src/kubernetes/pull-secret.js';
 
 const config = loadConfig();
 const clusters = new Clusters(config.clusters);
@@ -30,6 +32,7 @@ describe('lab restore proof', () => {
     for (const cluster of ['lab-a', 'lab-b']) {
       await clusters.core(cluster).deleteNamespacedPod({ namespace: 'default', name: NAME, gracePeriodSeconds: 0 }).catch(() => undefined);
     }
+    await clusters.core('lab-b').deleteNamespacedSecret({ namespace: 'default', name: pullSecretName('lab-selftest') }).catch(() => undefined);
   });
 
   test('checkpoint in lab-a, checkpoint images through the registry, restore in lab-b with state intact', async () => {
@@ -57,6 +60,15 @@ describe('lab restore proof', () => {
       ),
     );
 
+    // The checkpoint registry refuses anonymous pulls: lab-b's kubelet pulls with a Secret of the pull identity,
+    // as a migration's target pod does.
+    const pullSecret = pullSecretName('lab-selftest');
+    await clusters.core('lab-b').deleteNamespacedSecret({ namespace: 'default', name: pullSecret }).catch(() => undefined);
+    await clusters.core('lab-b').createNamespacedSecret({
+      namespace: 'default',
+      body: buildPullSecret({ name: pullSecret, namespace: 'default', migrationId: 'lab-selftest', host: new URL(config.registry!.url).host, credentials: config.registry!.pull! }),
+    });
+
     // containerd restores onto the checkpointed container's own image, which must be on the target node.
     for (const status of source.status!.containerStatuses!) await targetRuntime.pull(status.imageID!);
 
@@ -67,6 +79,7 @@ describe('lab restore proof', () => {
       targetNode: 'lab-b-node',
       images: Object.fromEntries(images.map((image) => [image.container, image.ref])),
       migrationId: 'lab-selftest',
+      pullSecret,
     });
     await clusters.core('lab-b').createNamespacedPod({ namespace: 'default', body: targetPod });
     const restored = await waitForPod(clusters.core('lab-b'), 'default', NAME, isReady, 120_000);
