@@ -18,3 +18,10 @@ export async function closedWithin(file: string, timeoutMs: number): Promise<boo
   while (isOpenHere(file) && Date.now() < deadline) await sleep(20);
   return !isOpenHere(file);
 }
+
+/** Waits until this process holds `file` open (a stream opens its file once it gets to it), at most `timeoutMs`. */
+export async function openWithin(file: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!isOpenHere(file) && Date.now() < deadline) await sleep(20);
+  return isOpenHere(file);
+}
