@@ -121,8 +121,8 @@ const cells: Cell[] = [
     options: { maxFrozenSeconds: 15 },
     inject: async ({ phase }) => {
       await phase('Pushing');
-      stallDaemon('registry');
-      return { heal: () => resumeDaemon('registry'), healWhen: 'source-runs' };
+      stallDaemon('checkpoint-registry');
+      return { heal: () => resumeDaemon('checkpoint-registry'), healWhen: 'source-runs' };
     },
     outcomes: ['MigrationRolledBack', 'Succeeded'],
     maxFrozenMs: 15_000 + 10_000,
@@ -131,7 +131,7 @@ const cells: Cell[] = [
     name: 'registry killed during push, back once the source runs again',
     inject: async ({ phase }) => {
       await phase('Pushing');
-      const killed = killDaemon('registry');
+      const killed = killDaemon('checkpoint-registry');
       return { heal: restart(killed), healWhen: 'source-runs' };
     },
     outcomes: ['MigrationRolledBack', 'Succeeded'],
@@ -498,9 +498,9 @@ async function resumeHeld(migrationId: string, sourceIp: string, frozenAt: numbe
   return waitForTicks(sourceIp, frozenAt, 30_000).then(() => [], (err: unknown) => [`after podferry resume: ${String(err)}`]);
 }
 
-/** Flips bytes in the middle of the newest large blob in the registry's storage (a checkpoint image's layer). */
+/** Flips bytes in the middle of the newest large blob in the checkpoint registry's storage (a checkpoint image's layer). */
 function corruptNewestBlob(): void {
-  const blobs = path.join(LAB_STATE, 'registry/docker/registry/v2/blobs/sha256');
+  const blobs = path.join(LAB_STATE, 'checkpoint-registry/docker/registry/v2/blobs/sha256');
   let newest: { file: string; mtime: number; size: number } | undefined;
   for (const prefix of readdirSync(blobs)) {
     for (const digest of readdirSync(path.join(blobs, prefix))) {
