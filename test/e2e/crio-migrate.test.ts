@@ -83,6 +83,11 @@ describe('podferry on CRI-O (lab-c)', () => {
       { taskQueue, migrationId: `crio-move-${run}` },
     );
     const result = await handle.result();
+    // The plan asked lab-c-node's worker what CRI-O restores there (restore on, CRIU), before the freeze.
+    const scheduled = (await handle.fetchHistory()).events!.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+    expect(scheduled.indexOf('describeRuntime')).toBeGreaterThan(-1);
+    expect(scheduled.indexOf('describeRuntime')).toBeLessThan(scheduled.indexOf('freezePod'));
+    expect(result.warnings.filter((w) => /restore|CRIU/.test(w))).toEqual([]);
 
     const target = await waitForPod(core, MOVED, NAME, isReady, 60_000);
     const after = await readSampleState(target!.status!.podIP!);
