@@ -6,6 +6,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NODE="$NODE_DIR/bin/node"
 CONFIG="$PROJECT_DIR/config/lab.yaml"
+# CRI-O nodes' workers: lab-c's configuration (its CRI socket, no containerd; config/lab.yaml names lab-a and lab-b only).
+CRIO_CONFIG="$PROJECT_DIR/config/lab-c.yaml"
 
 has_pollers() {
   "$TEMPORAL_BIN/temporal" task-queue describe --address "$TEMPORAL_ADDRESS" --task-queue "$1" -o json 2>/dev/null |
@@ -16,7 +18,7 @@ has_pollers() {
 build_stamp() { stat -c %Y "$PROJECT_DIR/dist/worker/node.js" "$PROJECT_DIR/dist/worker/orchestrator.js" | sort -n | tail -1; }
 
 start_worker() {
-  local name=$1 queue=$2; shift 2
+  local name=$1 queue=$2 config=$3; shift 3
   local stamp_file="$LAB_RUN/builds/$name"
   if is_running "$name"; then
     [[ $(cat "$stamp_file" 2>/dev/null) == "$(build_stamp)" ]] && return 0
@@ -26,7 +28,7 @@ start_worker() {
     for i in $(seq 100); do is_running "$name" || break; sleep 0.1; done
   fi
   log "$name: polling task queue $queue"
-  start_daemon "$name" "" env PODFERRY_CONTAINERD_CTR="$CONTAINERD_BIN/ctr" "$NODE" "$@" --config "$CONFIG"
+  start_daemon "$name" "" env PODFERRY_CONTAINERD_CTR="$CONTAINERD_BIN/ctr" "$NODE" "$@" --config "$config"
   wait_for "$name" 90 has_pollers "$queue"
   mkdir -p "$LAB_RUN/builds" && build_stamp >"$stamp_file"
 }
@@ -43,13 +45,15 @@ main() {
   [[ -s "$LAB_STATE/transfer-ca.key" && -s "$LAB_STATE/transfer-ca.crt" ]] || (umask 077 &&
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=podferry lab transfer CA" \
       -keyout "$LAB_STATE/transfer-ca.key" -out "$LAB_STATE/transfer-ca.crt" 2>/dev/null)
-  start_worker podferry-orchestrator podferry "$PROJECT_DIR/dist/worker/orchestrator.js" --metrics-port 9464
-  local node
+  start_worker podferry-orchestrator podferry "$CONFIG" "$PROJECT_DIR/dist/worker/orchestrator.js" --metrics-port 9464
+  local node config
   for node in "${NODES[@]}"; do
-    # podferry's node worker speaks containerd (freeze, image import) and config/lab.yaml names lab-a and lab-b
-    # only: lab-c's CRI-O node has no worker yet (issue 13).
-    [[ $(node_runtime "$node") == containerd ]] || continue
-    start_worker "podferry-node-$node" "podferry-node-${NODE_CLUSTER[$node]}-$node" "$PROJECT_DIR/dist/worker/node.js" \
+    case $(node_runtime "$node") in
+      containerd) config=$CONFIG ;;
+      crio) config=$CRIO_CONFIG ;;
+      *) log "$node: no podferry node worker for runtime $(node_runtime "$node")"; continue ;;
+    esac
+    start_worker "podferry-node-$node" "podferry-node-${NODE_CLUSTER[$node]}-$node" "$config" "$PROJECT_DIR/dist/worker/node.js" \
       --cluster "${NODE_CLUSTER[$node]}" --node "$node"
   done
 }

@@ -31,6 +31,7 @@ export function describeMachine(repoDir: string): string {
     `runc: ${run(RUNC, ['--version']).split('\n')[0]}`,
     `criu: ${run(path.join(CRIU_DIR, 'criu'), ['--version']).split('\n')[0]}`,
     `containerd: ${run(path.join(LAB_CACHE, 'containerd-v2.3.7/containerd'), ['--version'])}`,
+    `cri-o (lab-c): ${run(path.join(LAB_CACHE, 'crio-v1.34.0/crio'), ['--version']).split('\n')[0]}`,
     `kubelet: ${run(path.join(LAB_CACHE, 'kubernetes-v1.37.2/kubelet'), ['--version'])}`,
     `temporal: ${run(path.join(LAB_CACHE, 'temporal-v1.5.1/temporal'), ['--version'])}`,
     `registry: ${run('/usr/bin/docker-registry', ['--version'])}`,

@@ -1,7 +1,10 @@
 // `npm run bench`: podferry's downtime against the CRIU floor and the sequential baseline, on the lab.
 //
-//   npm run bench -- [--runs 5] [--containers 1,2,4] [--sizes 16,64,256] [--ways podferry,sequential,floor[,direct,kubelet-pull]]
-//                    [--out bench/results] [--config config/lab.yaml]
+//   npm run bench -- [--runs 5] [--containers 1,2,4] [--sizes 16,64,256] [--ways podferry,sequential,floor[,direct,kubelet-pull,crio]]
+//                    [--out bench/results] [--config config/lab.yaml] [--task-queue <queue>]
+//   crio (lab-c → lab-c, CRI-O) needs a configuration naming lab-c (config/lab-c.yaml) and lab-c-node's node worker.
+//   --task-queue: migrations go to that queue, whose workers someone else runs; the bench then leaves the lab,
+//   its workers and its registries alone (no workers.sh, no prune.sh), e.g. beside other work on the lab.
 //   npm run bench -- --report bench/results/<timestamp>     (rebuild results.md and the plot from raw.json)
 //   npm run bench -- --report <new dir> --merge <dir>,<dir>  (one report from several results folders)
 //
@@ -21,7 +24,7 @@ import { Clusters } from '../kubernetes/clusters.js';
 import { createTemporalClient, temporalConnectionOptions } from '../client/connection.js';
 import { runFloor, sweepFloor } from './floor.js';
 import { describeMachine } from './machine.js';
-import { runMigration, SOURCE_CLUSTER, TARGET_CLUSTER } from './podferry-way.js';
+import { CONTAINERD_ROUTE, CRIO_ROUTE, routePlaces, runMigration } from './podferry-way.js';
 import { DEFAULT_WAYS, WAYS, type RunRecord, type Way } from './records.js';
 import { enrich, markdown, plot } from './report.js';
 import { removeBenchPod } from './workload.js';
@@ -48,6 +51,7 @@ async function main(): Promise<number> {
       ways: { type: 'string', default: DEFAULT_WAYS.join(',') },
       out: { type: 'string', default: path.join(REPO, 'bench/results') },
       config: { type: 'string' },
+      'task-queue': { type: 'string' },
       report: { type: 'string' },
       merge: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -72,17 +76,22 @@ async function main(): Promise<number> {
   await mkdir(dir, { recursive: true });
   const command =
     (process.env.PODFERRY_BENCH_PREPULL === 'ordered' ? 'PODFERRY_BENCH_PREPULL=ordered ' : '') +
-    `npm run bench -- --runs ${runs} --containers ${containers.join(',')} --sizes ${sizes.join(',')} --ways ${ways.join(',')}`;
+    `npm run bench -- --runs ${runs} --containers ${containers.join(',')} --sizes ${sizes.join(',')} --ways ${ways.join(',')}` +
+    (values.config ? ` --config ${values.config}` : '') +
+    (values['task-queue'] ? ` --task-queue ${values['task-queue']}` : '');
   const machine = describeMachine(REPO);
   await writeFile(path.join(dir, 'machine.txt'), machine);
   console.log(`podferry bench → ${path.relative(process.cwd(), dir) || dir}`);
   console.log(machine.trim().split('\n').map((l) => `  ${l}`).join('\n'));
 
   const config = loadConfig(values.config ? { path: values.config } : {});
-  ensureLab();
+  // Someone else's workers serve a given task queue: the lab and its workers are theirs to keep up.
+  const upkeep = values['task-queue'] === undefined;
+  const taskQueue = values['task-queue'] ?? config.temporal.taskQueue;
+  if (upkeep) ensureLab();
   const connection = await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: '10s' });
   const client = createTemporalClient(connection, config);
-  await sweepFloor();
+  if (ways.includes('floor')) await sweepFloor();
 
   const records: RunRecord[] = [];
   const total = sizes.length * containers.length * (runs + 1) * ways.length;
@@ -95,18 +104,19 @@ async function main(): Promise<number> {
       for (const n of containers) {
         for (let run = 0; run <= runs; run++) {
           for (const way of ways) {
-            const record = await measure(way, n, sizeMiB, run, client, config);
+            const record = await measure(way, n, sizeMiB, run, client, config, taskQueue, upkeep);
             records.push(record);
             await save();
             console.log(progressLine(records.length, total, started, record));
-            pruneLab();
+            if (upkeep) pruneLab();
           }
         }
       }
     }
   } finally {
-    await removeBenchPod(new Clusters(config.clusters), [SOURCE_CLUSTER, TARGET_CLUSTER]).catch(() => undefined);
-    await sweepFloor().catch(() => undefined);
+    const places = [...new Set(ways.filter((w) => w !== 'floor').map(routeOf))].flatMap(routePlaces);
+    await removeBenchPod(new Clusters(config.clusters), places).catch(() => undefined);
+    if (ways.includes('floor')) await sweepFloor().catch(() => undefined);
     await connection.close();
   }
   await writeFile(path.join(dir, 'machine.txt'), machine + `load average at end: ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
@@ -114,7 +124,21 @@ async function main(): Promise<number> {
   return records.every((r) => r.ok) ? 0 : 1;
 }
 
-async function measure(way: Way, containers: number, sizeMiB: number, run: number, client: Client, config: PodferryConfig): Promise<RunRecord> {
+/** Where a migration way moves the bench pod: crio on lab-c's CRI-O node, the others lab-a → lab-b (containerd). */
+function routeOf(way: Way) {
+  return way === 'crio' ? CRIO_ROUTE : CONTAINERD_ROUTE;
+}
+
+async function measure(
+  way: Way,
+  containers: number,
+  sizeMiB: number,
+  run: number,
+  client: Client,
+  config: PodferryConfig,
+  taskQueue: string,
+  upkeep: boolean,
+): Promise<RunRecord> {
   const base = { way, containers, sizeMiB, run, warmup: run === 0, startedAt: new Date().toISOString() };
   let lastError = '';
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
@@ -141,7 +165,8 @@ async function measure(way: Way, containers: number, sizeMiB: number, run: numbe
         runMigration(
           client,
           clusters,
-          config.temporal.taskQueue,
+          routeOf(way),
+          taskQueue,
           containers,
           sizeMiB,
           // podferry and sequential as shipped (through the registry, checkpoints through the node's runtime);
@@ -175,7 +200,7 @@ async function measure(way: Way, containers: number, sizeMiB: number, run: numbe
       console.log(`  ! ${way} ${containers}×${sizeMiB} MiB run ${run} attempt ${attempt} failed: ${lastError.split('\n')[0]}`);
       if (attempt < MAX_ATTEMPTS) {
         await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS)); // a lab going down or up takes a few seconds
-        ensureLab();
+        if (upkeep) ensureLab();
       }
     }
   }

@@ -1,18 +1,30 @@
 // The podferry ways: one migration of the bench pod lab-a → lab-b, parallel through the registry (as it
 // ships), sequential (options.parallel=false), node to node (direct), or leaving the pulls to the kubelet
-// (kubelet-pull), measured from outside (workload gap, client gap) and from inside (the result's
+// (kubelet-pull); or on CRI-O, lab-c → lab-c into another namespace (crio); measured from outside (workload gap, client gap) and from inside (the result's
 // downtime, phases and containers; the workflow history for the time no activity was running).
 import type { Client } from '@temporalio/client';
 import type { MigratePodInput, MigrationResult } from '../api/migration.js';
 import { startMigration } from '../client/migrations.js';
-import type { Clusters } from '../kubernetes/clusters.js';
+import { apiStatus, type Clusters } from '../kubernetes/clusters.js';
 import { GapProbe } from './gap-probe.js';
 import { targetTimeline, type TargetTimeline } from './target-timeline.js';
-import { BENCH_NAMESPACE, BENCH_POD, deployBenchPod, FIRST_PORT, readCounters, removeBenchPod, observeWorkload, type WorkloadObservation } from './workload.js';
+import { BENCH_NAMESPACE, BENCH_POD, deployBenchPod, FIRST_PORT, readCounters, removeBenchPod, observeWorkload, type BenchPlace, type WorkloadObservation } from './workload.js';
 
-export const SOURCE_CLUSTER = 'lab-a';
-export const TARGET_CLUSTER = 'lab-b';
-export const TARGET_NODE = 'lab-b-node';
+/** Where a way moves the bench pod: from the source cluster's BENCH_NAMESPACE to a node (and namespace) of the target. */
+export interface BenchRoute {
+  sourceCluster: string;
+  target: BenchPlace & { node: string };
+}
+
+/** containerd → containerd: lab-a → lab-b. */
+export const CONTAINERD_ROUTE: BenchRoute = { sourceCluster: 'lab-a', target: { cluster: 'lab-b', namespace: BENCH_NAMESPACE, node: 'lab-b-node' } };
+/** CRI-O → CRI-O: lab-c has one node and a checkpoint restores only on the runtime that took it, so into another namespace. */
+export const CRIO_ROUTE: BenchRoute = { sourceCluster: 'lab-c', target: { cluster: 'lab-c', namespace: 'podferry-bench-moved', node: 'lab-c-node' } };
+
+/** The places a route's bench pods live in (to remove them). */
+export function routePlaces(route: BenchRoute): BenchPlace[] {
+  return [{ cluster: route.sourceCluster, namespace: BENCH_NAMESPACE }, route.target];
+}
 
 export interface ActivitySpan {
   type: string;
@@ -46,13 +58,20 @@ export interface MigrationRun extends WorkloadObservation {
 export async function runMigration(
   client: Client,
   clusters: Clusters,
+  route: BenchRoute,
   taskQueue: string,
   containers: number,
   ballastMiB: number,
   options: Pick<MigratePodInput['options'], 'parallel' | 'transfer' | 'pullOnTarget' | 'checkpointVia'>,
 ): Promise<MigrationRun> {
   const deployStarted = Date.now();
-  const source = await deployBenchPod(clusters, SOURCE_CLUSTER, containers, ballastMiB, [TARGET_CLUSTER]);
+  const { target } = route;
+  if (target.namespace !== BENCH_NAMESPACE) {
+    await clusters.core(target.cluster).createNamespace({ body: { metadata: { name: target.namespace } } }).catch((err: unknown) => {
+      if (apiStatus(err) !== 409) throw err;
+    });
+  }
+  const source = await deployBenchPod(clusters, route.sourceCluster, containers, ballastMiB, [target]);
   const deployMs = Date.now() - deployStarted;
   const sourceIp = source.status!.podIP!;
   const before = await readCounters(sourceIp, containers);
@@ -60,10 +79,10 @@ export async function runMigration(
   // The target's address is known once its sandbox exists; watch for it so the probe can follow the pod.
   let targetIp: string | undefined;
   let watching = true;
-  const targetCore = clusters.core(TARGET_CLUSTER);
+  const targetCore = clusters.core(target.cluster);
   const watcher = (async () => {
     while (watching && !targetIp) {
-      const pod = await targetCore.readNamespacedPod({ namespace: BENCH_NAMESPACE, name: BENCH_POD }).catch(() => undefined);
+      const pod = await targetCore.readNamespacedPod({ namespace: target.namespace, name: BENCH_POD }).catch(() => undefined);
       targetIp = pod?.status?.podIP || undefined;
       if (!targetIp) await new Promise((r) => setTimeout(r, 100));
     }
@@ -75,13 +94,13 @@ export async function runMigration(
 
   let result: MigrationResult;
   const kind = !options.pullOnTarget ? 'kub' : !options.parallel ? 'seq' : options.transfer === 'direct' ? 'dir' : 'par';
-  const migrationId = `bench-${kind}-${containers}x${ballastMiB}-${Date.now().toString(36)}`;
+  const migrationId = `bench-${kind}-${route.sourceCluster}-${containers}x${ballastMiB}-${Date.now().toString(36)}`;
   try {
     const handle = await startMigration(
       client,
       {
-        source: { cluster: SOURCE_CLUSTER, namespace: BENCH_NAMESPACE, pod: BENCH_POD },
-        target: { cluster: TARGET_CLUSTER, node: TARGET_NODE },
+        source: { cluster: route.sourceCluster, namespace: BENCH_NAMESPACE, pod: BENCH_POD },
+        target: { cluster: target.cluster, namespace: target.namespace, node: target.node },
         options,
       },
       { taskQueue, migrationId },
@@ -105,7 +124,7 @@ export async function runMigration(
     history = undefined;
   }
   const timeline = targetTimeline(result.target.node, result.target.uid, result.images.map((i) => ({ container: i.container, ref: i.ref })));
-  await removeBenchPod(clusters, [TARGET_CLUSTER]);
+  await removeBenchPod(clusters, [target]);
   return {
     ...(timeline ? { targetTimeline: timeline } : {}),
     migrationId,

@@ -47,22 +47,28 @@ export function benchPod(containers: number, ballastMiB: number, name = BENCH_PO
   };
 }
 
-/** Deletes the bench pod in every given cluster and waits until it is gone. */
-export async function removeBenchPod(clusters: Clusters, from: string[], name = BENCH_POD): Promise<void> {
+/** Where a bench pod lives (the source is always in BENCH_NAMESPACE; a target may be in another namespace). */
+export interface BenchPlace {
+  cluster: string;
+  namespace: string;
+}
+
+/** Deletes the bench pod in every given place and waits until it is gone. */
+export async function removeBenchPod(clusters: Clusters, from: BenchPlace[], name = BENCH_POD): Promise<void> {
   await Promise.all(
-    from.map(async (cluster) => {
+    from.map(async ({ cluster, namespace }) => {
       const core = clusters.core(cluster);
-      await core.deleteNamespacedPod({ namespace: BENCH_NAMESPACE, name, gracePeriodSeconds: 0 }).catch((err: unknown) => {
+      await core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 0 }).catch((err: unknown) => {
         if (apiStatus(err) !== 404) throw err;
       });
-      await waitForPod(core, BENCH_NAMESPACE, name, (p) => p === undefined, 90_000);
+      await waitForPod(core, namespace, name, (p) => p === undefined, 90_000);
     }),
   );
 }
 
-/** A fresh bench pod in `cluster` (removed from `alsoRemoveFrom` first), returned once Ready. */
-export async function deployBenchPod(clusters: Clusters, cluster: string, containers: number, ballastMiB: number, alsoRemoveFrom: string[]): Promise<V1Pod> {
-  await removeBenchPod(clusters, [cluster, ...alsoRemoveFrom]);
+/** A fresh bench pod in `cluster`'s BENCH_NAMESPACE (removed from `alsoRemoveFrom` first), returned once Ready. */
+export async function deployBenchPod(clusters: Clusters, cluster: string, containers: number, ballastMiB: number, alsoRemoveFrom: BenchPlace[]): Promise<V1Pod> {
+  await removeBenchPod(clusters, [{ cluster, namespace: BENCH_NAMESPACE }, ...alsoRemoveFrom]);
   const core = clusters.core(cluster);
   await core.createNamespacedPod({ namespace: BENCH_NAMESPACE, body: benchPod(containers, ballastMiB) });
   return (await waitForPod(core, BENCH_NAMESPACE, BENCH_POD, isReady, 180_000))!;

@@ -1,5 +1,6 @@
 // The node's CRI runtime service (runtime.v1.RuntimeService), asked directly by the node worker:
 // - Version, to know which runtime the node runs (containerd, cri-o) and which release;
+// - Status (verbose), for the runtime's own details: containerd puts its CRI configuration there;
 // - ListContainers, to know which containers of a pod this node's runtime runs (a node call naming a pod that
 //   is not here, or containers of another pod, is refused);
 // - CheckpointContainer, the call the kubelet's checkpoint API ends in: checkpointing through it needs neither
@@ -26,6 +27,14 @@ export class CriRuntime {
       failed('asking the runtime its version'),
     );
     return { runtimeName: response.runtimeName, runtimeVersion: response.runtimeVersion };
+  }
+
+  /** The runtime's verbose status details (containerd: `config`, its CRI configuration as JSON). */
+  async statusInfo(options: { signal?: AbortSignal } = {}): Promise<Record<string, string>> {
+    const response = await unaryCall(this.client, RUNTIME_SERVICE.status, { verbose: true }, { timeoutMs: 10_000, signal: options.signal }).catch(
+      failed('asking the runtime its status'),
+    );
+    return response.info;
   }
 
   /** The containers of a pod (by uid) that this runtime has, in any state. */

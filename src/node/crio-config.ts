@@ -16,6 +16,11 @@ export interface CrioSettings {
 
 /** CRI-O's configuration as it runs, from its info endpoint on the CRI socket. */
 export async function readCrioSettings(socketPath: string, timeoutMs = 10_000): Promise<CrioSettings> {
+  return crioSettings(await readCrioConfig(socketPath, timeoutMs), socketPath);
+}
+
+/** CRI-O's running configuration (after its own checks: e.g. it turns CRIU support off when CRIU is not on its PATH), by table. */
+export async function readCrioConfig(socketPath: string, timeoutMs = 10_000): Promise<Map<string, Record<string, unknown>>> {
   const text = await new Promise<string>((resolve, reject) => {
     const request = http.get({ socketPath, path: '/config', timeout: timeoutMs }, (response) => {
       if (response.statusCode !== 200) {
@@ -32,7 +37,7 @@ export async function readCrioSettings(socketPath: string, timeoutMs = 10_000): 
     request.on('timeout', () => request.destroy(new Error(`CRI-O's info endpoint on ${socketPath}: no answer in ${timeoutMs} ms`)));
     request.on('error', (err) => reject(new Error(`reading CRI-O's configuration from ${socketPath} (GET /config): ${err.message}`)));
   });
-  return crioSettings(parseTomlTables(text), socketPath);
+  return parseTomlTables(text);
 }
 
 /** The settings podferry needs, from CRI-O's configuration tables. */

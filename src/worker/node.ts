@@ -12,6 +12,7 @@ import { nodeTaskQueue } from '../api/names.js';
 import { createNodeActivities } from '../activities/node.js';
 import { createRegistryActivities } from '../activities/registry.js';
 import { createRuntimeCheckpointActivities } from '../activities/runtime-checkpoint.js';
+import { createRuntimeDescriptionActivities } from '../activities/runtime-description.js';
 import { createTransferActivities } from '../activities/transfer.js';
 import type { NodeWorkerConfig, PodferryConfig } from '../api/config.js';
 import { createArchiveSweeper } from '../node/archive-sweeper.js';
@@ -61,6 +62,7 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
       frozenPods,
     }),
     ...createRuntimeCheckpointActivities({ runtime: criRuntime, crio, archives, nodeName: node.nodeName }),
+    ...createRuntimeDescriptionActivities({ runtime: criRuntime, criAddress, crio, nodeName: node.nodeName }),
     // The archives exist only on this node: it pushes them. (Deleting images is the orchestrator's.)
     pushCheckpointImage: createRegistryActivities({
       registry,

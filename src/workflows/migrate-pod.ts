@@ -33,7 +33,9 @@ import { announce } from './pod-events.js';
 import { ProgressTracker } from './progress.js';
 import { Saga, type CompensationReport } from './saga.js';
 import { sendCheckpointImages, type SentCheckpointImage } from './send-images.js';
-import { API_CALL, checkpointCall, nodeCheckpointCall, nodeLocal, persistent, podWait, SOURCE_DELETION, TARGET_STOP, targetNodePrep } from './timing.js';
+import { API_CALL, checkpointCall, nodeCheckpointCall, nodeDescription, nodeLocal, persistent, podWait, SOURCE_DELETION, TARGET_STOP, targetNodePrep } from './timing.js';
+import type { RuntimeDescription } from '../api/runtime-description.js';
+import { describedRestoreCheck, sourceRuntime as sourceRuntimeOf } from '../planning/restore-support.js';
 import type { NodeWorkerActivities } from '../worker/node.js';
 import type { OrchestratorActivities } from '../worker/orchestrator.js';
 
@@ -53,6 +55,8 @@ const CHECKPOINT_THROUGH_RUNTIME = 'checkpoint-through-the-runtime';
 const SOURCE_RESTORE_FROM_OWN_ARCHIVES = 'source-restore-from-own-archives';
 /** patched() id of the pull secret per migration (runs recorded before it had their kubelets pull anonymously). */
 const PULL_SECRET_PER_MIGRATION = 'pull-secret-per-migration';
+/** patched() id of asking the target node's worker what its runtime can restore (runs recorded before trusted the kubelet's report alone). */
+const ASK_TARGET_RUNTIME = 'ask-target-runtime';
 
 /** What the migration has done so far: what the undos, the failure message and the result read. */
 interface MigrationState {
@@ -114,6 +118,8 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       });
       state.plan = plan;
       progress.planned(plan.strategy, plan.containers.map((c) => c.name), plan.warnings);
+      // 1a. A named target node's worker says whether its runtime restores (and with which CRIU), before the freeze.
+      if (plan.target.node !== undefined && patched(ASK_TARGET_RUNTIME)) await requireTargetCanRestore(plan, plan.target.node, progress);
       const sourcePodRef = sourcePodOf(plan);
       announce({
         pod: sourcePodRef,
@@ -430,6 +436,30 @@ async function prepullBaseImages(plan: MigrationPlan, progress: ProgressTracker)
     }),
   );
   return answering;
+}
+
+/**
+ * Asks the target node's worker (and the source's, for its CRIU) what their runtimes can restore; refuses
+ * (TargetCannotRestore) what the target cannot. A node whose worker does not answer leaves the plan's own
+ * checks (the kubelet's report) standing, with a warning.
+ */
+async function requireTargetCanRestore(plan: MigrationPlan, targetNode: string, progress: ProgressTracker): Promise<void> {
+  const describe = async (cluster: string, node: string): Promise<RuntimeDescription | undefined> => {
+    try {
+      return await proxyActivities<NodeWorkerActivities>(nodeDescription(nodeTaskQueue(cluster, node))).describeRuntime();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      progress.warn(`node ${node} of cluster ${cluster} did not say what its runtime can restore (${errorMessage(err)}): the plan's checks stand`);
+      return undefined;
+    }
+  };
+  const sameNode = plan.target.cluster === plan.source.cluster && targetNode === plan.source.node;
+  const target = await describe(plan.target.cluster, targetNode);
+  if (!target) return;
+  const source = sameNode ? target : await describe(plan.source.cluster, plan.source.node);
+  const { refusal, warnings } = describedRestoreCheck(target, source, sourceRuntimeOf(plan.containers.map((c) => c.containerId)));
+  for (const warning of warnings) progress.warn(warning);
+  if (refusal) throw ApplicationFailure.nonRetryable(`${refusal.message} (cluster ${plan.target.cluster})`, refusal.type);
 }
 
 /** A timer that calls onExpiry after `seconds`, unless cancelled first (at the commit). */

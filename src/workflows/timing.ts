@@ -85,6 +85,17 @@ export const targetNodePrep = (taskQueue: string): ActivityOptions => ({
 });
 
 /**
+ * Asking a node's worker what its runtime can restore while planning: a node without a worker (or one that
+ * does not answer) must not hold the plan up: given up after 10 s in the queue, the plan's own checks stand.
+ */
+export const nodeDescription = (taskQueue: string): ActivityOptions => ({
+  taskQueue,
+  scheduleToStartTimeout: '10s',
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumAttempts: 2 },
+});
+
+/**
  * Proving the target pod stopped before the source resumes: the deletion goes through the target kubelet
  * (a grace period), so the object is gone only once its containers are. An API server that restarts within
  * a few minutes is waited for; past that the source stays frozen (it cannot be proven safe to resume).

@@ -1,6 +1,7 @@
 // podferry migrating from and to CRI-O, end to end on lab-c (issue 13): real Temporal, lab-c's API server and
-// kubelet, CRI-O v1.34.0 + runc + CRIU 4.2, the lab registry, lab-c-node's own node worker (started here from
-// dist/, on its task queue podferry-node-lab-c-lab-c-node) and an orchestrator worker of the test's own.
+// kubelet, CRI-O v1.34.0 + runc + CRIU 4.2, the lab registry, lab-c-node's node worker (the lab's, from
+// deploy/lab/workers.sh, when one polls its task queue podferry-node-lab-c-lab-c-node; else started here from
+// dist/) and an orchestrator worker of the test's own.
 // lab-c has one node: the stateful sample pod moves to another namespace on the same node (CreateThenDelete),
 // which takes the whole way a move between CRI-O nodes takes: pod freeze handed over to runc's pause, runc
 // checkpoint of the paused containers written as CRI-O archives, checkpoint images through the registry
@@ -8,12 +9,14 @@
 // 1. The move: the counter continues (same process start time), the keys and the memory checksum survive.
 // 2. A failure after the source was frozen and checkpointed (the target pod cannot be created): the source
 //    resumes where it stopped, with its state; nothing is left in the target namespace.
-// Needs the build (`npm run build`: the node worker runs from dist/) and lab-c up (`deploy/lab/up.sh lab-c`).
+// Needs lab-c up (`deploy/lab/up.sh lab-c`) and, without the lab's worker, the build (`npm run build`: the node worker runs from dist/).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { nodeTaskQueue } from '../../src/api/names.js';
 import { startMigration } from '../../src/client/migrations.js';
 import { createTemporalClient } from '../../src/client/connection.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -49,6 +52,20 @@ async function startNodeWorker(): Promise<ChildProcess> {
   return child;
 }
 
+/**
+ * Whether a node worker (the lab's, deploy/lab/workers.sh) polls lab-c-node's task queue now: Temporal lists a
+ * poller for a while after its worker stopped, and a live one polls again within its 60 s long poll.
+ */
+async function labNodeWorkerPolls(): Promise<boolean> {
+  const { pollers } = await connection.workflowService.describeTaskQueue({
+    namespace: config.temporal.namespace,
+    taskQueue: { name: nodeTaskQueue('lab-c', 'lab-c-node') },
+    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+  });
+  const lastPollMs = (p: { lastAccessTime?: { seconds?: unknown } | null }) => Number(String(p.lastAccessTime?.seconds ?? 0)) * 1000;
+  return (pollers ?? []).some((p) => Date.now() - lastPollMs(p) < 75_000);
+}
+
 async function removePod(namespace: string, name: string): Promise<void> {
   await core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 0 }).catch(() => undefined);
   await waitForPod(core, namespace, name, (p) => p === undefined, 60_000);
@@ -56,8 +73,8 @@ async function removePod(namespace: string, name: string): Promise<void> {
 
 beforeAll(async () => {
   await core.createNamespace({ body: { metadata: { name: MOVED } } }).catch(() => undefined);
-  nodeWorker = await startNodeWorker();
   connection = await Connection.connect({ address: config.temporal.address });
+  if (!(await labNodeWorkerPolls())) nodeWorker = await startNodeWorker();
 }, 120_000);
 
 afterAll(async () => {
@@ -83,6 +100,11 @@ describe('podferry on CRI-O (lab-c)', () => {
       { taskQueue, migrationId: `crio-move-${run}` },
     );
     const result = await handle.result();
+    // The plan asked lab-c-node's worker what CRI-O restores there (restore on, CRIU), before the freeze.
+    const scheduled = (await handle.fetchHistory()).events!.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+    expect(scheduled.indexOf('describeRuntime')).toBeGreaterThan(-1);
+    expect(scheduled.indexOf('describeRuntime')).toBeLessThan(scheduled.indexOf('freezePod'));
+    expect(result.warnings.filter((w) => /restore|CRIU/.test(w))).toEqual([]);
 
     const target = await waitForPod(core, MOVED, NAME, isReady, 60_000);
     const after = await readSampleState(target!.status!.podIP!);

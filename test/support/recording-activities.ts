@@ -9,10 +9,12 @@ import type { KubernetesActivities, PodEventInput } from '../../src/activities/k
 import type { NodeActivities } from '../../src/activities/node.js';
 import type { RegistryActivities } from '../../src/activities/registry.js';
 import type { RuntimeCheckpointActivities } from '../../src/activities/runtime-checkpoint.js';
+import type { RuntimeDescriptionActivities } from '../../src/activities/runtime-description.js';
 import type { TransferActivities } from '../../src/activities/transfer.js';
 import type { HeldMigration } from '../../src/api/held-source.js';
 import type { MigrationPlan } from '../../src/api/migration-plan.js';
-import { pullSecretName } from '../../src/api/names.js';
+import { nodeTaskQueue, pullSecretName } from '../../src/api/names.js';
+import type { RuntimeDescription } from '../../src/api/runtime-description.js';
 import { referencedConfig } from '../../src/kubernetes/target-pod.js';
 import { migrationStrategy, plannedSourcePod } from '../../src/planning/migration.js';
 import { sourcePod } from '../fixtures/source-pod.js';
@@ -34,6 +36,8 @@ export interface Script {
   held?: HeldMigration;
   /** The orchestrator has a registry pull identity: the plan names the migration's pull secret. */
   registryPull?: boolean;
+  /** What describeRuntime answers on the source and the target node (default: containerd 2.3.7, restore on, CRIU 4.2.1). */
+  runtimes?: { source?: Partial<RuntimeDescription>; target?: Partial<RuntimeDescription> };
 }
 
 export interface RecordedCall {
@@ -172,6 +176,19 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
     pullCheckpointImage: (input) => step(`pullCheckpointImage:${input.container}`, input, () => ({ container: input.container, ref: input.ref, durationMs: 2 })),
     removeCheckpointImages: (input) => step('removeCheckpointImages', input, () => ({ removed: input.refs })),
   };
+  const runtimeDescription: RuntimeDescriptionActivities = {
+    describeRuntime: () => {
+      const side = Context.current().info.taskQueue === nodeTaskQueue('lab-a', script.node) ? 'source' : 'target';
+      return step(`describeRuntime:${side}`, {}, () => ({
+        node: side,
+        runtime: 'containerd',
+        version: '2.3.7',
+        restore: { enabled: true, setting: 'enable_experimental_restore_via_create = true' },
+        criu: { binary: 'criu', version: '4.2.1' },
+        ...script.runtimes?.[side],
+      }));
+    },
+  };
   const node: NodeActivities = {
     freezePod: (input) => step('freezePod', input, () => ({ frozenAt: Date.now(), cgroup: '/sys/fs/cgroup/freezer/x', version: 'v1' })),
     thawPod: (input) => step('thawPod', input, () => ({ thawed: true })),
@@ -183,7 +200,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
     /** What the orchestrator worker registers (main task queue). */
     orchestrator: { ...kubernetes, ...kubelet, deleteImage: registry.deleteImage },
     /** What the node worker registers (the node's task queue). */
-    node: { ...node, ...runtimeCheckpoint, ...registry, ...transfer },
+    node: { ...node, ...runtimeCheckpoint, ...runtimeDescription, ...registry, ...transfer },
   };
 }
 

@@ -100,6 +100,11 @@ function compensationCalls(recorder: Recorder): string[] {
   return recorder.started().filter((c) => COMPENSATION_CALLS.has(c) || c.startsWith('deleteImage:'));
 }
 
+/** The calls started, without the runtime descriptions asked while planning (tests of the later steps count positions). */
+function withoutRuntimeDescriptions(recorder: Recorder): string[] {
+  return recorder.started().filter((c) => !c.startsWith('describeRuntime:'));
+}
+
 /**
  * With PODFERRY_RECORD_HISTORIES=1, keeps a history as test/workflow/histories/<name>.json: the replay test
  * then proves that later builds still finish a migration this build started.
@@ -123,7 +128,9 @@ describe('migratePod with recording stand-in activities', () => {
     const { result, error, recorder, progress, handle, metrics } = await migrate({});
     expect(error).toBeUndefined();
     const r = result as MigrationResult;
-    const calls = recorder.started();
+    // The target node's worker is asked what its runtime restores (and the source's, for CRIU) right after the plan.
+    expect(recorder.started().slice(0, 3)).toEqual(['planMigration', 'describeRuntime:target', 'describeRuntime:source']);
+    const calls = withoutRuntimeDescriptions(recorder);
     const ordered = (name: string) => calls.indexOf(name);
     // Base images are pre-pulled on the target node before the downtime starts.
     expect(calls.slice(0, 3)).toEqual(['planMigration', 'pullImages', 'freezePod']);
@@ -308,7 +315,7 @@ describe('migratePod with recording stand-in activities', () => {
     test('made in the target namespace before the freeze, named by the target pod, deleted once the target is Ready', async () => {
       const { error, recorder, handle } = await migrate({ registryPull: true });
       expect(error).toBeUndefined();
-      const calls = recorder.started();
+      const calls = withoutRuntimeDescriptions(recorder);
       expect(calls.slice(0, 4)).toEqual(['planMigration', 'pullImages', 'ensurePullSecret', 'freezePod']);
       expect(inputOf(recorder, 'ensurePullSecret')).toEqual([{ migrationId: handle.workflowId, cluster: 'lab-b', namespace: 'default' }]);
       expect(inputOf(recorder, 'createTargetPod')[0]!.pullSecret).toBe(pullSecretName(handle.workflowId));
@@ -413,6 +420,49 @@ describe('migratePod with recording stand-in activities', () => {
     }, 60_000);
   });
 
+  describe('the target node says what its runtime can restore (describeRuntime), before anything is frozen', () => {
+    const refusal = (error: unknown) => ((error as WorkflowFailedError).cause as ApplicationFailure).cause as ApplicationFailure;
+
+    test('restore switched off on the target: refused as TargetCannotRestore naming node, runtime, version and setting; nothing frozen, the lock released', async () => {
+      const { error, recorder, progress } = await migrate({
+        runtimes: { target: { node: 'lab-c-node', runtime: 'cri-o', version: '1.35.0', restore: { enabled: false, setting: '[crio.checkpoint_restore] container_level_enabled = "checkpoint_restore"', reason: 'container_level_enabled is "checkpoint_only"' } } },
+      });
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      // The stand-in plan's containers are containerd's: a CRI-O target is refused for its runtime first.
+      expect(refusal(error)).toMatchObject({ type: 'TargetCannotRestore' });
+      expect(refusal(error).message).toMatch(/node lab-c-node runs cri-o 1\.35\.0 and the pod runs on containerd/);
+      expect(recorder.started()).not.toContain('freezePod');
+      expect(recorder.started()).not.toContain('pullImages');
+      expect(progress.compensations).toEqual([{ name: 'release the source pod lock', ok: true }]);
+
+      const off = await migrate({ runtimes: { target: { node: 'lab-b-node', restore: { enabled: false, setting: 'enable_experimental_restore_via_create = true', reason: 'enable_experimental_restore_via_create is false (the default from 2.3.4)' } } } });
+      expect(refusal(off.error)).toMatchObject({ type: 'TargetCannotRestore' });
+      expect(refusal(off.error).message).toMatch(
+        /^node lab-b-node \(containerd 2\.3\.7\) cannot restore containers from checkpoint images \(enable_experimental_restore_via_create is false .*\): set enable_experimental_restore_via_create = true on that node/,
+      );
+      expect(off.recorder.started()).not.toContain('freezePod');
+    }, 60_000);
+
+    test('a target CRIU of an older release than the source\'s is refused; an older patch level only warns', async () => {
+      const older = await migrate({ runtimes: { target: { node: 'lab-b-node', criu: { binary: 'criu', version: '4.1.1' } }, source: { criu: { binary: 'criu', version: '4.2.1' } } } });
+      expect(refusal(older.error)).toMatchObject({ type: 'TargetCannotRestore' });
+      expect(refusal(older.error).message).toMatch(/node lab-b-node \(containerd 2\.3\.7\) has CRIU 4\.1\.1, an older release than CRIU 4\.2\.1 on the source node/);
+      expect(older.recorder.started()).not.toContain('freezePod');
+
+      const patch = await migrate({ runtimes: { target: { node: 'lab-b-node', criu: { binary: 'criu', version: '4.2.0' } } } });
+      expect(patch.error).toBeUndefined();
+      expect(patch.result!.warnings).toEqual([expect.stringMatching(/has CRIU 4\.2\.0, an older patch level than 4\.2\.1/)]);
+      await Worker.runReplayHistory({ workflowBundle, replayName: 'runtime described' }, keepHistory('committed-runtime-described', await patch.handle.fetchHistory()), patch.handle.workflowId);
+    }, 60_000);
+
+    test('a target worker that cannot answer leaves the plan\'s checks standing, with a warning; the move goes on', async () => {
+      const { result, error, recorder } = await migrate({ failAt: 'describeRuntime:target' });
+      expect(error).toBeUndefined();
+      expect(result!.warnings).toEqual([expect.stringMatching(/did not say what its runtime can restore .*injected failure at describeRuntime:target.*the plan's checks stand/)]);
+      expect(recorder.started()).not.toContain('describeRuntime:source');
+    }, 60_000);
+  });
+
   describe('within the source cluster and namespace (DeleteThenCreate)', () => {
     const restore = 'restore source from its checkpoint images';
     const within = (script: Omit<Script, 'node'>) => migrate(script, {}, undefined, 'lab-a');
@@ -421,7 +471,7 @@ describe('migratePod with recording stand-in activities', () => {
     test('the frozen source is deleted after the push and before the target is created; nothing is deleted after the commit', async () => {
       const { result, error, recorder, progress } = await within({});
       expect(error).toBeUndefined();
-      const calls = recorder.started();
+      const calls = withoutRuntimeDescriptions(recorder);
       expect(calls.slice(0, 12)).toEqual(expect.arrayContaining(['planMigration', 'pullImages', 'freezePod']));
       expect(calls.slice(12, 18)).toEqual(['deletePod:lab-a:request', 'killFrozenPod', 'deletePod:lab-a', 'ensureTargetConfig', 'createTargetPod', 'waitPodReady']);
       expect(calls[18]).toBe('deleteArchives');

@@ -89,6 +89,7 @@ const runtime = service('cri-api/runtime/v1/api.proto', 'runtime.v1.RuntimeServi
 /** runtime.v1.RuntimeService, the CRI runtime service: the calls the kubelet's checkpoint API ends in. */
 export const RUNTIME_SERVICE = {
   version: method<{ version: string }, RuntimeVersion>(runtime, 'Version'),
+  status: method<{ verbose: boolean }, { info: Record<string, string> }>(runtime, 'Status'),
   listContainers: method<ListContainersRequest, { containers: CriContainer[] }>(runtime, 'ListContainers'),
   checkpointContainer: method<CheckpointContainerRequest, object>(runtime, 'CheckpointContainer'),
 };
