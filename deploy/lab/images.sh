@@ -15,12 +15,17 @@ build_binaries() {
   (cd "$LAB_DIR/sample" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$BIN_DIR/podferry-sample" .)
 }
 
-# layer_tar <out.tar> <file...>: a reproducible one-directory layer with the files at its root.
+# Layers are reproducible: an unchanged image pushes nothing.
+REPRODUCIBLE_TAR=(--owner=0 --group=0 --numeric-owner --mtime=@0 --sort=name)
+
+# layer_tar <out.tar> <file...>: a one-directory layer with the files at its root.
 layer_tar() {
   local out=$1; shift
-  tar --create --file "$out" --owner=0 --group=0 --numeric-owner --mtime=@0 --sort=name \
-    -C "$(dirname "$1")" "${@##*/}"
+  tar --create --file "$out" "${REPRODUCIBLE_TAR[@]}" -C "$(dirname "$1")" "${@##*/}"
 }
+
+# tree_layer_tar <out.tar> <root dir>: a layer holding the directory's whole tree.
+tree_layer_tar() { tar --create --file "$1" "${REPRODUCIBLE_TAR[@]}" -C "$2" .; }
 
 upload_blob() {
   local repo=$1 file=$2 digest

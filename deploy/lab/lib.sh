@@ -23,6 +23,11 @@ RUNC_VERSION="v1.4.4"
 # CRI-O: the newest release whose module and every dependency the Go module proxy serves here (v1.34.1-v1.34.10
 # are refused; v1.35.2 needs go-criu v8.1.0, refused). It has enable_criu_support but no [crio.checkpoint_restore].
 CRIO_VERSION="v1.34.0"
+# Liqo (issue 14): v1.1.0 and v1.0.1 are the releases whose every dependency the Go module proxy serves here.
+LIQO_VERSION="v1.1.0"
+# What an install without networking runs in a cluster (ipam, fabric and gateways come with networking; the metric
+# agent, proxy and telemetry are turned off); liqoctl runs on the host.
+LIQO_COMPONENTS=(liqo-controller-manager webhook crd-replicator virtual-kubelet)
 
 K8S_BIN="$LAB_CACHE/kubernetes-$K8S_VERSION"
 ETCD_BIN="$LAB_CACHE/etcd-$ETCD_VERSION"
@@ -32,6 +37,7 @@ NODE_DIR="$LAB_CACHE/node-$NODE_VERSION"
 CRIU_BIN="$LAB_CACHE/criu-$CRIU_VERSION"
 RUNC_BIN="$LAB_CACHE/runc-$RUNC_VERSION"
 CRIO_BIN="$LAB_CACHE/crio-$CRIO_VERSION"
+LIQO_BIN="$LAB_CACHE/liqo-$LIQO_VERSION"
 SAMPLE_BIN="$LAB_CACHE/sample-images"
 
 # The lab network: a host bridge, one network namespace per node, pod CIDRs routed through the host.

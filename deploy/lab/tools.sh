@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds or installs every lab component into $LAB_CACHE, keyed by component and version.
 # A component whose directory holds a `.done` marker is reused; a second run costs seconds.
-# Usage: tools.sh [component...]   (default: all)
+# Usage: tools.sh [component...]   (default: all but liqo)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DEBIAN_PACKAGES=(
@@ -88,15 +88,22 @@ build_runc() {
   "$out/runc" --version
 }
 
+# module_source <module> <version> <dest>: a writable copy of a module's source, for builds that need the module's
+# own go.mod (its replace directives) or files beside the Go code.
+module_source() {
+  local dir
+  dir=$(go mod download -json "$1@$2" | jq -r .Dir) || return 1
+  cp -r "$dir" "$3" && chmod -R u+w "$3"
+}
+
 # CRI-O from its module's source: cgo (libseccomp, the bundled sqlite), build tags passed explicitly (upstream's
 # Makefile probes the host for them and adds containers_image_openpgp only when gpgme-config exists), and pinns,
 # its small C helper, from the same tree. Built inside a copy of the module so that `make -C pinns` has its
 # sources; the module has no replace directives, its go.mod and go.sum are used as they are.
 build_crio() {
   # cached runs this inside `if`, where set -e does not apply: every step checks itself.
-  local out=$1 src=$1/src start dir
-  dir=$(go mod download -json "github.com/cri-o/cri-o@$CRIO_VERSION" | jq -r .Dir) || return 1
-  cp -r "$dir" "$src" && chmod -R u+w "$src" || return 1
+  local out=$1 src=$1/src start
+  module_source github.com/cri-o/cri-o "$CRIO_VERSION" "$src" || return 1
   local tags="containers_image_ostree_stub containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_devicemapper seccomp"
   start=$SECONDS
   (cd "$src" && go list -deps -tags "$tags" ./cmd/crio >/dev/null) || return 1
@@ -107,6 +114,32 @@ build_crio() {
   make -C "$src/pinns" && cp "$src/bin/pinns" "$out/pinns" || return 1
   rm -rf "$src"
   "$out/crio" --version && [[ -x $out/pinns ]]
+}
+
+# Liqo (issue 14) from its module's source: the module replaces virtual-kubelet with liqotech's fork, so it is
+# built inside a copy of the module with its own go.mod and go.sum, each ./cmd/<name> plainly with CGO_ENABLED=0 as
+# upstream does. Only liqoctl and the LIQO_COMPONENTS; the chart (deployments/liqo) is kept beside them for
+# `liqoctl install --local-chart-path`.
+build_liqo() {
+  # cached runs this inside `if`, where set -e does not apply: every step checks itself.
+  local out=$1 src=$1/src start name pkgs=()
+  module_source github.com/liqotech/liqo "$LIQO_VERSION" "$src" || return 1
+  for name in liqoctl "${LIQO_COMPONENTS[@]}"; do pkgs+=("./cmd/$name"); done
+  start=$SECONDS
+  (cd "$src" && go list -deps "${pkgs[@]}" >/dev/null) || return 1
+  log "liqo: dependencies downloaded in $((SECONDS - start)) s"
+  # One at a time, for a time per binary in the log: the first compiles what they share.
+  for name in liqoctl "${LIQO_COMPONENTS[@]}"; do
+    start=$SECONDS
+    # liqoctl install defaults --version to liqoctl's own, and warns when the cluster's differs.
+    (cd "$src" && CGO_ENABLED=0 go build -trimpath -o "$out/$name" \
+      -ldflags "-s -w -X github.com/liqotech/liqo/pkg/liqoctl/version.LiqoctlVersion=$LIQO_VERSION" "./cmd/$name") ||
+      return 1
+    log "liqo: $name compiled in $((SECONDS - start)) s"
+  done
+  cp -r "$src/deployments/liqo" "$out/chart" || return 1
+  rm -rf "$src"
+  "$out/liqoctl" version --client
 }
 
 build_temporal() {
@@ -167,6 +200,7 @@ main() {
   require_root
   mkdir -p "$LAB_CACHE"
   local components=("$@")
+  # Liqo (issue 14) is built only when named (`tools.sh liqo`) until up.sh runs it.
   ((${#components[@]})) || components=(debian node criu runc etcd containerd crio temporal kubernetes)
   local c
   for c in "${components[@]}"; do
@@ -180,7 +214,8 @@ main() {
       crio) cached "$CRIO_BIN" build_crio ;;
       temporal) cached "$TEMPORAL_BIN" build_temporal ;;
       kubernetes) cached "$K8S_BIN" build_kubernetes ;;
-      *) die "unknown component '$c' (known: debian node criu runc etcd containerd crio temporal kubernetes)" ;;
+      liqo) cached "$LIQO_BIN" build_liqo ;;
+      *) die "unknown component '$c' (known: debian node criu runc etcd containerd crio temporal kubernetes liqo)" ;;
     esac
   done
 }

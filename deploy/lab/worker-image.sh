@@ -49,7 +49,7 @@ main() {
   echo "root:x:0:0:root:/root:/sbin/nologin" >"$root/etc/passwd"
   local layer
   layer=$(mktemp --suffix=.tar)
-  tar --create --file "$layer" --owner=0 --group=0 --numeric-owner --mtime=@0 --sort=name -C "$root" .
+  tree_layer_tar "$layer" "$root"
   rm -rf "$root"
   log "worker image: layer $(($(stat -c%s "$layer") >> 20)) MiB"
   push_image podferry/podferry lab "$layer" \
