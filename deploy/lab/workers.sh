@@ -20,6 +20,10 @@ build_stamp() { stat -c %Y "$PROJECT_DIR/dist/worker/node.js" "$PROJECT_DIR/dist
 start_worker() {
   local name=$1 queue=$2 config=$3; shift 3
   local stamp_file="$LAB_RUN/builds/$name"
+  # The lab's ctr for the configuration that names containerd nodes (config/lab.yaml); lab-c's names none, and
+  # the variable alone would make its node.containerd half-configured.
+  local ctr_env=()
+  [[ $config == "$CONFIG" ]] && ctr_env=(PODFERRY_CONTAINERD_CTR="$CONTAINERD_BIN/ctr")
   if is_running "$name"; then
     [[ $(cat "$stamp_file" 2>/dev/null) == "$(build_stamp)" ]] && return 0
     log "$name: restarting on the new build"
@@ -28,7 +32,7 @@ start_worker() {
     for i in $(seq 100); do is_running "$name" || break; sleep 0.1; done
   fi
   log "$name: polling task queue $queue"
-  start_daemon "$name" "" env PODFERRY_CONTAINERD_CTR="$CONTAINERD_BIN/ctr" "$NODE" "$@" --config "$config"
+  start_daemon "$name" "" env "${ctr_env[@]}" "$NODE" "$@" --config "$config"
   wait_for "$name" 90 has_pollers "$queue"
   mkdir -p "$LAB_RUN/builds" && build_stamp >"$stamp_file"
 }
