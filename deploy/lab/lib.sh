@@ -174,3 +174,16 @@ lab_lock() {
   flock 9
   export PODFERRY_LAB_LOCKED=1
 }
+
+# The lab's keys, kept until a reset (config/lab.yaml and config/lab-c.yaml name them): the key the orchestrator
+# signs node calls with (security.nodeCallKeyFile), the one workers and clients encrypt workflow payloads with
+# (security.historyKeyFile), and the transfer CA node workers issue their node certificates from
+# (node.transfer.tls). Made at lab-up: tests that start their own workers or clients read them first.
+ensure_lab_keys() {
+  mkdir -p "$LAB_STATE"
+  [[ -s "$LAB_STATE/node-call.key" ]] || (umask 077 && openssl rand -hex 32 >"$LAB_STATE/node-call.key")
+  [[ -s "$LAB_STATE/history.key" ]] || (umask 077 && openssl rand -hex 32 >"$LAB_STATE/history.key")
+  [[ -s "$LAB_STATE/transfer-ca.key" && -s "$LAB_STATE/transfer-ca.crt" ]] || (umask 077 &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=podferry lab transfer CA" \
+      -keyout "$LAB_STATE/transfer-ca.key" -out "$LAB_STATE/transfer-ca.crt" 2>/dev/null)
+}

@@ -520,6 +520,7 @@ main() {
     install_criu_config
   fi
   for cluster in "${STARTING[@]}"; do ensure_pki "$cluster"; done
+  ensure_lab_keys
   if ((!base_up)); then
     start_temporal
     start_temporal_bridge

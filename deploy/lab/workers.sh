@@ -41,14 +41,7 @@ main() {
   require_root
   [[ -f "$LAB_RUN/up" ]] || die "the lab is down; run 'make lab-up' first"
   [[ -f "$PROJECT_DIR/dist/worker/orchestrator.js" ]] || die "podferry is not built; run 'make build' first"
-  # The key the orchestrator signs node calls with (config/lab.yaml: security.nodeCallKeyFile); kept until a reset.
-  [[ -s "$LAB_STATE/node-call.key" ]] || (umask 077 && openssl rand -hex 32 >"$LAB_STATE/node-call.key")
-  # The key every worker and client encrypts workflow payloads with (config/lab.yaml: security.historyKeyFile).
-  [[ -s "$LAB_STATE/history.key" ]] || (umask 077 && openssl rand -hex 32 >"$LAB_STATE/history.key")
-  # The transfer CA node workers issue their node certificates from (config/lab.yaml: node.transfer.tls).
-  [[ -s "$LAB_STATE/transfer-ca.key" && -s "$LAB_STATE/transfer-ca.crt" ]] || (umask 077 &&
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=podferry lab transfer CA" \
-      -keyout "$LAB_STATE/transfer-ca.key" -out "$LAB_STATE/transfer-ca.crt" 2>/dev/null)
+  ensure_lab_keys  # up.sh made them; a lab started by an older checkout may lack one
   start_worker podferry-orchestrator podferry "$CONFIG" "$PROJECT_DIR/dist/worker/orchestrator.js" --metrics-port 9464
   local node config
   for node in "${NODES[@]}"; do
