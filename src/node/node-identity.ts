@@ -48,8 +48,9 @@ export function readTransferCa(files: { caFile: string; caKeyFile: string }): Tr
 /** Issues this node's certificate, signed by the transfer CA, with a fresh key that never leaves the process. */
 export async function issueNodeCertificate(ca: TransferCa, cluster: string, node: string): Promise<NodeTlsMaterial> {
   const caCert = new x509.X509Certificate(ca.cert);
-  const signing = signingAlgorithm(createPrivateKey(ca.key));
-  const caKey = await webcrypto.subtle.importKey('pkcs8', createPrivateKey(ca.key).export({ type: 'pkcs8', format: 'der' }), signing, false, ['sign']);
+  const caPrivateKey = createPrivateKey(ca.key);
+  const signing = signingAlgorithm(caPrivateKey);
+  const caKey = await webcrypto.subtle.importKey('pkcs8', caPrivateKey.export({ type: 'pkcs8', format: 'der' }), signing, false, ['sign']);
   const keys = await webcrypto.subtle.generateKey(NODE_KEY_ALGORITHM, true, ['sign', 'verify']);
   const identity = nodeIdentity(cluster, node);
   const now = Date.now();
