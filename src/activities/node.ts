@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { CheckpointArchives } from '../node/checkpoint-archives.js';
-import type { ContainerdTasks } from '../node/containerd-tasks.js';
+import { PausedOnlyInContainerd, type ContainerdTasks } from '../node/containerd-tasks.js';
 import type { CriImages } from '../node/cri-images.js';
 import type { CrioAccess } from '../node/crio-runc.js';
 import type { CriRuntime } from '../node/cri-runtime.js';
@@ -226,11 +226,22 @@ export function createNodeActivities(deps: NodeActivityDeps) {
       const crio = deps.crio && containerIds.some((id) => parseId(id).runtime === 'cri-o') ? await deps.crio() : undefined;
       for (const runtimeId of containerIds) {
         const { runtime, id } = parseId(runtimeId);
-        if (runtime === 'containerd' && deps.containerd) await deps.containerd.resume(id);
+        if (runtime === 'containerd' && deps.containerd) await resumeContainerdTask(deps.containerd, cgroup, id);
         if (runtime === 'cri-o' && crio) await crio.runc.resume(id);
       }
     } finally {
       for (const child of await childCgroups(cgroup)) await thaw(child);
+    }
+  }
+
+  /** Resumes through containerd; a task containerd holds paused with a running cgroup is frozen again first (see PausedOnlyInContainerd). */
+  async function resumeContainerdTask(containerd: ContainerdTasks, pod: PodCgroup, id: string): Promise<void> {
+    try {
+      await containerd.resume(id);
+    } catch (err) {
+      if (!(err instanceof PausedOnlyInContainerd)) throw err;
+      await freeze(await containerCgroup(pod, id));
+      await containerd.resume(id);
     }
   }
 

@@ -9,6 +9,14 @@ import { describeServiceError, isServiceError, unaryCall } from './proto/unary-c
 
 const TIMEOUT_MS = 15_000;
 
+/**
+ * containerd's shim holds the task paused while runc finds its cgroup running: the cgroup was thawed behind
+ * containerd's back (a pause that containerd carried out after its caller had given up and thawed the cgroup
+ * itself, e.g. while containerd was stalled). The shim refuses every resume from then on ("container not
+ * paused"); freezing the container's cgroup again lets the next resume go through and set the shim right.
+ */
+export class PausedOnlyInContainerd extends Error {}
+
 /** States in which a resume has nothing left to do. */
 const NOT_PAUSED: ReadonlySet<TaskStatus> = new Set(['CREATED', 'RUNNING', 'STOPPED']);
 
@@ -43,6 +51,9 @@ export class ContainerdTasks {
       // As for pause: a running or stopped task makes the shim answer UNKNOWN with a text.
       const status = await this.statusOf(containerId, options.signal);
       if (status && NOT_PAUSED.has(status)) return;
+      if (status === 'PAUSED' && /container not paused/.test(err.details)) {
+        throw new PausedOnlyInContainerd(`containerd holds task ${containerId} (namespace ${this.namespace}) paused, but its cgroup runs: ${describeServiceError(err)}`, { cause: err });
+      }
       throw this.failure('resume', containerId, err);
     }
   }

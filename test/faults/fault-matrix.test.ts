@@ -432,7 +432,7 @@ async function runCell(cell: Cell): Promise<Row> {
 
 async function outcomeOf(handle: MigrationHandle): Promise<{ type: string; message: string }> {
   try {
-    await Promise.race([handle.result(), sleep(540_000).then(() => Promise.reject(new Error('no outcome within 9 minutes')))]);
+    await Promise.race([handle.result(), sleep(540_000).then(async () => Promise.reject(new Error(`no outcome within 9 minutes; ${await stuckOn(handle)}`)))]);
     return { type: 'Succeeded', message: '' };
   } catch (err) {
     if (err instanceof WorkflowFailedError && err.cause instanceof TerminatedFailure) return { type: 'Terminated', message: err.cause.message };
@@ -442,6 +442,17 @@ async function outcomeOf(handle: MigrationHandle): Promise<{ type: string; messa
     const inner = err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.type ? err.cause.type : failure.type;
     return { type: inner ?? 'Error', message: failure.message };
   }
+}
+
+/** What a migration without an outcome waits for: its phase and pending activities with their last failures (for the CI log). */
+async function stuckOn(handle: MigrationHandle): Promise<string> {
+  const description = await handle.describe().catch(() => undefined);
+  if (!description) return 'the workflow could not be described';
+  const phase = (description.memo as { phase?: string } | undefined)?.phase;
+  const pending = (description.raw.pendingActivities ?? []).map(
+    (a) => `${a.activityType?.name} (attempt ${a.attempt}, state ${a.state}${a.lastFailure?.message ? `, last failure: ${a.lastFailure.message}` : ''})`,
+  );
+  return `phase ${phase ?? 'unknown'}, pending: ${pending.join('; ') || 'none'}`;
 }
 
 const FORWARD_PHASES: string[] = ['Pending', 'Planning', 'Freezing', 'Checkpointing', 'Pushing', 'CreatingTarget', 'WaitingReady', 'DeletingSource', 'Finalizing', 'Succeeded'];
