@@ -30,6 +30,9 @@ LIQO_VERSION="v1.1.0"
 LIQO_COMPONENTS=(liqo-controller-manager webhook crd-replicator virtual-kubelet)
 
 K8S_BIN="$LAB_CACHE/kubernetes-$K8S_VERSION"
+# kube-proxy has its own cache entry: it came later (issue 14: Liqo's pods reach their API server through the
+# kubernetes Service), and a cache built before it keeps the other binaries.
+KUBE_PROXY_BIN="$LAB_CACHE/kube-proxy-$K8S_VERSION"
 ETCD_BIN="$LAB_CACHE/etcd-$ETCD_VERSION"
 CONTAINERD_BIN="$LAB_CACHE/containerd-$CONTAINERD_VERSION"
 TEMPORAL_BIN="$LAB_CACHE/temporal-$TEMPORAL_CLI_VERSION"
@@ -82,7 +85,7 @@ base_components() { echo temporal temporal-bridge registry checkpoint-registry; 
 cluster_components() {
   local cluster=$1 node
   echo "$cluster-etcd $cluster-apiserver $cluster-controller-manager $cluster-scheduler"
-  for node in $(nodes_of "$cluster"); do echo "$node-$(node_runtime "$node") $node-kubelet"; done
+  for node in $(nodes_of "$cluster"); do echo "$node-$(node_runtime "$node") $node-kubelet $node-kube-proxy"; done
 }
 
 pod_gateway() { local cidr=${POD_CIDR[$1]}; echo "${cidr%.*}.1"; }

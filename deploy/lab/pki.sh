@@ -60,6 +60,7 @@ ensure_pki() {
   issue_cert "$pki" apiserver-kubelet-client kube-apiserver-kubelet-client "" ""
   issue_cert "$pki" controller-manager system:kube-controller-manager "" ""
   issue_cert "$pki" scheduler system:kube-scheduler "" ""
+  issue_cert "$pki" kube-proxy system:kube-proxy "" ""
   [[ -f "$pki/sa.key" ]] || openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   [[ -f "$pki/sa.pub" ]] || openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 
@@ -68,6 +69,7 @@ ensure_pki() {
   write_kubeconfig "$state/admin.kubeconfig" "$cluster" "$server" "$pki" admin
   write_kubeconfig "$state/controller-manager.kubeconfig" "$cluster" "$server" "$pki" controller-manager
   write_kubeconfig "$state/scheduler.kubeconfig" "$cluster" "$server" "$pki" scheduler
+  write_kubeconfig "$state/kube-proxy.kubeconfig" "$cluster" "$server" "$pki" kube-proxy
   local node
   for node in "${NODES[@]}"; do
     [[ ${NODE_CLUSTER[$node]} == "$cluster" ]] || continue

@@ -20,6 +20,7 @@ for node in "${NODES[@]}"; do
   runtime=$(node_runtime "$node")
   printf '%-28s %-22b %s\n' "$node-$runtime" "$(state_of "$node-$runtime")" "netns $(netns_name "$node"), $(runtime_socket "$node")"
   printf '%-28s %-22b %s\n' "$node-kubelet" "$(state_of "$node-kubelet")" "${NODE_CLUSTER[$node]} node $node ${NODE_IP[$node]}:10250, pods ${POD_CIDR[$node]}"
+  printf '%-28s %-22b %s\n' "$node-kube-proxy" "$(state_of "$node-kube-proxy")" "iptables in netns $(netns_name "$node")"
 done
 for extra in $(ls "$LAB_RUN/pids" | sed 's/\.pid$//' | grep -v -e '^temporal$' -e '^temporal-bridge$' -e '^registry$' -e '^checkpoint-registry$' -e '^lab-'); do
   printf '%-28s %-22b %s\n' "$extra" "$(state_of "$extra")" "log $(log_file "$extra")"

@@ -47,7 +47,8 @@ go_wrapper_build() {
   rm -rf "$work"
 }
 
-build_kubernetes() {
+# build_kubernetes_commands <out> <package>...: Kubernetes commands from the k8s.io/kubernetes module.
+build_kubernetes_commands() {
   local out=$1 minor=${K8S_VERSION#v1.}
   minor=${minor%%.*}
   local upstream_mod
@@ -60,9 +61,16 @@ build_kubernetes() {
   {
     grep '^godebug' "$upstream_mod" || true
     sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#replace \1 => \1 v0.'"${K8S_VERSION#v1.}"'#p' "$upstream_mod"
-  } | go_wrapper_build "$out" k8s.io/kubernetes "$K8S_VERSION" "selinux notest grpcnotrace" "$ldflags" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+  } | go_wrapper_build "$out" k8s.io/kubernetes "$K8S_VERSION" "selinux notest grpcnotrace" "$ldflags" "${@:2}"
+}
+
+build_kubernetes() {
+  build_kubernetes_commands "$1" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubectl
+}
+
+build_kube_proxy() {
+  build_kubernetes_commands "$1" k8s.io/kubernetes/cmd/kube-proxy
 }
 
 build_etcd() {
@@ -200,8 +208,7 @@ main() {
   require_root
   mkdir -p "$LAB_CACHE"
   local components=("$@")
-  # Liqo (issue 14) is built only when named (`tools.sh liqo`) until up.sh runs it.
-  ((${#components[@]})) || components=(debian node criu runc etcd containerd crio temporal kubernetes)
+  ((${#components[@]})) || components=(debian node criu runc etcd containerd crio temporal kubernetes kube-proxy liqo)
   local c
   for c in "${components[@]}"; do
     case $c in
@@ -214,8 +221,9 @@ main() {
       crio) cached "$CRIO_BIN" build_crio ;;
       temporal) cached "$TEMPORAL_BIN" build_temporal ;;
       kubernetes) cached "$K8S_BIN" build_kubernetes ;;
+      kube-proxy) cached "$KUBE_PROXY_BIN" build_kube_proxy ;;
       liqo) cached "$LIQO_BIN" build_liqo ;;
-      *) die "unknown component '$c' (known: debian node criu runc etcd containerd crio temporal kubernetes liqo)" ;;
+      *) die "unknown component '$c' (known: debian node criu runc etcd containerd crio temporal kubernetes kube-proxy liqo)" ;;
     esac
   done
 }

@@ -130,7 +130,7 @@ start_control_plane() {
     --service-account-issuer "https://$cluster.podferry.lab" --service-account-key-file "$pki/sa.pub" \
     --service-account-signing-key-file "$pki/sa.key" --authorization-mode Node,RBAC \
     --enable-admission-plugins NodeRestriction --allow-privileged=true --profiling=false \
-    --cert-dir "$state/apiserver-certs" --endpoint-reconciler-type none
+    --cert-dir "$state/apiserver-certs" --enable-aggregator-routing=true
   wait_for "$cluster-apiserver" 90 "$K8S_BIN/kubectl" --kubeconfig "$state/admin.kubeconfig" get --raw /readyz
 
   start_daemon "$cluster-controller-manager" "" "$K8S_BIN/kube-controller-manager" \
@@ -428,6 +428,12 @@ start_node() {
   start_daemon "$node-kubelet" "$ns" env PATH="$path" "$K8S_BIN/kubelet" --config "$state/kubelet.yaml" \
     --kubeconfig "$state/kubelet.kubeconfig" --root-dir "$state/kubelet" --hostname-override "$node" \
     --node-ip "${NODE_IP[$node]}" --cert-dir "$state/kubelet-certs"
+  # Service addresses for the node's pods (Liqo's components reach their API server through the kubernetes
+  # Service): iptables rules in the node's namespace. Conntrack limits are host-wide: left alone.
+  start_daemon "$node-kube-proxy" "$ns" "$KUBE_PROXY_BIN/kube-proxy" --kubeconfig "$(cluster_state "$cluster")/kube-proxy.kubeconfig" \
+    --hostname-override "$node" --proxy-mode iptables --cluster-cidr 10.232.0.0/16 --conntrack-max-per-core 0 \
+    --conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0 \
+    --metrics-bind-address 127.0.0.1:10249 --healthz-bind-address 127.0.0.1:10256
 }
 
 # runc hands CRIU the options in /etc/criu/runc.conf (Kubernetes passes none itself). A frozen pod still
@@ -470,6 +476,17 @@ containerd_boots() {
 }
 containerd_booted() { (($(containerd_boots "$1") > $2)); }
 
+# What the running lab should run by this checkout's definition: the shared part, and every component of each
+# cluster the last up started.
+expected_components() {
+  base_components | tr ' ' '\n'
+  local cluster
+  for cluster in "${CLUSTERS[@]}"; do
+    cluster_components "$cluster" | tr ' ' '\n' | grep -qxF -f - "$LAB_RUN/up" && cluster_components "$cluster" | tr ' ' '\n'
+  done
+  true
+}
+
 # The clusters this run is asked for (all, or those named on the command line) and those it starts.
 SELECTED=()
 STARTING=()
@@ -483,8 +500,8 @@ main() {
   lab_lock
   if [[ -f "$LAB_RUN/up" ]]; then
     local missing=()
-    # (A lab started by an older checkout lacks the shared components added since: partly up too.)
-    for name in $(sort -u "$LAB_RUN/up" <(base_components | tr ' ' '\n')); do is_running "$name" || missing+=("$name"); done
+    # (A lab started by an older checkout lacks the components added since: partly up too.)
+    for name in $(sort -u "$LAB_RUN/up" <(expected_components)); do is_running "$name" || missing+=("$name"); done
     if ((${#missing[@]})) && (($# == 0)); then
       log "the lab is partly up (${missing[*]} not running): taking it down first"
       "$LAB_DIR/down.sh"
@@ -552,6 +569,10 @@ main() {
     for node in $(nodes_of "$cluster"); do wait_for "$node-kubelet" 120 node_ready "$node" "$nodes_started"; done
   done
   "$LAB_DIR/least-privilege.sh"  # podferry's own identity with deploy/rbac's roles: config/lab-least-privilege.yaml
+  # Liqo peers lab-a with lab-b: installed (again: it is idempotent) whenever either of them starts.
+  if [[ " ${running[*]} " == *" lab-a "* && " ${running[*]} " == *" lab-b "* ]] && [[ " ${STARTING[*]} " =~ " lab-"[ab]" " ]]; then
+    "$LAB_DIR/liqo.sh"
+  fi
   ((base_up)) || wait_for temporal 60 "$TEMPORAL_BIN/temporal" operator cluster health --address "$TEMPORAL_ADDRESS"
   {
     if ((base_up)); then cat "$LAB_RUN/up"; else base_components | tr ' ' '\n'; fi

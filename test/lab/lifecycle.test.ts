@@ -1,5 +1,6 @@
 // The lab's own promise: up and down twice in a row on the same machine, nothing left behind after each
-// down, and both commands are no-ops that say so when there is nothing to do. Runs the real scripts.
+// down, and both commands are no-ops that say so when there is nothing to do; each up peers lab-a with lab-b
+// through Liqo. Runs the real scripts.
 import { describe, expect, test } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -26,6 +27,7 @@ describe('lab lifecycle', () => {
     for (const round of [1, 2]) {
       run('up.sh');
       expect(run('status.sh')).not.toMatch(/stopped/);
+      run('liqo.sh', '--check'); // lab-a has a Ready virtual node for lab-b
       expect(leftovers()).not.toBe('');
       expect(run('up.sh')).toMatch(/already up/);
       run('down.sh');
