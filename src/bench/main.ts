@@ -1,8 +1,9 @@
 // `npm run bench`: podferry's downtime against the CRIU floor and the sequential baseline, on the lab.
 //
-//   npm run bench -- [--runs 5] [--containers 1,2,4] [--sizes 16,64,256] [--ways podferry,sequential,floor[,direct,kubelet-pull,crio]]
+//   npm run bench -- [--runs 5] [--containers 1,2,4] [--sizes 16,64,256] [--ways podferry,sequential,floor[,direct,kubelet-pull,crio,liqo]]
 //                    [--out bench/results] [--config config/lab.yaml] [--task-queue <queue>]
-//   crio (lab-c → lab-c, CRI-O) needs a configuration naming lab-c (config/lab-c.yaml) and lab-c-node's node worker.
+//   crio (lab-c → lab-c, CRI-O) needs a configuration naming lab-c (config/lab-c.yaml) and lab-c-node's node worker;
+//   liqo (lab-a-node → lab-a's virtual node for lab-b) needs Liqo peered (make lab-up does it).
 //   --task-queue: migrations go to that queue, whose workers someone else runs; the bench then leaves the lab,
 //   its workers and its registries alone (no workers.sh, no prune.sh), e.g. beside other work on the lab.
 //   npm run bench -- --report bench/results/<timestamp>     (rebuild results.md and the plot from raw.json)
@@ -24,7 +25,7 @@ import { Clusters } from '../kubernetes/clusters.js';
 import { createTemporalClient, temporalConnectionOptions } from '../client/connection.js';
 import { runFloor, sweepFloor } from './floor.js';
 import { describeMachine } from './machine.js';
-import { CONTAINERD_ROUTE, CRIO_ROUTE, routePlaces, runMigration } from './podferry-way.js';
+import { CONTAINERD_ROUTE, CRIO_ROUTE, LIQO_ROUTE, routePlaces, runMigration } from './podferry-way.js';
 import { DEFAULT_WAYS, WAYS, type RunRecord, type Way } from './records.js';
 import { enrich, markdown, plot } from './report.js';
 import { removeBenchPod } from './workload.js';
@@ -124,9 +125,9 @@ async function main(): Promise<number> {
   return records.every((r) => r.ok) ? 0 : 1;
 }
 
-/** Where a migration way moves the bench pod: crio on lab-c's CRI-O node, the others lab-a → lab-b (containerd). */
+/** Where a migration way moves the bench pod: crio on lab-c's CRI-O node, liqo onto lab-a's virtual node, the others lab-a → lab-b (containerd). */
 function routeOf(way: Way) {
-  return way === 'crio' ? CRIO_ROUTE : CONTAINERD_ROUTE;
+  return way === 'crio' ? CRIO_ROUTE : way === 'liqo' ? LIQO_ROUTE : CONTAINERD_ROUTE;
 }
 
 async function measure(

@@ -1,11 +1,12 @@
 // The podferry ways: one migration of the bench pod lab-a → lab-b, parallel through the registry (as it
 // ships), sequential (options.parallel=false), node to node (direct), or leaving the pulls to the kubelet
-// (kubelet-pull); or on CRI-O, lab-c → lab-c into another namespace (crio); measured from outside (workload gap, client gap) and from inside (the result's
+// (kubelet-pull); or on CRI-O, lab-c → lab-c into another namespace (crio); or through Liqo onto lab-a's virtual node (liqo); measured from outside (workload gap, client gap) and from inside (the result's
 // downtime, phases and containers; the workflow history for the time no activity was running).
 import type { Client } from '@temporalio/client';
 import type { MigratePodInput, MigrationResult } from '../api/migration.js';
 import { startMigration } from '../client/migrations.js';
 import { apiStatus, type Clusters } from '../kubernetes/clusters.js';
+import { offloadNamespace } from '../lab/liqo.js';
 import { GapProbe } from './gap-probe.js';
 import { targetTimeline, type TargetTimeline } from './target-timeline.js';
 import { BENCH_NAMESPACE, BENCH_POD, deployBenchPod, FIRST_PORT, readCounters, removeBenchPod, observeWorkload, type BenchPlace, type WorkloadObservation } from './workload.js';
@@ -14,12 +15,16 @@ import { BENCH_NAMESPACE, BENCH_POD, deployBenchPod, FIRST_PORT, readCounters, r
 export interface BenchRoute {
   sourceCluster: string;
   target: BenchPlace & { node: string };
+  /** The target namespace is offloaded by Liqo (the target node is a virtual node). */
+  liqo?: boolean;
 }
 
 /** containerd → containerd: lab-a → lab-b. */
 export const CONTAINERD_ROUTE: BenchRoute = { sourceCluster: 'lab-a', target: { cluster: 'lab-b', namespace: BENCH_NAMESPACE, node: 'lab-b-node' } };
 /** CRI-O → CRI-O: lab-c has one node and a checkpoint restores only on the runtime that took it, so into another namespace. */
 export const CRIO_ROUTE: BenchRoute = { sourceCluster: 'lab-c', target: { cluster: 'lab-c', namespace: 'podferry-bench-moved', node: 'lab-c-node' } };
+/** Through Liqo: onto lab-a's virtual node for lab-b (deploy/lab/liqo.sh); the pod runs restored on lab-b-node. */
+export const LIQO_ROUTE: BenchRoute = { sourceCluster: 'lab-a', target: { cluster: 'lab-a', namespace: 'podferry-bench-liqo', node: 'lab-b' }, liqo: true };
 
 /** The places a route's bench pods live in (to remove them). */
 export function routePlaces(route: BenchRoute): BenchPlace[] {
@@ -66,7 +71,8 @@ export async function runMigration(
 ): Promise<MigrationRun> {
   const deployStarted = Date.now();
   const { target } = route;
-  if (target.namespace !== BENCH_NAMESPACE) {
+  if (route.liqo) await offloadNamespace(clusters, target.cluster, target.namespace);
+  else if (target.namespace !== BENCH_NAMESPACE) {
     await clusters.core(target.cluster).createNamespace({ body: { metadata: { name: target.namespace } } }).catch((err: unknown) => {
       if (apiStatus(err) !== 409) throw err;
     });

@@ -4,15 +4,16 @@ import type { MigrationRun } from './podferry-way.js';
 
 /**
  * `crio`: podferry as shipped on CRI-O, lab-c → lab-c (another namespace on lab-c-node: a move across
- * runtimes is refused, and lab-c has one node). Experiments, not default ways: `direct` (node to node, no registry), `kubelet-pull` (podferry without
+ * runtimes is refused, and lab-c has one node). `liqo`: podferry as shipped through Liqo, lab-a-node → lab-a's
+ * virtual node for lab-b (the pod runs restored on lab-b-node). Experiments, not default ways: `direct` (node to node, no registry), `kubelet-pull` (podferry without
  * pulling the checkpoint images on the target node ahead of the kubelet, as before that change) and
  * `kubelet-checkpoint` (checkpoints through the kubelet API and the API server's node proxy, as before the
  * node worker asked its runtime).
  */
-export const WAYS = ['podferry', 'sequential', 'floor', 'direct', 'kubelet-pull', 'kubelet-checkpoint', 'crio'] as const;
+export const WAYS = ['podferry', 'sequential', 'floor', 'direct', 'kubelet-pull', 'kubelet-checkpoint', 'crio', 'liqo'] as const;
 export const DEFAULT_WAYS: Way[] = ['podferry', 'sequential', 'floor'];
 /** The ways that run podferry's workflow (all but the floor). */
-export const MIGRATION_WAYS = ['podferry', 'sequential', 'direct', 'kubelet-pull', 'kubelet-checkpoint', 'crio'] as const satisfies readonly Way[];
+export const MIGRATION_WAYS = ['podferry', 'sequential', 'direct', 'kubelet-pull', 'kubelet-checkpoint', 'crio', 'liqo'] as const satisfies readonly Way[];
 export type Way = (typeof WAYS)[number];
 
 export interface RunRecord {

@@ -12,11 +12,12 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { KubeConfig, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { startMigration } from '../../src/client/migrations.js';
 import { createTemporalClient } from '../../src/client/connection.js';
 import { loadConfig } from '../../src/config/load.js';
 import { apiStatus, Clusters } from '../../src/kubernetes/clusters.js';
+import { offloadNamespace } from '../../src/lab/liqo.js';
 import { compareSampleStates, deploySample, isReady, putSampleKey, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
 import { startLabOrchestrator, type LabOrchestrator } from '../support/lab-orchestrator.js';
 
@@ -32,42 +33,6 @@ const run = Date.now().toString(36);
 
 let connection: Connection;
 const orchestrators: LabOrchestrator[] = [];
-
-function customObjects(cluster: string): CustomObjectsApi {
-  const kc = new KubeConfig();
-  kc.loadFromFile(config.clusters[cluster]!.kubeconfig);
-  if (config.clusters[cluster]!.context) kc.setCurrentContext(config.clusters[cluster]!.context!);
-  return kc.makeApiClient(CustomObjectsApi);
-}
-
-/** The namespace, offloaded to lab-b under the same name, once Liqo says the remote namespace is Ready. */
-async function offloadedNamespace(): Promise<void> {
-  await consumer.createNamespace({ body: { metadata: { name: OFFLOADED } } }).catch((err: unknown) => {
-    if (apiStatus(err) !== 409) throw err;
-  });
-  const api = customObjects('lab-a');
-  const offloading = { group: 'offloading.liqo.io', version: 'v1beta1', namespace: OFFLOADED, plural: 'namespaceoffloadings' };
-  await api
-    .createNamespacedCustomObject({
-      ...offloading,
-      body: {
-        apiVersion: 'offloading.liqo.io/v1beta1',
-        kind: 'NamespaceOffloading',
-        metadata: { name: 'offloading', namespace: OFFLOADED },
-        spec: { namespaceMappingStrategy: 'EnforceSameName', podOffloadingStrategy: 'LocalAndRemote', clusterSelector: { nodeSelectorTerms: [] } },
-      },
-    })
-    .catch((err: unknown) => {
-      if (apiStatus(err) !== 409) throw err;
-    });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const status = ((await api.getNamespacedCustomObject({ ...offloading, name: 'offloading' })) as { status?: { offloadingPhase?: string } }).status;
-    if (status?.offloadingPhase === 'Ready') return;
-    if (Date.now() > deadline) throw new Error(`namespace ${OFFLOADED} not offloaded to lab-b within 60 s: ${JSON.stringify(status)}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
 
 async function removePod(namespace: string, name: string): Promise<void> {
   await consumer.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 0 }).catch(() => undefined);
@@ -87,7 +52,7 @@ async function migrate(taskQueue: string, from: { namespace: string }, to: { nam
 const restarts = (pod: V1Pod | undefined) => pod!.status!.containerStatuses!.map((s) => s.restartCount);
 
 beforeAll(async () => {
-  await offloadedNamespace();
+  await offloadNamespace(clusters, 'lab-a', OFFLOADED);
   connection = await Connection.connect({ address: config.temporal.address });
 }, 120_000);
 
