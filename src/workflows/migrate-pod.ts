@@ -31,13 +31,12 @@
 // deleted the source meanwhile, the copy is the workload: it is handed back, the source killed, and the
 // failure says so (CommittedByReplicaSet).
 import { ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, proxySinks, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
-import type { PullSecretInput } from '../activities/kubernetes.js';
+import type { HandOverPods, PullSecretInput } from '../activities/kubernetes.js';
 import { errorMessage, OUTCOME_FAILURES } from '../api/failures.js';
 import { describeIssues, MigratePodInput, type MigratePodRequest, type MigrationResult, type PodIdentity } from '../api/migration.js';
 import type { MigrationPlan } from '../api/migration-plan.js';
 import type { CheckpointArchiveImageInput } from '../activities/transfer.js';
 import { MIN_POD_DELETION_COST, nodeTaskQueue } from '../api/names.js';
-import type { HandOverPods } from '../activities/kubernetes.js';
 import { progressQuery, type MigrationMetricsSinks, type MigrationOutcome } from './definitions.js';
 import { forEachContainer, throwFirst } from './per-container.js';
 import { announce } from './pod-events.js';

@@ -38,10 +38,10 @@ export interface Script {
   /** The orchestrator has a registry pull identity: the plan names the migration's pull secret. */
   registryPull?: boolean;
   /**
-   * The source pod belongs to ReplicaSet sample-7d9f8c6b5 of Deployment sample: within its cluster the plan's
-   * strategy is AdoptByReplicaSet.
+   * Source pods (by name) that belong to ReplicaSet sample-7d9f8c6b5 of Deployment sample: within their
+   * cluster the plan's strategy is AdoptByReplicaSet.
    */
-  ownedByReplicaSet?: boolean;
+  replicaSetPods?: string[];
   /** Which pod the ReplicaSet deletes after the hand-over (default: the source). */
   replicaSetDeletes?: 'source' | 'copy';
   /** What takeBackFromReplicaSet finds: the ReplicaSet deleted the source after all (default: no). */
@@ -103,7 +103,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
 
   const plan = (input: Parameters<KubernetesActivities['planMigration']>[0]): MigrationPlan => {
     const pod = sourcePod();
-    const strategy = migrationStrategy(input, script.ownedByReplicaSet);
+    const strategy = migrationStrategy(input, script.replicaSetPods?.includes(input.source.pod));
     return {
       migrationId: input.migrationId,
       source: { ...input.source, uid: pod.metadata!.uid!, node: script.node },

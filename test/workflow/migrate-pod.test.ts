@@ -530,7 +530,7 @@ describe('migratePod with recording stand-in activities', () => {
   describe("a ReplicaSet's pod within its cluster (AdoptByReplicaSet)", () => {
     const cost = "restore the source's deletion cost";
     const takeBack = 'take the copy back from the ReplicaSet';
-    const owned = (script: Omit<Script, 'node'> = {}) => migrate({ ...script, ownedByReplicaSet: true }, {}, undefined, 'lab-a');
+    const owned = (script: Omit<Script, 'node'> = {}) => migrate({ ...script, replicaSetPods: ['sample'] }, {}, undefined, 'lab-a');
     const failureOf = (error: unknown) => (error as WorkflowFailedError).cause as ApplicationFailure;
     const inputsOf = (recorder: Recorder, call: string) => recorder.calls.filter((c) => c.call === call && c.event === 'start').map((c) => c.input as Record<string, unknown>);
     const copyName = (handle: { workflowId: string }) => replicaSetCopyName('sample-7d9f8c6b5', handle.workflowId);
@@ -612,7 +612,7 @@ describe('migratePod with recording stand-in activities', () => {
     }, 60_000);
 
     test('maxFrozenSeconds bounds the wait for the ReplicaSet too: the wait is cancelled and the copy taken back', async () => {
-      const { error, progress } = await migrate({ ownedByReplicaSet: true, blockAt: 'awaitReplicaSetChoice' }, { maxFrozenSeconds: 5 }, undefined, 'lab-a');
+      const { error, progress } = await migrate({ replicaSetPods: ['sample'], blockAt: 'awaitReplicaSetChoice' }, { maxFrozenSeconds: 5 }, undefined, 'lab-a');
       const failure = failureOf(error);
       expect(failure.type).toBe('MigrationRolledBack');
       expect((failure.cause as ApplicationFailure).type).toBe('FrozenTooLong');
