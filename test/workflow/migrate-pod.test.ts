@@ -47,9 +47,10 @@ beforeAll(async () => {
   writeFileSync(bundlePath, workflowBundle.code);
 }, 180_000);
 
+// Stopping the dev server after this suite's many workflows took over 5 s (jest's default) on a loaded machine.
 afterAll(async () => {
   await env?.stop();
-});
+}, 60_000);
 
 /** Through the registry (the default) unless the options say otherwise: the node-to-node path has its own tests below. */
 function request(options: MigratePodRequest['options'], targetCluster: string, targetNode: string): MigratePodRequest {
