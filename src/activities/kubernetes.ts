@@ -8,12 +8,13 @@ import type { RegistryCredentials } from '../api/config.js';
 import type { HeldMigration, HeldPod } from '../api/held-source.js';
 import type { PodIdentity } from '../api/migration.js';
 import type { MigrationPlan, PlanMigrationInput } from '../api/migration-plan.js';
-import { ANNOTATIONS, LABELS, migrationKey, pullSecretName } from '../api/names.js';
+import { ANNOTATIONS, LABELS, migrationKey, POD_DELETION_COST, pullSecretName } from '../api/names.js';
 import { apiMessage, apiStatus, type Clusters } from '../kubernetes/clusters.js';
 import type { Refusal } from '../kubernetes/eligibility.js';
 import { buildPullSecret } from '../kubernetes/pull-secret.js';
 import { buildTargetPod, migrationObjectLabels } from '../kubernetes/target-pod.js';
-import { decideMigration, sourceRefusals } from '../planning/migration.js';
+import { decideMigration, migrationStrategy, sourceRefusals, targetPodName } from '../planning/migration.js';
+import { controllingDeployment, controllingReplicaSet, replicaSetCopyName, siblingMigrationRefusal, type ReplicaSetOwners } from '../planning/replicaset-handover.js';
 import { heartbeatIfActive, sleep } from './context.js';
 
 export interface KubernetesActivityDeps {
@@ -83,6 +84,24 @@ export interface DeletePodInput {
   waitSeconds: number;
 }
 
+/** A pod by name, and the incarnation meant (uid). */
+export interface PodIncarnation {
+  name: string;
+  uid: string;
+}
+
+/** The two pods of a ReplicaSet hand-over (AdoptByReplicaSet), in the source's cluster and namespace. */
+export interface HandOverPods {
+  cluster: string;
+  namespace: string;
+  source: PodIncarnation;
+  /** The restored copy; only a pod this migration made from this source is touched. */
+  copy: { name: string; migrationId: string; sourceUid: string };
+}
+
+/** Once the copy is out of the ReplicaSet's selection, this long without it being owned or the source deleted: the ReplicaSet has let go. */
+const RELEASE_QUIET_MS = 2_000;
+
 /** Waiting reasons after which a container will not become ready without someone changing something. */
 const FATAL_WAITING_REASONS = new Set([
   'ErrImagePull',
@@ -115,13 +134,16 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     const atSource = sourceRefusals(input, pod);
     if (!pod || atSource.length > 0) throw refusedFailure(atSource);
     const sourceNodeName = pod.spec!.nodeName!; // bound, or sourceRefusals would have said PodNotScheduled
-    const [targetNamespaceExists, targetNode, podAtTarget, sourceNode, targetClusterNodes] = await Promise.all([
+    const replicaSet = controllingReplicaSet(pod);
+    const handsOver = migrationStrategy(input, replicaSet !== undefined) === 'AdoptByReplicaSet';
+    const [targetNamespaceExists, targetNode, podAtTarget, sourceNode, targetClusterNodes, owners] = await Promise.all([
       ignore404(targetCore.readNamespace({ name: target.namespace })).then((namespace) => namespace !== undefined),
       target.node ? ignore404(targetCore.readNode({ name: target.node })) : undefined,
-      readPod(target.cluster, target.namespace, source.pod),
+      readPod(target.cluster, target.namespace, handsOver ? replicaSetCopyName(replicaSet!.name, input.migrationId) : source.pod),
       // The node must exist in the source cluster's API too (the checkpoint call goes through its proxy).
       clusters.core(source.cluster).readNode({ name: sourceNodeName }),
       target.node ? [] : targetCore.listNode().then((list) => list.items),
+      handsOver ? readOwners(source.cluster, source.namespace, replicaSet!.name) : undefined,
     ]);
     const decision = decideMigration({
       request: input,
@@ -133,10 +155,26 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       targetClusterNodes,
       protectedNamespaces: deps.protectedNamespaces ?? ['kube-system'],
       registryPullIdentity: deps.registryPull !== undefined,
+      ...(owners ? { owners } : {}),
     });
     if ('refused' in decision) throw refusedFailure(decision.refused);
     await lockSourcePod(pod, input);
+    if (handsOver) {
+      // After taking the lock: of two migrations of one ReplicaSet that start at once, each sees the other's.
+      const siblings = await clusters.core(source.cluster).listNamespacedPod({ namespace: source.namespace });
+      const busy = siblingMigrationRefusal(siblings.items, pod, input.migrationId, `pod ${source.namespace}/${source.pod} in cluster ${source.cluster}`);
+      if (busy) throw refusedFailure([busy]);
+    }
     return decision.plan;
+  }
+
+  /** The ReplicaSet of that name and, when a Deployment controls it, that Deployment (undefined: not found). */
+  async function readOwners(cluster: string, namespace: string, name: string): Promise<ReplicaSetOwners> {
+    const apps = clusters.apps(cluster);
+    const replicaSet = await ignore404(apps.readNamespacedReplicaSet({ name, namespace }));
+    const deploymentName = replicaSet && controllingDeployment(replicaSet);
+    const deployment = deploymentName ? await ignore404(apps.readNamespacedDeployment({ name: deploymentName, namespace })) : undefined;
+    return { replicaSet, deployment };
   }
 
   /**
@@ -291,6 +329,8 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       migrationId: plan.migrationId,
       targetNodeTaints: plan.targetNodeTaints,
       pullSecret: plan.pullSecret,
+      name: targetPodName(plan),
+      stashLabels: plan.strategy === 'AdoptByReplicaSet',
     });
     const core = clusters.core(plan.target.cluster);
     const name = body.metadata!.name!;
@@ -505,6 +545,103 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     return found;
   }
 
+  /**
+   * Sets a pod's pod-deletion-cost annotation (ReplicaSets delete their cheapest pods first), or removes it
+   * (cost undefined). Only on that incarnation: a pod that is gone or another is left alone.
+   */
+  async function setPodDeletionCost(input: { cluster: string; namespace: string; name: string; uid: string; cost?: string }): Promise<{ changed: boolean }> {
+    const pod = await readPod(input.cluster, input.namespace, input.name);
+    if (!pod || pod.metadata?.uid !== input.uid || pod.metadata?.annotations?.[POD_DELETION_COST] === input.cost) return { changed: false };
+    const path = `/metadata/annotations/${jsonPointerKey(POD_DELETION_COST)}`;
+    const change =
+      input.cost === undefined
+        ? { op: 'remove', path }
+        : pod.metadata?.annotations
+          ? { op: 'add', path, value: input.cost }
+          : { op: 'add', path: '/metadata/annotations', value: { [POD_DELETION_COST]: input.cost } };
+    return patchIncarnation(input, [change]);
+  }
+
+  /**
+   * The hand-over: puts the labels back on the restored copy (and drops their stash) in one patch, so its
+   * ReplicaSet adopts it and, having one pod too many, deletes its cheapest: the frozen source.
+   */
+  async function handOverToReplicaSet(input: Omit<HandOverPods, 'source'> & { labels: Record<string, string> }): Promise<{ handedOver: boolean }> {
+    const copy = await readPod(input.cluster, input.namespace, input.copy.name);
+    if (!copy || copy.metadata?.deletionTimestamp || !madeBy(copy, input.copy.migrationId, input.copy.sourceUid)) return { handedOver: false };
+    const stash = `/metadata/annotations/${jsonPointerKey(ANNOTATIONS.stashedLabels)}`;
+    const body = [{ op: 'add', path: '/metadata/labels', value: input.labels }, ...(copy.metadata?.annotations?.[ANNOTATIONS.stashedLabels] !== undefined ? [{ op: 'remove', path: stash }] : [])];
+    const { changed } = await patchIncarnation({ ...input, name: input.copy.name, uid: copy.metadata!.uid! }, body);
+    return { handedOver: changed };
+  }
+
+  /**
+   * After the hand-over: which pod the ReplicaSet deleted (its deletion requested, or gone): the source (the
+   * move commits) or the copy (it turned NotReady at that instant: the move rolls back).
+   */
+  async function awaitReplicaSetChoice(input: HandOverPods & { copyUid: string; timeoutSeconds: number }): Promise<{ deleted: 'source' | 'copy' }> {
+    const deadline = Date.now() + input.timeoutSeconds * 1000;
+    for (let interval = 20; Date.now() < deadline; interval = Math.min(interval * 2, pollIntervalMs)) {
+      if ((await podLifecycle({ ...input, ...input.source })) !== 'present') return { deleted: 'source' };
+      if ((await podLifecycle({ ...input, name: input.copy.name, uid: input.copyUid })) !== 'present') return { deleted: 'copy' };
+      heartbeatIfActive();
+      await sleep(interval);
+    }
+    throw ApplicationFailure.nonRetryable(
+      `the ReplicaSet deleted neither pod ${input.namespace}/${input.source.name} nor its copy ${input.copy.name} in cluster ${input.cluster} within ${input.timeoutSeconds}s ` +
+        'after the copy got its labels back: is the controller manager running? The move rolls back',
+      'ReplicaSetDidNotChoose',
+    );
+  }
+
+  /**
+   * The undo of the hand-over: takes the labels off the copy again (stashed), then waits until its ReplicaSet
+   * has let go of it (no ownerReference, and the source not deleted, for RELEASE_QUIET_MS): any deletion the
+   * ReplicaSet decided while the copy was labelled has been requested by then. sourceDeleted: it deleted the
+   * source after all, so the copy holds the workload now and must not be stopped.
+   */
+  async function takeBackFromReplicaSet(input: HandOverPods & { labels: Record<string, string>; timeoutSeconds: number }): Promise<{ sourceDeleted: boolean }> {
+    const sourceDeleted = async () => (await podLifecycle({ ...input, ...input.source })) !== 'present';
+    const copy = await readPod(input.cluster, input.namespace, input.copy.name);
+    if (!copy || copy.metadata?.deletionTimestamp || !madeBy(copy, input.copy.migrationId, input.copy.sourceUid)) return { sourceDeleted: await sourceDeleted() };
+    const copyRef = { ...input, name: input.copy.name, uid: copy.metadata!.uid! };
+    const stash = ANNOTATIONS.stashedLabels;
+    await patchIncarnation(copyRef, [
+      { op: 'add', path: '/metadata/labels', value: {} },
+      copy.metadata?.annotations
+        ? { op: 'add', path: `/metadata/annotations/${jsonPointerKey(stash)}`, value: JSON.stringify(input.labels) }
+        : { op: 'add', path: '/metadata/annotations', value: { [stash]: JSON.stringify(input.labels) } },
+    ]);
+    const deadline = Date.now() + input.timeoutSeconds * 1000;
+    let quietSince: number | undefined;
+    while (Date.now() < deadline) {
+      if (await sourceDeleted()) return { sourceDeleted: true };
+      const current = await readPod(input.cluster, input.namespace, input.copy.name);
+      const owned = current?.metadata?.uid === copyRef.uid && (current.metadata?.ownerReferences ?? []).some((o) => o.controller);
+      quietSince = owned ? undefined : (quietSince ?? Date.now());
+      if (quietSince !== undefined && Date.now() - quietSince >= RELEASE_QUIET_MS) return { sourceDeleted: false };
+      heartbeatIfActive();
+      await sleep(Math.min(pollIntervalMs, 100));
+    }
+    throw ApplicationFailure.retryable(`the ReplicaSet still owns pod ${input.namespace}/${input.copy.name} in cluster ${input.cluster} ${input.timeoutSeconds}s after its labels were taken off`, 'CopyStillOwned');
+  }
+
+  /** A JSON patch of one incarnation (a test of its uid first); gone or another incarnation: nothing changed. */
+  async function patchIncarnation(pod: { cluster: string; namespace: string; name: string; uid: string }, changes: object[]): Promise<{ changed: boolean }> {
+    try {
+      await clusters.core(pod.cluster).patchNamespacedPod({
+        namespace: pod.namespace,
+        name: pod.name,
+        body: [{ op: 'test', path: '/metadata/uid', value: pod.uid }, ...changes],
+      });
+      return { changed: true };
+    } catch (err) {
+      const status = apiStatus(err);
+      if (status === 404 || status === 422) return { changed: false };
+      throw err;
+    }
+  }
+
   /** Where one incarnation (uid) of a pod is in its life: still there, being deleted, or gone. */
   async function podLifecycle(input: { cluster: string; namespace: string; name: string; uid: string }): Promise<'present' | 'terminating' | 'gone'> {
     const pod = await readPod(input.cluster, input.namespace, input.name);
@@ -522,6 +659,10 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     waitPodReady,
     deletePod,
     podLifecycle,
+    setPodDeletionCost,
+    handOverToReplicaSet,
+    awaitReplicaSetChoice,
+    takeBackFromReplicaSet,
     releaseSourceLock,
     recordPodEvent,
     findHeldMigration,

@@ -49,7 +49,14 @@ export type PodRef = z.infer<typeof PodRef>;
 export const SkippedPod = PodRef.extend({ type: z.string(), reason: z.string() });
 export type SkippedPod = z.infer<typeof SkippedPod>;
 
-export const MovedPod = PodRef.extend({ migrationId: z.string(), targetCluster: z.string(), targetNode: z.string().optional(), downtimeMs: z.number() });
+export const MovedPod = PodRef.extend({
+  migrationId: z.string(),
+  targetCluster: z.string(),
+  /** The moved pod's name when it is not the source's: a ReplicaSet's restored copy has its own. */
+  targetName: z.string().optional(),
+  targetNode: z.string().optional(),
+  downtimeMs: z.number(),
+});
 export type MovedPod = z.infer<typeof MovedPod>;
 
 export const FailedPod = PodRef.extend({ migrationId: z.string(), type: z.string().optional(), reason: z.string() });

@@ -31,6 +31,12 @@ export const REFUSALS = [
   'HostNamespaceNotSupported',
   'VolumeCannotMove',
   'ControllerOwnedPod',
+  /** A ReplicaSet's pod (AdoptByReplicaSet): what its hand-over to the restored copy needs. */
+  'PodNotReady',
+  'RolloutInProgress',
+  'ReplicaSetNotSettled',
+  'OwnerNotFound',
+  'OwnerBusy',
   'StaticPod',
   'SidecarNotSupported',
   'AlreadyOnTargetNode',

@@ -37,12 +37,30 @@ export const PlannedSourcePod = z.object({
 });
 export type PlannedSourcePod = z.infer<typeof PlannedSourcePod>;
 
+/**
+ * Strategy AdoptByReplicaSet: the ReplicaSet that adopts the restored copy (and the Deployment that owns it,
+ * for messages), the copy's own name, and the source's pod-deletion-cost before the migration lowered it
+ * (absent: it had none), which the undo puts back.
+ */
+export const ReplicaSetHandOver = z.object({
+  replicaSet: z.object({ name: z.string(), uid: z.string() }),
+  deployment: z.string().optional(),
+  copyName: z.string(),
+  previousDeletionCost: z.string().optional(),
+});
+export type ReplicaSetHandOver = z.infer<typeof ReplicaSetHandOver>;
+
 export const MigrationPlan = z.object({
   migrationId: z.string(),
   source: z.object({ cluster: z.string(), namespace: z.string(), pod: z.string(), uid: z.string(), node: z.string() }),
   target: PlanMigrationInput.shape.target,
-  /** DeleteThenCreate when the target is the source's own cluster and namespace (the name must be freed). */
+  /**
+   * DeleteThenCreate when the target is the source's own cluster and namespace (the name must be freed);
+   * AdoptByReplicaSet there for a ReplicaSet's pod (see replicaSetHandOver).
+   */
   strategy: MigrationStrategy,
+  /** Present exactly when the strategy is AdoptByReplicaSet. */
+  replicaSetHandOver: ReplicaSetHandOver.optional(),
   /**
    * containerId: the runtime's id as the kubelet reports it (containerd://<id>); imageId: the image the
    * container runs, by digest (what a runtime needs at the target as the checkpoint's base image).

@@ -131,9 +131,11 @@ export type MigrationPhase = z.infer<typeof MigrationPhase>;
  * the target is Ready, so a failure just thaws it. DeleteThenCreate (another node of the same cluster and
  * namespace): the target needs the source's name, so the frozen source is deleted first and, until the
  * target is Ready, the workload lives only in its checkpoint images; a failure restores it from them on
- * its source node.
+ * its source node. AdoptByReplicaSet (a ReplicaSet's pod to another node of its cluster): the restored copy
+ * gets a name of its own and is created unselectable (no labels, no owner); once it is Ready its labels go
+ * back, the ReplicaSet adopts it and deletes the frozen source, which the plan made its cheapest pod.
  */
-export const MigrationStrategy = z.enum(['CreateThenDelete', 'DeleteThenCreate']);
+export const MigrationStrategy = z.enum(['CreateThenDelete', 'DeleteThenCreate', 'AdoptByReplicaSet']);
 export type MigrationStrategy = z.infer<typeof MigrationStrategy>;
 
 export const ContainerState = z.enum([

@@ -28,7 +28,17 @@ export const ANNOTATIONS = {
    * resourceVersion as precondition, so two migrations of one pod cannot both hold it, whatever their ids.
    */
   lock: 'podferry.io/migration-lock',
+  /**
+   * On a ReplicaSet's restored copy until its hand-over: the labels it is to carry (JSON), kept off so that
+   * no ReplicaSet or Service selects it before it is Ready.
+   */
+  stashedLabels: 'podferry.io/stashed-labels',
 } as const;
+
+/** Read by the ReplicaSet controller when it picks which of its pods to delete (lowest first; int32). */
+export const POD_DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
+/** The lowest pod-deletion-cost: given to a frozen source so its ReplicaSet deletes it rather than a sibling. */
+export const MIN_POD_DELETION_COST = String(-(2 ** 31));
 export const LABELS = {
   /** Label on copied ConfigMaps/Secrets and the pull secret, so compensation finds exactly what this migration created. */
   migrationKey: 'podferry.io/migration-key',
@@ -66,8 +76,8 @@ export function isPullSecretName(name: string): boolean {
   return name.startsWith(PULL_SECRET_PREFIX);
 }
 
-/** Small, dependency-free, deterministic hash (workflow-safe: no node:crypto in the sandbox). */
-function fnv1a32(text: string): string {
+/** Small, dependency-free, deterministic hash (workflow-safe: no node:crypto in the sandbox), 8 hex digits. */
+export function fnv1a32(text: string): string {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);

@@ -41,7 +41,7 @@ function requireClusters(config: PodferryConfig, names: string[]): void {
 
 export function drainReportText(report: DrainReport): string {
   const rows = [
-    ...report.moved.map((m) => [`${m.namespace}/${m.name}`, 'moved', `→ ${m.targetCluster}${m.targetNode ? `/${m.targetNode}` : ''}, downtime ${seconds(m.downtimeMs)}`]),
+    ...report.moved.map((m) => [`${m.namespace}/${m.name}`, 'moved', `→ ${m.targetCluster}${m.targetNode ? `/${m.targetNode}` : ''}${m.targetName ? ` as ${m.targetName}` : ''}, downtime ${seconds(m.downtimeMs)}`]),
     ...report.failed.map((f) => [`${f.namespace}/${f.name}`, `failed${f.type ? ` (${f.type})` : ''}`, f.reason]),
     ...report.skipped.map((s) => [`${s.namespace}/${s.name}`, `skipped (${s.type})`, s.reason]),
   ];

@@ -1,7 +1,7 @@
 // Cluster names (as used in migration inputs) resolved to API clients, from the worker configuration.
 // Credentials stay in the kubeconfig files the configuration points at.
 import { statSync } from 'node:fs';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ClusterConfig } from '../api/config.js';
 
@@ -47,6 +47,11 @@ export class Clusters {
 
   core(cluster: string): CoreV1Api {
     return this.kubeConfig(cluster).makeApiClient(CoreV1Api);
+  }
+
+  /** ReplicaSets and Deployments (a ReplicaSet's pod hands over to its copy: AdoptByReplicaSet). */
+  apps(cluster: string): AppsV1Api {
+    return this.kubeConfig(cluster).makeApiClient(AppsV1Api);
   }
 }
 

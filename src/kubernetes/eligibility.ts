@@ -60,12 +60,12 @@ export function refusalsFor(pod: V1Pod): Refusal[] {
     }
   }
   const controller = pod.metadata?.ownerReferences?.find((owner) => owner.controller);
-  if (controller) {
+  if (controller && controller.kind !== 'ReplicaSet') {
     refusals.push({
       type: 'ControllerOwnedPod',
       message:
         `${ref} is controlled by ${controller.kind} ${controller.name}, which would replace it at the source as soon as it is deleted. ` +
-        'Migrating controller-owned pods is not supported yet: migrate a standalone pod (no controller ownerReference)',
+        'Of controller-owned pods only those of a ReplicaSet (or Deployment) move, to another node of their cluster: migrate a standalone pod (no controller ownerReference) or a ReplicaSet\'s',
     });
   }
   if (pod.metadata?.annotations?.['kubernetes.io/config.mirror']) {
@@ -83,6 +83,20 @@ export function refusalsFor(pod: V1Pod): Refusal[] {
     }
   }
   return refusals;
+}
+
+/**
+ * A ReplicaSet's pod moves only where its ReplicaSet can adopt the restored copy: its own cluster and
+ * namespace. `controller` is the pod's controlling owner, if any; undefined: no refusal.
+ */
+export function leavingOwnerRefusal(ref: string, controller: { kind: string; name: string } | undefined, leavesNamespace: boolean): Refusal | undefined {
+  if (controller?.kind !== 'ReplicaSet' || !leavesNamespace) return undefined;
+  return {
+    type: 'ControllerOwnedPod',
+    message:
+      `${ref} is controlled by ReplicaSet ${controller.name}, which adopts a restored copy only in its own cluster and namespace: ` +
+      'move it to another node of its cluster (same namespace); moves of owned pods across clusters or namespaces are not supported yet',
+  };
 }
 
 /**
@@ -110,7 +124,7 @@ export function warningsFor(pod: V1Pod, maxFrozenSeconds = Infinity): string[] {
   if ((pod.spec?.initContainers ?? []).length > 0) {
     warnings.push('init containers run again at the target before the restored containers start');
   }
-  if ((pod.metadata?.ownerReferences ?? []).length > 0) {
+  if ((pod.metadata?.ownerReferences ?? []).some((owner) => !owner.controller)) {
     warnings.push('non-controller ownerReferences are dropped: their owners do not exist in the target cluster');
   }
   return warnings;

@@ -16,6 +16,13 @@ export interface TargetPodInput {
   /** Checkpoint image reference per container name. */
   images: Record<string, string>;
   migrationId: string;
+  /** The pod's name at the target; default the source's (its hostname stays the same). */
+  name?: string;
+  /**
+   * Keep the labels off the pod, stashed in the podferry.io/stashed-labels annotation (a ReplicaSet's copy
+   * until its hand-over), so that no ReplicaSet or Service selects it.
+   */
+  stashLabels?: boolean;
   /** The Secret the kubelet pulls the checkpoint images with (the plan's pullSecret), if any. */
   pullSecret?: string;
   /**
@@ -108,10 +115,10 @@ export function buildTargetPod(input: TargetPodInput): V1Pod {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
-      // Same name: the pod's hostname (the restored processes may have read it) stays the same.
-      name: meta.name,
+      // Same name unless told: the pod's hostname (the restored processes may have read it) stays the same.
+      name: input.name ?? meta.name,
       namespace: input.targetNamespace,
-      ...(meta.labels ? { labels: { ...meta.labels } } : {}),
+      ...(meta.labels && !input.stashLabels ? { labels: { ...meta.labels } } : {}),
       annotations: {
         // The source's lock is its own: the restored pod starts unlocked. A per-pod CRIU configuration is
         // honoured by the restore too (CRI-O: `leave-stopped` would keep the restored tasks stopped).
@@ -120,6 +127,7 @@ export function buildTargetPod(input: TargetPodInput): V1Pod {
         [ANNOTATIONS.source]: `${input.sourceCluster}/${meta.namespace}/${meta.name}`,
         ...(meta.uid ? { [ANNOTATIONS.sourceUid]: meta.uid } : {}),
         [ANNOTATIONS.originalImages]: JSON.stringify(originalImages),
+        ...(input.stashLabels ? { [ANNOTATIONS.stashedLabels]: JSON.stringify(meta.labels ?? {}) } : {}),
       },
     },
     spec,

@@ -4,9 +4,10 @@
 import type { V1Node, V1Pod, V1Taint, V1Toleration } from '@kubernetes/client-node';
 import type { MigrationStrategy } from '../api/migration.js';
 import type { MigrationPlan, PlanMigrationInput, PlannedSourcePod } from '../api/migration-plan.js';
-import { ANNOTATIONS, pullSecretName } from '../api/names.js';
-import { refusalsFor, warningsFor, type Refusal } from '../kubernetes/eligibility.js';
+import { ANNOTATIONS, POD_DELETION_COST, pullSecretName } from '../api/names.js';
+import { leavingOwnerRefusal, refusalsFor, warningsFor, type Refusal } from '../kubernetes/eligibility.js';
 import { LIQO_VIRTUAL_NODE_TAINT, referencedConfig, tolerates } from '../kubernetes/target-pod.js';
+import { controllingReplicaSet, handOverRefusals, plannedHandOver, type ReplicaSetOwners } from './replicaset-handover.js';
 import { nodeRuntime, restoreRefusal, sourceRuntime } from './restore-support.js';
 
 /** What planMigration reads from the clusters; undefined stands for "not found". */
@@ -18,8 +19,10 @@ export interface MigrationFacts {
   targetNamespaceExists: boolean;
   /** The node the request names, as the target cluster has it (undefined when none is named). */
   targetNode: V1Node | undefined;
-  /** The pod of the source's name in the target namespace. */
+  /** The pod of the target pod's name (targetPodName) in the target namespace. */
   podAtTarget: V1Pod | undefined;
+  /** The source's ReplicaSet and Deployment, read when a ReplicaSet controls the source (AdoptByReplicaSet). */
+  owners?: ReplicaSetOwners;
   /** The target cluster's nodes, when the request names none (the scheduler chooses among them). */
   targetClusterNodes: V1Node[];
   /** Namespaces the configuration protects (protectedNamespaces). */
@@ -33,10 +36,19 @@ export type MigrationDecision = { plan: MigrationPlan } | { refused: Refusal[] }
 /** Above this many candidate nodes, pre-pulling everywhere costs more than it saves. */
 export const MAX_PREPULL_NODES = 3;
 
-/** The target needs the source's name: within the source's own cluster and namespace, the source goes first. */
-export function migrationStrategy(request: Pick<PlanMigrationInput, 'source' | 'target'>): MigrationStrategy {
+/**
+ * Within the source's own cluster and namespace the target needs the source's name, so the source goes
+ * first; a ReplicaSet's pod instead hands over to a copy of another name, which its ReplicaSet adopts.
+ */
+export function migrationStrategy(request: Pick<PlanMigrationInput, 'source' | 'target'>, ownedByReplicaSet = false): MigrationStrategy {
   const { source, target } = request;
-  return source.cluster === target.cluster && source.namespace === target.namespace ? 'DeleteThenCreate' : 'CreateThenDelete';
+  if (source.cluster !== target.cluster || source.namespace !== target.namespace) return 'CreateThenDelete';
+  return ownedByReplicaSet ? 'AdoptByReplicaSet' : 'DeleteThenCreate';
+}
+
+/** The name the moved pod has: the source's, or the copy's own for a ReplicaSet's pod. */
+export function targetPodName(plan: Pick<MigrationPlan, 'source' | 'replicaSetHandOver'>): string {
+  return plan.replicaSetHandOver?.copyName ?? plan.source.pod;
 }
 
 /**
@@ -49,11 +61,14 @@ export function sourceRefusals(request: PlanMigrationInput, pod: V1Pod | undefin
   if (!pod) return [{ type: 'PodNotFound', message: `${ref} does not exist: check the name with kubectl get pods -n ${source.namespace}` }];
   const ineligible = refusalsFor(pod);
   if (ineligible.length > 0) return ineligible;
+  const controller = pod.metadata?.ownerReferences?.find((owner) => owner.controller);
+  const leavingOwner = leavingOwnerRefusal(ref, controller, migrationStrategy(request) === 'CreateThenDelete');
+  if (leavingOwner) return [leavingOwner];
   const node = pod.spec?.nodeName;
   if (!node) {
     return [{ type: 'PodNotScheduled', message: `${ref} is not bound to a node yet: wait until it is scheduled (kubectl get pod -n ${source.namespace} ${source.pod} -o wide), then retry` }];
   }
-  if (migrationStrategy(request) === 'DeleteThenCreate' && target.node === node) {
+  if (migrationStrategy(request) !== 'CreateThenDelete' && target.node === node) {
     return [{ type: 'AlreadyOnTargetNode', message: `${ref} already runs on node ${node}: pass another target node (or cluster)` }];
   }
   return [];
@@ -119,26 +134,37 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
         'use options.transfer: registry (the default)',
     );
   }
-  // The target pod keeps the source's name; a pod of that name we did not create (other than the source
-  // itself, which DeleteThenCreate removes first) is in the way.
+  const strategy = migrationStrategy(request, controllingReplicaSet(pod) !== undefined);
+  if (strategy === 'AdoptByReplicaSet') {
+    const cannotHandOver = handOverRefusals(pod, facts.owners ?? { replicaSet: undefined, deployment: undefined }, ref(request));
+    if (cannotHandOver.length > 0) return { refused: cannotHandOver };
+  }
+  const replicaSetHandOver = strategy === 'AdoptByReplicaSet' ? plannedHandOver(pod, facts.owners!, request.migrationId) : undefined;
+  // The target pod keeps the source's name (a ReplicaSet's copy has its own); a pod of that name we did not
+  // create (other than the source itself, which DeleteThenCreate removes first) is in the way.
   const inTheWay = facts.podAtTarget;
   if (inTheWay && inTheWay.metadata?.uid !== pod.metadata?.uid && inTheWay.metadata?.annotations?.[ANNOTATIONS.migrationId] !== request.migrationId) {
     return refused(
       'TargetPodExists',
-      `a pod named ${source.pod} already exists in ${target.cluster}/${target.namespace} and was not created by this migration: delete it or migrate into another namespace`,
+      `a pod named ${inTheWay.metadata?.name} already exists in ${target.cluster}/${target.namespace} and was not created by this migration: delete it or migrate into another namespace`,
     );
   }
 
-  const strategy = migrationStrategy(request);
   const warnings = warningsFor(pod, request.maxFrozenSeconds);
   if (strategy === 'DeleteThenCreate') {
     warnings.push(
       `the target is in the source's own namespace of cluster ${source.cluster}, so the frozen source pod is deleted before the target is created ` +
         `(the name must be free); if the move fails after that, the pod is restored on ${node} from its checkpoint images`,
     );
-    if (!target.node && !facts.sourceNodeUnschedulable) {
-      warnings.push(`no target node given and ${node} is schedulable: the scheduler may place the pod on ${node} again (cordon it, or pass a target node)`);
-    }
+  }
+  if (replicaSetHandOver) {
+    warnings.push(
+      `the pod belongs to ReplicaSet ${replicaSetHandOver.replicaSet.name}: it moves as a copy named ${replicaSetHandOver.copyName}, which the ReplicaSet adopts once it is Ready ` +
+        `(it then deletes the frozen source, which has the lowest ${POD_DELETION_COST} until then)`,
+    );
+  }
+  if (strategy !== 'CreateThenDelete' && !target.node && !facts.sourceNodeUnschedulable) {
+    warnings.push(`no target node given and ${node} is schedulable: the scheduler may place the pod on ${node} again (cordon it, or pass a target node)`);
   }
   const statusOf = (name: string) => pod.status?.containerStatuses?.find((s) => s.name === name);
   return {
@@ -147,6 +173,7 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
       source: { ...source, uid: pod.metadata!.uid!, node },
       target,
       strategy,
+      ...(replicaSetHandOver ? { replicaSetHandOver } : {}),
       containers: pod.spec!.containers.map((c) => ({
         name: c.name,
         image: c.image ?? '',

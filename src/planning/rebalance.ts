@@ -3,6 +3,7 @@
 // (`now` is passed in): unit-tested, and run inside the rebalance workflow.
 import { LAST_MIGRATED_AT_ANNOTATION } from '../api/drain.js';
 import type { PlacementPolicy, PlannedMove, SkippedCandidate } from '../api/placement-policy.js';
+import { leavingOwnerRefusal } from '../kubernetes/eligibility.js';
 import type { PodSummary } from './pod-summary.js';
 
 /** Free resources per Ready, schedulable node, per cluster (read by the clusterCapacity activity). */
@@ -78,8 +79,11 @@ export function planRebalance(pods: PodSummary[], policy: PlacementPolicy, now: 
       continue;
     }
     seen.add(key);
-    if (pod.refusals.length > 0) {
-      skip(pod.refusals[0]!.type, pod.refusals.map((r) => r.message).join('; '));
+    // Rebalancing moves pods across clusters, where no ReplicaSet adopts a copy.
+    const leavingOwner = leavingOwnerRefusal(`pod ${key} in cluster ${pod.cluster}`, pod.controller, true);
+    const refusals = pod.refusals.length > 0 || !leavingOwner ? pod.refusals : [leavingOwner];
+    if (refusals.length > 0) {
+      skip(refusals[0]!.type, refusals.map((r) => r.message).join('; '));
       continue;
     }
     const lastMoved = pod.annotations[LAST_MIGRATED_AT_ANNOTATION];

@@ -23,7 +23,7 @@ import {
 import { DrainNodeInput, LAST_MIGRATED_AT_ANNOTATION, type DrainNodeRequest, type DrainProgress, type DrainReport, type FailedPod, type MovedPod } from '../api/drain.js';
 import { errorMessage, failureOf } from '../api/failures.js';
 import { describeIssues, type MigratePodRequest } from '../api/migration.js';
-import { isComplete, splitNodePods } from '../planning/drain.js';
+import { batchesByOwner, isComplete, splitNodePods } from '../planning/drain.js';
 import type { PodSummary } from '../planning/pod-summary.js';
 import { migratePod } from './migrate-pod.js';
 import { childMigrationId, drainProgressQuery, inProgress, isAlreadyRunning } from './operations-definitions.js';
@@ -84,16 +84,17 @@ export async function drainNode(request: DrainNodeRequest): Promise<DrainReport>
     // 2. What is on the node, and what can leave it.
     progress.phase = 'Listing';
     const pods = await api.listNodePods({ ...node, ...(input.podSelector ? { labelSelector: input.podSelector } : {}) });
-    const split = splitNodePods(pods);
+    const split = splitNodePods(pods, targetCluster);
     progress.skipped.push(...split.skipped);
     progress.pending.push(...split.migratable.map((p) => ({ namespace: p.namespace, name: p.name })));
 
-    // 3. Migrate, at most `concurrency` at a time (a pool of lanes taking the next pod when one is done).
+    // 3. Migrate, at most `concurrency` at a time (a pool of lanes taking the next batch when one is done:
+    //    a ReplicaSet's pods are one batch, moved one after another).
     progress.phase = 'Migrating';
     publish();
-    const queue = [...split.migratable];
+    const queue = batchesByOwner(split.migratable);
     const lane = async () => {
-      for (let pod = queue.shift(); pod; pod = queue.shift()) await moveOne(pod);
+      for (let batch = queue.shift(); batch; batch = queue.shift()) for (const pod of batch) await moveOne(pod);
     };
     const moveOne = async (pod: PodSummary) => {
       const ref = { namespace: pod.namespace, name: pod.name };
@@ -120,12 +121,19 @@ export async function drainNode(request: DrainNodeRequest): Promise<DrainReport>
             drain: drainId,
           },
         });
-        const moved: MovedPod = { ...ref, migrationId, targetCluster, ...(result.target.node ? { targetNode: result.target.node } : {}), downtimeMs: result.downtimeMs };
+        const moved: MovedPod = {
+          ...ref,
+          migrationId,
+          targetCluster,
+          ...(result.target.name !== pod.name ? { targetName: result.target.name } : {}),
+          ...(result.target.node ? { targetNode: result.target.node } : {}),
+          downtimeMs: result.downtimeMs,
+        };
         progress.moved.push(moved);
         try {
-          await api.markMigrated({ cluster: targetCluster, namespace: pod.namespace, name: pod.name, at: new Date().toISOString() });
+          await api.markMigrated({ cluster: targetCluster, namespace: pod.namespace, name: result.target.name, at: new Date().toISOString() });
         } catch (err) {
-          warnings.push(`pod ${pod.namespace}/${pod.name} moved but ${LAST_MIGRATED_AT_ANNOTATION} was not written: ${errorMessage(err)}`);
+          warnings.push(`pod ${pod.namespace}/${result.target.name} moved but ${LAST_MIGRATED_AT_ANNOTATION} was not written: ${errorMessage(err)}`);
         }
       } catch (err) {
         if (isCancellation(err)) throw err;

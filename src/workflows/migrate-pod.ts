@@ -20,13 +20,23 @@
 // Within the source's own cluster and namespace the target needs the source's name, so the frozen source
 // is deleted right before the target is created (strategy DeleteThenCreate); its undo restores the pod on
 // the source node from the checkpoint images.
+//
+// A ReplicaSet's pod (AdoptByReplicaSet, same cluster and namespace) moves as a copy of its own name, made
+// without labels or owner so nothing selects it; the source gets the lowest pod-deletion-cost before the
+// freeze. Once the copy is Ready, one patch gives it its labels back (the hand-over): the ReplicaSet adopts
+// it and deletes its cheapest pod. The COMMIT POINT is that deletion of the source, observed: from the
+// hand-over until then either pod may go. If the ReplicaSet deletes the copy instead (it was not Ready at
+// that instant), or chooses neither in time, the move rolls back: the labels come off the copy again, and
+// once the ReplicaSet has let go of it the copy is stopped and the source thawed. Should the ReplicaSet have
+// deleted the source meanwhile, the copy is the workload: it is handed back, the source killed, and the
+// failure says so (CommittedByReplicaSet).
 import { ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, proxySinks, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
-import type { PullSecretInput } from '../activities/kubernetes.js';
+import type { HandOverPods, PullSecretInput } from '../activities/kubernetes.js';
 import { errorMessage, OUTCOME_FAILURES } from '../api/failures.js';
 import { describeIssues, MigratePodInput, type MigratePodRequest, type MigrationResult, type PodIdentity } from '../api/migration.js';
 import type { MigrationPlan } from '../api/migration-plan.js';
 import type { CheckpointArchiveImageInput } from '../activities/transfer.js';
-import { nodeTaskQueue } from '../api/names.js';
+import { MIN_POD_DELETION_COST, nodeTaskQueue } from '../api/names.js';
 import { progressQuery, type MigrationMetricsSinks, type MigrationOutcome } from './definitions.js';
 import { forEachContainer, throwFirst } from './per-container.js';
 import { announce } from './pod-events.js';
@@ -35,6 +45,7 @@ import { Saga, type CompensationReport } from './saga.js';
 import { sendCheckpointImages, type SentCheckpointImage } from './send-images.js';
 import { API_CALL, checkpointCall, nodeCheckpointCall, nodeDescription, nodeLocal, persistent, podWait, SOURCE_DELETION, TARGET_STOP, targetNodePrep } from './timing.js';
 import type { RuntimeDescription } from '../api/runtime-description.js';
+import { targetPodName } from '../planning/migration.js';
 import { describedRestoreCheck, sourceRuntime as sourceRuntimeOf } from '../planning/restore-support.js';
 import type { NodeWorkerActivities } from '../worker/node.js';
 import type { OrchestratorActivities } from '../worker/orchestrator.js';
@@ -55,6 +66,12 @@ const CHECKPOINT_THROUGH_RUNTIME = 'checkpoint-through-the-runtime';
 const SOURCE_RESTORE_FROM_OWN_ARCHIVES = 'source-restore-from-own-archives';
 /** patched() id of the pull secret per migration (runs recorded before it had their kubelets pull anonymously). */
 const PULL_SECRET_PER_MIGRATION = 'pull-secret-per-migration';
+/** How long the ReplicaSet may take to delete one pod after the hand-over (measured: 38–63 ms). */
+const HANDOVER_WAIT_SECONDS = 30;
+/** How long the undo of the hand-over waits for the ReplicaSet to let go of the copy. */
+const TAKE_BACK_SECONDS = 60;
+/** The name of the hand-over's undo (rollbackFailure tells its failure apart). */
+const TAKE_BACK = 'take the copy back from the ReplicaSet';
 /** patched() id of asking the target node's worker what its runtime can restore (runs recorded before trusted the kubelet's report alone). */
 const ASK_TARGET_RUNTIME = 'ask-target-runtime';
 
@@ -150,6 +167,13 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
         await cluster.ensurePullSecret(pullSecret);
       }
 
+      // 1d. AdoptByReplicaSet: make the source its ReplicaSet's cheapest pod, so the hand-over deletes it.
+      const handOver = plan.replicaSetHandOver;
+      if (handOver) {
+        saga.onFailureCleanUp("restore the source's deletion cost", () => clusterPersistent.setPodDeletionCost({ ...sourcePodOf(plan), cost: handOver.previousDeletionCost }));
+        await cluster.setPodDeletionCost({ ...sourcePodOf(plan), cost: MIN_POD_DELETION_COST });
+      }
+
       // 2. Freeze the whole source pod: from here on it makes no progress, so no state is lost after the
       //    checkpoints, and all containers are checkpointed at one instant. Downtime starts here, and so
       //    does the freeze deadline.
@@ -220,7 +244,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
         await targetStop.deletePod({
           cluster: plan.target.cluster,
           namespace: plan.target.namespace,
-          name: plan.source.pod,
+          name: targetPodName(plan),
           onlyIfMigrationId: migrationId,
           onlyIfSourceUid: plan.source.uid,
           gracePeriodSeconds: TARGET_STOP_GRACE_SECONDS,
@@ -233,7 +257,8 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       state.targetPod = await cluster.createTargetPod({ plan, images });
       progress.step();
 
-      // 6. Wait until the target pod is Ready: the commit point. Downtime ends here.
+      // 6. Wait until the target pod is Ready: the commit point. Downtime ends here. (AdoptByReplicaSet:
+      //    the commit point and the downtime's end are the hand-over's, step 6b.)
       progress.enter('WaitingReady');
       const ready = await proxyActivities<OrchestratorActivities>(podWait(options.readyTimeoutSeconds)).waitPodReady({
         cluster: state.targetPod.cluster,
@@ -241,8 +266,14 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
         name: state.targetPod.name,
         timeoutSeconds: options.readyTimeoutSeconds,
       });
+      // 6b. AdoptByReplicaSet: the copy gets its labels back; the ReplicaSet deletes the source (COMMIT) or the copy.
+      const handedOverAt = handOver
+        ? await handOverToReplicaSet(plan, { ...state.targetPod, uid: ready.uid || state.targetPod.uid }, saga, progress, () =>
+            sourceNodePersistent.killFrozenPod({ ...pod, fence: nextFence() }),
+          )
+        : undefined;
       deadline.cancel();
-      state.readyAt = ready.readyAt;
+      state.readyAt = handedOverAt ?? ready.readyAt;
       state.targetPod = { ...state.targetPod, uid: ready.uid || state.targetPod.uid, node: ready.node ?? state.targetPod.node };
       for (const c of containers) progress.container(c, 'Restored');
       progress.step();
@@ -328,14 +359,17 @@ async function finishAfterCommit(
   const { pullSecret } = state;
   if (pullSecret) await forward(`deleting the pull secret ${plan.pullSecret}`, () => clusterPersistent.deletePullSecret(pullSecret));
 
-  // 7. Delete the source (DeleteThenCreate did so before creating the target).
-  if (plan.strategy === 'CreateThenDelete') {
-    progress.enter('DeletingSource');
-    progress.sourceOnAbort('hold');
-    try {
-      await clusterPersistent.deletePod({ ...sourcePod, waitSeconds: 0 });
-    } catch (err) {
-      throw notRemoved('requesting the deletion of the source pod', err);
+  // 7. Delete the source (DeleteThenCreate did so before creating the target; with AdoptByReplicaSet its
+  //    ReplicaSet requested the deletion, which was the commit): kill its frozen processes, wait until it is gone.
+  if (plan.strategy !== 'DeleteThenCreate') {
+    if (plan.strategy === 'CreateThenDelete') {
+      progress.enter('DeletingSource');
+      progress.sourceOnAbort('hold');
+      try {
+        await clusterPersistent.deletePod({ ...sourcePod, waitSeconds: 0 });
+      } catch (err) {
+        throw notRemoved('requesting the deletion of the source pod', err);
+      }
     }
     progress.sourceOnAbort('kill');
     try {
@@ -462,6 +496,58 @@ async function requireTargetCanRestore(plan: MigrationPlan, targetNode: string, 
   if (refusal) throw ApplicationFailure.nonRetryable(`${refusal.message} (cluster ${plan.target.cluster})`, refusal.type);
 }
 
+/**
+ * AdoptByReplicaSet's hand-over (the copy Ready): one patch gives the copy its labels back, so its ReplicaSet
+ * adopts it and deletes one pod. Returns when it deleted the source, the commit point (with the time of the
+ * hand-over: the copy serves from then on); throws when it deleted the copy or neither in time. Its undo takes
+ * the copy back; should the source turn out deleted then, the copy holds the workload: it is handed back,
+ * the frozen source killed (killSource), and the undo fails, saying so.
+ */
+async function handOverToReplicaSet(
+  plan: MigrationPlan,
+  copy: PodIdentity,
+  saga: Saga,
+  progress: ProgressTracker,
+  killSource: () => Promise<unknown>,
+): Promise<number> {
+  const { replicaSet } = plan.replicaSetHandOver!;
+  const pods: HandOverPods = {
+    cluster: plan.source.cluster,
+    namespace: plan.source.namespace,
+    source: { name: plan.source.pod, uid: plan.source.uid },
+    copy: { name: copy.name, migrationId: plan.migrationId, sourceUid: plan.source.uid },
+  };
+  const labels = plan.sourcePod.metadata.labels ?? {};
+  const where = `ReplicaSet ${plan.source.namespace}/${replicaSet.name} in cluster ${plan.source.cluster}`;
+  progress.enter('DeletingSource');
+  saga.onFailureRestore(TAKE_BACK, async () => {
+    const { sourceDeleted } = await targetStop.takeBackFromReplicaSet({ ...pods, labels, timeoutSeconds: TAKE_BACK_SECONDS });
+    if (!sourceDeleted) return;
+    await clusterPersistent.handOverToReplicaSet({ ...pods, labels });
+    progress.sourceOnAbort('kill');
+    await killSource();
+    throw ApplicationFailure.nonRetryable(
+      `${where} deleted the source pod ${plan.source.pod} while the move rolled back: the copy ${copy.name} (node ${copy.node ?? '?'}) runs the workload, ` +
+        'handed back to the ReplicaSet; the frozen source was killed',
+      'CommittedByReplicaSet',
+    );
+  });
+  await cluster.handOverToReplicaSet({ ...pods, labels });
+  const handedOverAt = Date.now();
+  const { deleted } = await proxyActivities<OrchestratorActivities>(podWait(HANDOVER_WAIT_SECONDS)).awaitReplicaSetChoice({
+    ...pods,
+    copyUid: copy.uid,
+    timeoutSeconds: HANDOVER_WAIT_SECONDS,
+  });
+  if (deleted === 'copy') {
+    throw ApplicationFailure.nonRetryable(
+      `${where} deleted the copy ${copy.name} instead of the frozen source pod ${plan.source.pod} (the copy was not Ready at that instant): the move rolls back`,
+      'ReplicaSetDeletedCopy',
+    );
+  }
+  return handedOverAt;
+}
+
 /** A timer that calls onExpiry after `seconds`, unless cancelled first (at the commit). */
 function armFreezeDeadline(seconds: number, onExpiry: () => void): CancellationScope {
   const scope = new CancellationScope();
@@ -492,7 +578,10 @@ function rollbackFailure(cause: unknown, report: CompensationReport, state: Migr
   const archives = Object.values(state.checkpoints).map((c) => c.archivePath).join(', ');
   const kept = images || archives ? ` Its checkpoint images (${images || 'none'}) and archives on node ${plan?.source.node} (${archives || 'none'}) were kept.` : '';
   const targetNotStopped = report.failed.find((f) => f.startsWith('stop the target'));
-  const message = targetNotStopped
+  const committedByReplicaSet = report.failed.find((f) => f.startsWith(TAKE_BACK));
+  const message = committedByReplicaSet
+    ? `migration failed (${errorMessage(cause)}) and was not rolled back: ${committedByReplicaSet}.${kept}`
+    : targetNotStopped
     ? `migration failed (${errorMessage(cause)}) and the target pod could not be proven stopped (${targetNotStopped}): so that the workload never runs twice, ` +
       `the source ${where} stays frozen and locked.${kept} Check the target pod ${plan?.source.pod} in ${plan?.target.cluster}/${plan?.target.namespace}: ` +
       'once it is gone and none of its containers runs on its node, delete it there if needed and resume the source (or delete the source if the target runs).'

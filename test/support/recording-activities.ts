@@ -16,7 +16,8 @@ import type { MigrationPlan } from '../../src/api/migration-plan.js';
 import { nodeTaskQueue, pullSecretName } from '../../src/api/names.js';
 import type { RuntimeDescription } from '../../src/api/runtime-description.js';
 import { referencedConfig } from '../../src/kubernetes/target-pod.js';
-import { migrationStrategy, plannedSourcePod } from '../../src/planning/migration.js';
+import { migrationStrategy, plannedSourcePod, targetPodName } from '../../src/planning/migration.js';
+import { replicaSetCopyName } from '../../src/planning/replicaset-handover.js';
 import { sourcePod } from '../fixtures/source-pod.js';
 
 export interface Script {
@@ -36,6 +37,15 @@ export interface Script {
   held?: HeldMigration;
   /** The orchestrator has a registry pull identity: the plan names the migration's pull secret. */
   registryPull?: boolean;
+  /**
+   * Source pods (by name) that belong to ReplicaSet sample-7d9f8c6b5 of Deployment sample: within their
+   * cluster the plan's strategy is AdoptByReplicaSet.
+   */
+  replicaSetPods?: string[];
+  /** Which pod the ReplicaSet deletes after the hand-over (default: the source). */
+  replicaSetDeletes?: 'source' | 'copy';
+  /** What takeBackFromReplicaSet finds: the ReplicaSet deleted the source after all (default: no). */
+  sourceDeletedOnTakeBack?: boolean;
   /** What describeRuntime answers on the source and the target node (default: containerd 2.3.7, restore on, CRIU 4.2.1). */
   runtimes?: { source?: Partial<RuntimeDescription>; target?: Partial<RuntimeDescription> };
 }
@@ -93,11 +103,15 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
 
   const plan = (input: Parameters<KubernetesActivities['planMigration']>[0]): MigrationPlan => {
     const pod = sourcePod();
+    const strategy = migrationStrategy(input, script.replicaSetPods?.includes(input.source.pod));
     return {
       migrationId: input.migrationId,
       source: { ...input.source, uid: pod.metadata!.uid!, node: script.node },
       target: input.target,
-      strategy: migrationStrategy(input),
+      strategy,
+      ...(strategy === 'AdoptByReplicaSet'
+        ? { replicaSetHandOver: { replicaSet: { name: 'sample-7d9f8c6b5', uid: 'rs-uid' }, deployment: 'sample', copyName: replicaSetCopyName('sample-7d9f8c6b5', input.migrationId) } }
+        : {}),
       containers: CONTAINERS.map((name) => ({ name, image: '10.231.0.1:5000/podferry/sample:lab', containerId: `containerd://${name}-id`, imageId: '10.231.0.1:5000/podferry/sample@sha256:5e8b' })),
       sourcePod: plannedSourcePod(pod),
       config: referencedConfig(pod.spec!),
@@ -118,7 +132,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
       step('createTargetPod', { images: input.images, node: input.plan.target.node, pullSecret: input.plan.pullSecret }, () => ({
         cluster: input.plan.target.cluster,
         namespace: input.plan.target.namespace,
-        name: input.plan.source.pod,
+        name: targetPodName(input.plan),
         uid: 'target-uid',
         node: input.plan.target.node,
       })),
@@ -129,6 +143,10 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
       }),
     deletePod: (input) => step(`deletePod:${input.cluster}${input.waitSeconds === 0 ? ':request' : ''}`, input, () => ({ deleted: true })),
     podLifecycle: (input) => step('podLifecycle', input, () => script.sourceLifecycle ?? 'gone'),
+    setPodDeletionCost: (input) => step('setPodDeletionCost', input, () => ({ changed: true })),
+    handOverToReplicaSet: (input) => step('handOverToReplicaSet', input, () => ({ handedOver: true })),
+    awaitReplicaSetChoice: (input) => step('awaitReplicaSetChoice', input, () => ({ deleted: script.replicaSetDeletes ?? ('source' as const) })),
+    takeBackFromReplicaSet: (input) => step('takeBackFromReplicaSet', input, () => ({ sourceDeleted: script.sourceDeletedOnTakeBack ?? false })),
     releaseSourceLock: (input) => step('releaseSourceLock', input, () => ({ released: true })),
     findHeldMigration: (input) => step('findHeldMigration', input, () => script.held ?? { targets: [] }),
     // Kept apart from the calls: events are fire-and-forget, so where they fall among the steps is not fixed.

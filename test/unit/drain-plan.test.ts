@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { DrainNodeInput } from '../../src/api/drain.js';
 import { describeIssues } from '../../src/api/migration.js';
-import { isComplete, splitNodePods } from '../../src/planning/drain.js';
+import { batchesByOwner, isComplete, splitNodePods } from '../../src/planning/drain.js';
 import { summarizePod } from '../../src/planning/pod-summary.js';
 import { sourcePod } from '../fixtures/source-pod.js';
 
@@ -15,8 +15,8 @@ describe('which pods of a node a drain moves', () => {
   const withClaim = named('db', { spec: { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }] } });
   const finished = named('job-done', { status: { phase: 'Succeeded' } });
 
-  test('standalone running pods migrate; DaemonSet, static, controller-owned, PVC and finished pods are skipped with the reason', () => {
-    const split = splitNodePods([named('sample'), daemon, mirror, replica, withClaim, named('another'), finished]);
+  test('standalone running pods migrate; DaemonSet, static, controller-owned (to another cluster), PVC and finished pods are skipped with the reason', () => {
+    const split = splitNodePods([named('sample'), daemon, mirror, replica, withClaim, named('another'), finished], 'lab-b');
     expect(split.migratable.map((p) => p.name)).toEqual(['another', 'sample']);
     expect(Object.fromEntries(split.skipped.map((s) => [s.name, s.type]))).toEqual({
       'node-exporter-x1': 'DaemonSetPod',
@@ -28,15 +28,29 @@ describe('which pods of a node a drain moves', () => {
     const reason = (name: string) => split.skipped.find((s) => s.name === name)!.reason;
     expect(reason('node-exporter-x1')).toContain('belongs to DaemonSet node-exporter');
     expect(reason('kube-proxy-lab-a-node')).toContain('mirror of a static pod');
-    expect(reason('web-7d9f-x')).toContain('controlled by ReplicaSet web-7d9f');
+    expect(reason('web-7d9f-x')).toContain('controlled by ReplicaSet web-7d9f, which adopts a restored copy only in its own cluster and namespace');
     expect(reason('db')).toContain('volume data is a persistentVolumeClaim volume');
   });
 
   test('complete: only node-bound pods stay and nothing failed', () => {
-    const split = splitNodePods([daemon, mirror, finished]);
+    const split = splitNodePods([daemon, mirror, finished], 'lab-a');
     expect(isComplete(split.skipped, [])).toBe(true);
     expect(isComplete(split.skipped, [{}])).toBe(false);
-    expect(isComplete(splitNodePods([replica]).skipped, [])).toBe(false);
+    expect(isComplete(splitNodePods([replica], 'lab-b').skipped, [])).toBe(false);
+  });
+
+  test("within its cluster a ReplicaSet's pod migrates (its ReplicaSet adopts the copy); a StatefulSet's is skipped", () => {
+    const stateful = named('web-0', { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'web', uid: 'u', controller: true }] } });
+    const split = splitNodePods([named('sample'), replica, stateful], 'lab-a');
+    expect(split.migratable.map((p) => p.name)).toEqual(['sample', 'web-7d9f-x']);
+    expect(split.skipped.map((s) => [s.name, s.type])).toEqual([['web-0', 'ControllerOwnedPod']]);
+  });
+
+  test("a ReplicaSet's pods are one batch, moved one after another; other pods are batches of their own, in order", () => {
+    const ofReplicaSet = (name: string, rs: string) =>
+      named(name, { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs, uid: rs, controller: true }] } });
+    const pods = [named('a'), ofReplicaSet('web-1-x', 'web-1'), named('b'), ofReplicaSet('web-1-y', 'web-1'), ofReplicaSet('api-2-z', 'api-2')];
+    expect(batchesByOwner(pods).map((batch) => batch.map((p) => p.name))).toEqual([['a'], ['web-1-x', 'web-1-y'], ['b'], ['api-2-z']]);
   });
 });
 

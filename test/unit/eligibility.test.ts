@@ -35,12 +35,16 @@ describe('which pods can migrate', () => {
     expect(refusals[1]?.message).toContain('volume logs is a hostPath volume');
   });
 
-  test('a controller-owned pod is refused, saying the controller would replace it', () => {
-    const refusals = refusalsFor(
-      sourcePod({ metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9f', uid: 'u', controller: true }] } }),
-    );
+  test.each(['StatefulSet', 'DaemonSet', 'Job', 'Rollout'])('a pod controlled by a %s is refused, saying the controller would replace it', (kind) => {
+    const refusals = refusalsFor(sourcePod({ metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind, name: 'web', uid: 'u', controller: true }] } }));
     expect(refusals.map((r) => r.type)).toEqual(['ControllerOwnedPod']);
-    expect(refusals[0]?.message).toMatch(/controlled by ReplicaSet web-7d9f, which would replace it at the source.*not supported yet/);
+    expect(refusals[0]?.message).toMatch(new RegExp(`controlled by ${kind} web, which would replace it at the source.*only those of a ReplicaSet \\(or Deployment\\) move`));
+  });
+
+  test("a ReplicaSet's pod is not refused for its owner (the plan checks where it goes), nor warned about its ownerReference", () => {
+    const pod = sourcePod({ metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9f', uid: 'u', controller: true }] } });
+    expect(refusalsFor(pod)).toEqual([]);
+    expect(warningsFor(pod).filter((w) => w.includes('ownerReferences'))).toEqual([]);
   });
 
   test('a container that is not running is refused', () => {

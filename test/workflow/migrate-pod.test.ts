@@ -16,6 +16,7 @@ import { defaultMigrationId, getProgress, MigrationInProgress, startMigration, w
 import { HEARTBEAT_FLUSH } from '../../src/worker/bootstrap.js';
 import { MigrationMetrics, serveMetrics } from '../../src/worker/metrics.js';
 import { progressQuery } from '../../src/workflows/definitions.js';
+import { replicaSetCopyName } from '../../src/planning/replicaset-handover.js';
 import { runProcess } from '../support/run-process.js';
 import { CONTAINERS, createRecordingStandInActivities, Recorder, type RecordedCall, type Script } from '../support/recording-activities.js';
 import { freePort } from '../support/registry.js';
@@ -46,9 +47,10 @@ beforeAll(async () => {
   writeFileSync(bundlePath, workflowBundle.code);
 }, 180_000);
 
+// Stopping the dev server after this suite's many workflows took over 5 s (jest's default) on a loaded machine.
 afterAll(async () => {
   await env?.stop();
-});
+}, 60_000);
 
 /** Through the registry (the default) unless the options say otherwise: the node-to-node path has its own tests below. */
 function request(options: MigratePodRequest['options'], targetCluster: string, targetNode: string): MigratePodRequest {
@@ -523,6 +525,99 @@ describe('migratePod with recording stand-in activities', () => {
       expect(progress.compensations.map((c) => c.name)).toEqual([restore, thaw, received, images, archives, lock]);
       expect(progress.compensations.every((c) => c.ok)).toBe(true);
       expect(recorder.started()).not.toContain('createTargetPod');
+    }, 60_000);
+  });
+
+  describe("a ReplicaSet's pod within its cluster (AdoptByReplicaSet)", () => {
+    const cost = "restore the source's deletion cost";
+    const takeBack = 'take the copy back from the ReplicaSet';
+    const owned = (script: Omit<Script, 'node'> = {}) => migrate({ ...script, replicaSetPods: ['sample'] }, {}, undefined, 'lab-a');
+    const failureOf = (error: unknown) => (error as WorkflowFailedError).cause as ApplicationFailure;
+    const inputsOf = (recorder: Recorder, call: string) => recorder.calls.filter((c) => c.call === call && c.event === 'start').map((c) => c.input as Record<string, unknown>);
+    const copyName = (handle: { workflowId: string }) => replicaSetCopyName('sample-7d9f8c6b5', handle.workflowId);
+
+    test('the source gets the lowest deletion cost before the freeze; the copy is handed over once Ready; the ReplicaSet deleting the source commits; then the source is killed', async () => {
+      const { result, error, recorder, progress, handle } = await owned();
+      expect(error).toBeUndefined();
+      const calls = withoutRuntimeDescriptions(recorder);
+      expect(calls.slice(0, 4)).toEqual(['planMigration', 'pullImages', 'setPodDeletionCost', 'freezePod']);
+      expect(inputsOf(recorder, 'setPodDeletionCost')).toEqual([expect.objectContaining({ cluster: 'lab-a', name: 'sample', uid: expect.any(String), cost: '-2147483648' })]);
+      const fromCreate = calls.slice(calls.indexOf('createTargetPod'));
+      expect(fromCreate.slice(0, 6)).toEqual(['createTargetPod', 'waitPodReady', 'handOverToReplicaSet', 'awaitReplicaSetChoice', 'killFrozenPod', 'deletePod:lab-a']);
+      // The ReplicaSet requested the source's deletion: podferry only waits for it to be gone, and thaws nothing.
+      expect(calls).not.toContain('deletePod:lab-a:request');
+      expect(calls).not.toContain('thawPod');
+      expect(calls).not.toContain('takeBackFromReplicaSet');
+      expect(inputsOf(recorder, 'handOverToReplicaSet')[0]).toMatchObject({
+        cluster: 'lab-a',
+        namespace: 'default',
+        copy: { name: copyName(handle), migrationId: handle.workflowId },
+        labels: { 'app.kubernetes.io/name': 'podferry-sample', tier: 'demo' },
+      });
+      expect(inputsOf(recorder, 'awaitReplicaSetChoice')[0]).toMatchObject({ source: { name: 'sample' }, copy: { name: copyName(handle) }, copyUid: 'target-uid' });
+      expect(result).toMatchObject({ strategy: 'AdoptByReplicaSet', target: { cluster: 'lab-a', namespace: 'default', name: copyName(handle) } });
+      expect(progress).toMatchObject({ strategy: 'AdoptByReplicaSet', phase: 'Succeeded', compensations: [] });
+      expect((await handle.describe()).memo).toMatchObject({ sourceOnAbort: 'kill' });
+      await Worker.runReplayHistory({ workflowBundle, replayName: 'adopted by the ReplicaSet' }, keepHistory('committed-adopted-by-replicaset', await handle.fetchHistory()), handle.workflowId);
+    }, 60_000);
+
+    test('the deletion cost cannot be set: nothing was frozen; the cost is put back and the lock released', async () => {
+      const { error, recorder, progress } = await owned({ failAt: 'setPodDeletionCost', failOnce: true });
+      expect(failureOf(error).type).toBe('MigrationRolledBack');
+      expect(progress.compensations).toEqual([cost, lock].map((name) => ({ name, ok: true })));
+      expect(recorder.started()).not.toContain('freezePod');
+    }, 60_000);
+
+    test.each(['createTargetPod', 'waitPodReady'])('%s fails: before the hand-over, the copy is stopped, the source thawed, its deletion cost put back', async (step) => {
+      const { error, recorder, progress, handle } = await owned({ failAt: step });
+      expect(failureOf(error).type).toBe('MigrationRolledBack');
+      expect(progress.compensations).toEqual([target, thaw, config, received, images, archives, cost, lock].map((name) => ({ name, ok: true })));
+      expect(recorder.started()).not.toContain('handOverToReplicaSet');
+      expect(inputsOf(recorder, 'deletePod:lab-a')[0]).toMatchObject({ name: copyName(handle), onlyIfMigrationId: handle.workflowId, gracePeriodSeconds: 1 });
+      expect(inputsOf(recorder, 'setPodDeletionCost').map((i) => i.cost)).toEqual(['-2147483648', undefined]);
+    }, 60_000);
+
+    test.each(['handOverToReplicaSet', 'awaitReplicaSetChoice'])('%s fails (for awaitReplicaSetChoice: the ReplicaSet chose neither in time): the copy is taken back before it is stopped, then the source thawed', async (step) => {
+      const { error, recorder, progress } = await owned({ failAt: step });
+      expect(failureOf(error).type).toBe('MigrationRolledBack');
+      expect(progress.compensations).toEqual([takeBack, target, thaw, config, received, images, archives, cost, lock].map((name) => ({ name, ok: true })));
+      const undos = recorder.started().slice(recorder.started().indexOf(step) + 1);
+      expect(undos.slice(0, 3)).toEqual(['takeBackFromReplicaSet', 'deletePod:lab-a', 'thawPod']);
+      expect(inputsOf(recorder, 'takeBackFromReplicaSet')[0]).toMatchObject({ labels: { 'app.kubernetes.io/name': 'podferry-sample', tier: 'demo' } });
+    }, 60_000);
+
+    test('the ReplicaSet deletes the copy instead (it was not Ready at that instant): rolled back, the copy proven stopped before the source thaws', async () => {
+      const { error, recorder, progress } = await owned({ replicaSetDeletes: 'copy' });
+      const failure = failureOf(error);
+      expect(failure.type).toBe('MigrationRolledBack');
+      expect((failure.cause as ApplicationFailure).type).toBe('ReplicaSetDeletedCopy');
+      expect(failure.message).toContain('the source pod continues where it was');
+      expect(progress.compensations).toEqual([takeBack, target, thaw, config, received, images, archives, cost, lock].map((name) => ({ name, ok: true })));
+      expect(recorder.started()).not.toContain('killFrozenPod');
+      const undos = recorder.started().slice(recorder.started().indexOf('awaitReplicaSetChoice') + 1);
+      expect(undos.slice(0, 3)).toEqual(['takeBackFromReplicaSet', 'deletePod:lab-a', 'thawPod']);
+    }, 60_000);
+
+    test('the ReplicaSet deleted the source while the copy was taken back: the copy is the workload, handed back; the source is killed, never thawed; the failure says so', async () => {
+      const { error, recorder, progress, handle } = await owned({ failAt: 'awaitReplicaSetChoice', sourceDeletedOnTakeBack: true });
+      const failure = failureOf(error);
+      expect(failure.type).toBe('MigrationFailed');
+      expect(failure.message).toContain(`deleted the source pod sample while the move rolled back: the copy ${copyName(handle)}`);
+      expect(failure.message).toContain('the frozen source was killed');
+      expect(progress.compensations.map((c) => [c.name, c.ok])).toEqual([[takeBack, false]]);
+      const undos = recorder.started().slice(recorder.started().indexOf('awaitReplicaSetChoice') + 1);
+      expect(undos).toEqual(['takeBackFromReplicaSet', 'handOverToReplicaSet', 'killFrozenPod']);
+      // The kill's fence is above the freeze's: no late thaw can resume the source.
+      expect(inputsOf(recorder, 'killFrozenPod')[0]!.fence as number).toBeGreaterThan(1);
+      expect((await handle.describe()).memo).toMatchObject({ sourceOnAbort: 'kill' });
+    }, 60_000);
+
+    test('maxFrozenSeconds bounds the wait for the ReplicaSet too: the wait is cancelled and the copy taken back', async () => {
+      const { error, progress } = await migrate({ replicaSetPods: ['sample'], blockAt: 'awaitReplicaSetChoice' }, { maxFrozenSeconds: 5 }, undefined, 'lab-a');
+      const failure = failureOf(error);
+      expect(failure.type).toBe('MigrationRolledBack');
+      expect((failure.cause as ApplicationFailure).type).toBe('FrozenTooLong');
+      expect(progress.compensations.map((c) => c.name).slice(0, 3)).toEqual([takeBack, target, thaw]);
     }, 60_000);
   });
 

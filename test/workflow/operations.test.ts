@@ -20,6 +20,7 @@ import { DRAIN_WORKFLOW_TYPE, REBALANCE_WORKFLOW_TYPE } from '../../src/workflow
 import { sourcePod } from '../fixtures/source-pod.js';
 import { runProcess } from '../support/run-process.js';
 import { createRecordingOperationsActivities, emptyClusterState, type StandInClusterState } from '../support/operations-activities.js';
+import { replicaSetCopyName } from '../../src/planning/replicaset-handover.js';
 import { createRecordingStandInActivities, Recorder } from '../support/recording-activities.js';
 import { type TestTemporal } from '../support/temporal.js';
 import { startWorkflowTestEnv, type WorkflowTestEnv } from '../support/workflow-env.js';
@@ -58,11 +59,16 @@ function pod(cluster: string, name: string, overrides: Parameters<typeof sourceP
  * clusters. `brokenPods` fail at planMigration; `spans` records when each pod's migration started
  * (planMigration) and ended (deleteArchives, its last node-side step).
  */
-async function withWorkers<T>(state: StandInClusterState, options: { checkpointMs?: number; brokenPods?: string[]; blockAt?: string }, body: (taskQueue: string, recorder: Recorder) => Promise<T>) {
+async function withWorkers<T>(
+  state: StandInClusterState,
+  options: { checkpointMs?: number; brokenPods?: string[]; blockAt?: string; replicaSetPods?: string[] },
+  body: (taskQueue: string, recorder: Recorder) => Promise<T>,
+) {
   const id = `ops${++sequence}-${Date.now().toString(36)}`;
   const recorder = new Recorder();
   const migrations = createRecordingStandInActivities(recorder, {
     node: NODE,
+    ...(options.replicaSetPods ? { replicaSetPods: options.replicaSetPods } : {}),
     ...(options.checkpointMs ? { checkpointMs: options.checkpointMs } : {}),
     ...(options.blockAt ? { blockAt: options.blockAt } : {}),
   });
@@ -119,6 +125,7 @@ function maxOverlap(spans: Array<{ start: number; end?: number }>): number {
 describe('drainNode', () => {
   const daemonSet = { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'node-exporter', uid: 'u', controller: true }] } };
   const replicaSet = { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9f', uid: 'u', controller: true }] } };
+  const statefulSet = { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'db', uid: 'u', controller: true }] } };
   const mirror = { metadata: { annotations: { 'kubernetes.io/config.mirror': 'abc' } } };
 
   test('a mix of pods: cordons, moves the migratable ones at most 2 at a time, reports skipped and failed with the reason', async () => {
@@ -209,20 +216,45 @@ describe('drainNode', () => {
     expect(creates).toEqual([OTHER_NODE, OTHER_NODE]);
   }, 60_000);
 
+  test("within the cluster a Deployment's pods move too, by AdoptByReplicaSet, one after another whatever the concurrency; the report names each copy", async () => {
+    const state = emptyClusterState();
+    state.nodes.set(`lab-a/${NODE}`, false);
+    state.nodePods.set(`lab-a/${NODE}`, [pod('lab-a', 'web-7d9f-x', replicaSet), pod('lab-a', 'web-7d9f-y', replicaSet), pod('lab-a', 'app-1')]);
+    const request: DrainNodeRequest = { source: { cluster: 'lab-a', node: NODE }, target: { node: OTHER_NODE }, concurrency: 2 };
+    const { value, recorder, spans } = await withWorkers(state, { replicaSetPods: ['web-7d9f-x', 'web-7d9f-y'] }, async (taskQueue) =>
+      outcome((await startDrain(client, request, { taskQueue })).result()),
+    );
+    const report = value.result as DrainReport;
+    expect(report).toMatchObject({ targetCluster: 'lab-a', complete: true, failed: [], skipped: [] });
+    const copyOf = (name: string) => replicaSetCopyName('sample-7d9f8c6b5', `podferry-lab-a-default-${name}`);
+    expect(report.moved.map((m) => [m.name, m.targetName]).sort()).toEqual([
+      ['app-1', undefined],
+      ['web-7d9f-x', copyOf('web-7d9f-x')],
+      ['web-7d9f-y', copyOf('web-7d9f-y')],
+    ]);
+    const marked = recorder.calls.filter((c) => c.call === 'markMigrated' && c.event === 'start').map((c) => (c.input as { name: string }).name);
+    expect(marked.sort()).toEqual(['app-1', copyOf('web-7d9f-x'), copyOf('web-7d9f-y')].sort());
+    expect(recorder.started().filter((c) => c === 'handOverToReplicaSet')).toHaveLength(2);
+    // The two pods of the ReplicaSet never overlap; the standalone pod moves beside them.
+    const [x, y] = [spans.get('web-7d9f-x')!, spans.get('web-7d9f-y')!];
+    expect(x.end! <= y.start).toBe(true);
+    expect(maxOverlap([...spans.values()])).toBe(2);
+  }, 120_000);
+
   test('a node whose selected pods cannot move (a PVC, a controller): each is reported with the reason, unselected pods are left alone, the node is uncordoned again', async () => {
     const state = emptyClusterState();
     state.nodes.set(`lab-a/${NODE}`, false);
     const withClaim = { spec: { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }] } };
-    state.nodePods.set(`lab-a/${NODE}`, [pod('lab-a', 'app-1', withClaim), pod('lab-a', 'web-7d9f-x', replicaSet), pod('lab-a', 'someone-elses')]);
+    state.nodePods.set(`lab-a/${NODE}`, [pod('lab-a', 'app-1', withClaim), pod('lab-a', 'db-0', statefulSet), pod('lab-a', 'someone-elses')]);
     state.labels.set('app-1', ['team=edge']);
-    state.labels.set('web-7d9f-x', ['team=edge']);
+    state.labels.set('db-0', ['team=edge']);
     const request: DrainNodeRequest = { source: { cluster: 'lab-a', node: NODE }, target: { node: OTHER_NODE }, podSelector: 'team=edge' };
     const { value, recorder } = await withWorkers(state, {}, async (taskQueue) => outcome((await startDrain(client, request, { taskQueue })).result()));
     const report = value.result as DrainReport;
     expect(report.moved).toEqual([]);
     expect(report.skipped.map((s) => [s.name, s.type])).toEqual([
       ['app-1', 'VolumeCannotMove'],
-      ['web-7d9f-x', 'ControllerOwnedPod'],
+      ['db-0', 'ControllerOwnedPod'],
     ]);
     expect(report).toMatchObject({ targetCluster: 'lab-a', complete: false, cordonedByDrain: true, cordoned: false });
     expect(report.warnings).toEqual([`node ${NODE} was uncordoned again: no pod could be moved`]);
