@@ -11,6 +11,8 @@ import type { MigrationPlan, PlanMigrationInput } from '../api/migration-plan.js
 import { ANNOTATIONS, LABELS, migrationKey, pullSecretName } from '../api/names.js';
 import { apiMessage, apiStatus, type Clusters } from '../kubernetes/clusters.js';
 import type { Refusal } from '../kubernetes/eligibility.js';
+import { virtualNodeClusterId } from '../kubernetes/liqo.js';
+import { readOffloadedSource, readOffloadedTarget } from '../kubernetes/liqo-objects.js';
 import { buildPullSecret } from '../kubernetes/pull-secret.js';
 import { buildTargetPod, migrationObjectLabels } from '../kubernetes/target-pod.js';
 import { decideMigration, sourceRefusals } from '../planning/migration.js';
@@ -123,7 +125,14 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       clusters.core(source.cluster).readNode({ name: sourceNodeName }),
       target.node ? [] : targetCore.listNode().then((list) => list.items),
     ]);
+    // A Liqo virtual node at either end: its provider runs the pod (read there too).
+    const [offloadedTarget, offloadedSource] = await Promise.all([
+      virtualNodeClusterId(targetNode) !== undefined ? readOffloadedTarget(clusters, target.cluster, targetNode!, target.namespace, source.pod) : undefined,
+      virtualNodeClusterId(sourceNode) !== undefined ? readOffloadedSource(clusters, source.cluster, sourceNode, source.namespace, source.pod) : undefined,
+    ]);
     const decision = decideMigration({
+      offloadedTarget: unlessRefused(offloadedTarget),
+      offloadedSource: unlessRefused(offloadedSource),
       request: input,
       sourcePod: pod,
       sourceNodeUnschedulable: Boolean(sourceNode.spec?.unschedulable),
@@ -549,6 +558,12 @@ function madeByMigration(object: { metadata?: { labels?: Record<string, string> 
 /** An object key as one JSON Pointer segment (RFC 6901). */
 function jsonPointerKey(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** What was read, or the refusal it came with thrown. */
+function unlessRefused<T extends object>(read: T | { refused: Refusal } | undefined): T | undefined {
+  if (read && 'refused' in read) throw refusedFailure([read.refused]);
+  return read;
 }
 
 async function ignore404<T>(promise: Promise<T>): Promise<T | undefined> {

@@ -36,9 +36,6 @@ export function tolerationsFor(taints: V1Taint[], existing: V1Toleration[] = [])
 /** A pod's own CRIU configuration file (CRI-O passes it to runc for checkpoint and restore alike). */
 const CRIU_CONFIG_ANNOTATION = 'org.criu.config';
 
-/** The taint a Liqo virtual node carries so that only offloaded pods land on it. */
-export const LIQO_VIRTUAL_NODE_TAINT = 'virtual-node.liqo.io/not-allowed';
-
 /** True when one of the tolerations tolerates the taint (as the scheduler matches them). */
 export function tolerates(tolerations: V1Toleration[], taint: V1Taint): boolean {
   return tolerations.some(
