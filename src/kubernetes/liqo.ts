@@ -18,6 +18,11 @@ export const LIQO_VIRTUAL_NODE_TAINT = 'virtual-node.liqo.io/not-allowed';
 /** forge.LiqoOriginClusterIDKey / LiqoDestinationClusterIDKey: on the ShadowPod and the pod made from it in the provider. */
 const ORIGIN_CLUSTER_LABEL = 'offloading.liqo.io/origin';
 const DESTINATION_CLUSTER_LABEL = 'offloading.liqo.io/destination';
+/**
+ * Labels Liqo puts on a pod it offloads (consts.LocalPodLabelKey, RemoteUnavailableKey): they belong to that
+ * placement (Liqo's controllers select offloaded pods by them) and Liqo sets them again on a pod it offloads.
+ */
+export const LIQO_OFFLOADED_POD_LABELS = ['liqo.io/shadowPod', 'liqo.io/remote-unavailable'];
 /** consts.DefaultNamespaceOffloadingName: the one NamespaceOffloading of an offloaded namespace. */
 export const NAMESPACE_OFFLOADING_NAME = 'offloading';
 

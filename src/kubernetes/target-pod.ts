@@ -5,6 +5,7 @@
 // (pulled with the migration's pull secret, when the registry wants one). Pure: unit-tested without a cluster.
 import type { V1Container, V1Pod, V1PodSpec, V1Taint, V1Toleration, V1Volume } from '@kubernetes/client-node';
 import { ANNOTATIONS, isPullSecretName, LABELS } from '../api/names.js';
+import { LIQO_OFFLOADED_POD_LABELS } from './liqo.js';
 
 export interface TargetPodInput {
   /** The source pod as read from its API server (plain JSON). */
@@ -108,7 +109,8 @@ export function buildTargetPod(input: TargetPodInput): V1Pod {
       // Same name: the pod's hostname (the restored processes may have read it) stays the same.
       name: meta.name,
       namespace: input.targetNamespace,
-      ...(meta.labels ? { labels: { ...meta.labels } } : {}),
+      // A pod Liqo offloaded carries Liqo's labels of that placement; Liqo sets them again if it offloads the target.
+      ...(meta.labels ? { labels: withoutKeys(meta.labels, LIQO_OFFLOADED_POD_LABELS) } : {}),
       annotations: {
         // The source's lock is its own: the restored pod starts unlocked. A per-pod CRIU configuration is
         // honoured by the restore too (CRI-O: `leave-stopped` would keep the restored tasks stopped).
