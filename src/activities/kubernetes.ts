@@ -11,7 +11,7 @@ import type { MigrationPlan, PlanMigrationInput } from '../api/migration-plan.js
 import { ANNOTATIONS, LABELS, migrationKey, pullSecretName } from '../api/names.js';
 import { apiMessage, apiStatus, type Clusters } from '../kubernetes/clusters.js';
 import type { Refusal } from '../kubernetes/eligibility.js';
-import { virtualNodeClusterId } from '../kubernetes/liqo.js';
+import { isLiqoReflection, virtualNodeClusterId } from '../kubernetes/liqo.js';
 import { readOffloadedSource, readOffloadedTarget } from '../kubernetes/liqo-objects.js';
 import { buildPullSecret } from '../kubernetes/pull-secret.js';
 import { buildTargetPod, migrationObjectLabels } from '../kubernetes/target-pod.js';
@@ -494,6 +494,8 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
    */
   async function findHeldMigration(input: { migrationId: string }): Promise<HeldMigration> {
     const found: HeldMigration = { targets: [] };
+    /** Pods Liqo made in a provider from the held source (they carry its lock annotation too). */
+    const reflectedSources: HeldPod[] = [];
     for (const cluster of clusters.names()) {
       const pods = (await clusters.core(cluster).listPodForAllNamespaces()).items;
       for (const pod of pods) {
@@ -507,9 +509,16 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
           containerIds: (pod.status?.containerStatuses ?? []).map((s) => s.containerID ?? '').filter(Boolean),
           terminating: Boolean(pod.metadata?.deletionTimestamp),
         };
-        if (annotations[ANNOTATIONS.lock] === input.migrationId) found.source = held;
-        else if (annotations[ANNOTATIONS.migrationId] === input.migrationId) found.targets.push(held);
+        if (annotations[ANNOTATIONS.lock] === input.migrationId) {
+          if (isLiqoReflection(pod)) reflectedSources.push(held);
+          else found.source = held;
+        } else if (annotations[ANNOTATIONS.migrationId] === input.migrationId) found.targets.push(held);
       }
+    }
+    // A source on a Liqo virtual node runs in the provider as the pod of its name there.
+    const runsAt = found.source && reflectedSources.find((p) => p.name === found.source!.name);
+    if (found.source && runsAt) {
+      found.source.runsAt = { cluster: runsAt.cluster, namespace: runsAt.namespace, uid: runsAt.uid, node: runsAt.node, containerIds: runsAt.containerIds };
     }
     return found;
   }

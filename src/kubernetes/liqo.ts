@@ -94,6 +94,11 @@ export function remoteNamespace(
   return { namespace: facts.mapping.remoteNamespace };
 }
 
+/** True when `pod` is a pod Liqo made in a provider from a pod of a consumer (it carries the consumer's annotations, podferry's lock too). */
+export function isLiqoReflection(pod: V1Pod): boolean {
+  return pod.metadata?.labels?.[ORIGIN_CLUSTER_LABEL] !== undefined;
+}
+
 /** True when `pod` is the pod Liqo made in the provider from a pod of the consumer (ShadowPod reflection). */
 export function isReflectionOf(pod: V1Pod, consumerId: string, providerId: string): boolean {
   const labels = pod.metadata?.labels ?? {};

@@ -511,17 +511,21 @@ function rollbackFailure(cause: unknown, report: CompensationReport, state: Migr
     ? `pod ${plan.source.namespace}/${plan.source.pod} (uid ${plan.source.uid}) on node ${plan.source.node} of cluster ${plan.source.cluster}` +
       (runsAt ? ` (running as pod ${runsAt.namespace}/${plan.source.pod}, uid ${runsAt.uid}, on node ${runsAt.node} of cluster ${runsAt.cluster})` : '')
     : 'the source pod';
+  // The archives are where the source's containers ran (a pod on a Liqo virtual node: the provider's node).
+  const archiveNode = plan ? sourceExecution(plan).node : undefined;
+  const offloadedTo = plan?.target.runsAt;
   const images = state.sent.map((p) => p.ref).join(', ');
   const archives = Object.values(state.checkpoints).map((c) => c.archivePath).join(', ');
-  const kept = images || archives ? ` Its checkpoint images (${images || 'none'}) and archives on node ${plan?.source.node} (${archives || 'none'}) were kept.` : '';
+  const kept = images || archives ? ` Its checkpoint images (${images || 'none'}) and archives on node ${archiveNode} (${archives || 'none'}) were kept.` : '';
   const targetNotStopped = report.failed.find((f) => f.startsWith('stop the target'));
   const message = targetNotStopped
     ? `migration failed (${errorMessage(cause)}) and the target pod could not be proven stopped (${targetNotStopped}): so that the workload never runs twice, ` +
-      `the source ${where} stays frozen and locked.${kept} Check the target pod ${plan?.source.pod} in ${plan?.target.cluster}/${plan?.target.namespace}: ` +
+      `the source ${where} stays frozen and locked.${kept} Check the target pod ${plan?.source.pod} in ${plan?.target.cluster}/${plan?.target.namespace}` +
+      `${offloadedTo ? ` and the pod Liqo runs for it in ${offloadedTo.cluster}/${offloadedTo.namespace}` : ''}: ` +
       'once it is gone and none of its containers runs on its node, delete it there if needed and resume the source (or delete the source if the target runs).'
     : report.failed.some((f) => f.startsWith('restore'))
       ? `migration failed (${errorMessage(cause)}) and could not be fully rolled back (${report.failed.join('; ')}). The source pod was deleted and could not be restored: ` +
-        `the workload is in its checkpoint images ${images} and archives on node ${plan?.source.node} (${archives}), which were kept` +
+        `the workload is in its checkpoint images ${images} and archives on node ${archiveNode} (${archives}), which were kept` +
         `${state.pullSecret ? ` with the pull secret ${plan?.pullSecret} that pulls the images` : ''}; create the pod from them to restore it.`
       : `migration failed (${errorMessage(cause)}) and the source could not be resumed (${report.failed.join('; ')}): ${where} may still be frozen; ` +
         "its node worker's safety net thaws it once this migration has ended." + kept;
