@@ -88,7 +88,8 @@ export function remoteNamespace(
     return refusal(
       'NamespaceNotOffloaded',
       `namespace ${namespace} of cluster ${consumer} maps to ${facts.mapping.remoteNamespace} in cluster ${provider}, which is ${facts.mapping.phase || 'not created yet'} ` +
-        `(Liqo has not made it): wait until \`kubectl get namespaceoffloading -n ${namespace}\` shows Ready, then retry`,
+        '(Liqo has not made it): if a namespace of that name exists there that Liqo did not create, offload under another name ' +
+        `(--namespace-mapping-strategy DefaultName); else wait until \`kubectl get namespaceoffloading -n ${namespace}\` shows Ready, then retry`,
     );
   }
   return { namespace: facts.mapping.remoteNamespace };

@@ -77,7 +77,7 @@ describe('a virtual node and its provider', () => {
 describe('the namespace the pod lands in at the provider: Liqo\'s mapping, not a guess', () => {
   test('EnforceSameName: the same name; DefaultName: the name Liqo chose', () => {
     expect(remoteNamespace('default', 'lab-a', 'lab-b', { podOffloadingStrategy: 'LocalAndRemote', mapping: { remoteNamespace: 'default', phase: 'Accepted' } })).toEqual({ namespace: 'default' });
-    expect(remoteNamespace('default', 'lab-a', 'lab-b', { podOffloadingStrategy: 'Remote', mapping: { remoteNamespace: 'default-lab-a-4e1f', phase: 'Accepted' } })).toEqual({ namespace: 'default-lab-a-4e1f' });
+    expect(remoteNamespace('default', 'lab-a', 'lab-b', { podOffloadingStrategy: 'Remote', mapping: { remoteNamespace: 'default-lab-a', phase: 'Accepted' } })).toEqual({ namespace: 'default-lab-a' });
   });
 
   test.each([
@@ -163,7 +163,7 @@ describe('what Liqo would not reflect faithfully', () => {
 
   test('its FQDN as hostname, when the namespace has another name at the provider', () => {
     expect(reflectionRefusals(pod({ setHostnameAsFQDN: true }), none, 'default', [])).toEqual([]);
-    expect(reflectionRefusals(pod({ setHostnameAsFQDN: true }), none, 'default-lab-a-4e1f', [])[0]?.message).toMatch(/at the provider it runs in namespace default-lab-a-4e1f: offload the namespace under its own name \(EnforceSameName\)$/);
+    expect(reflectionRefusals(pod({ setHostnameAsFQDN: true }), none, 'default-lab-a', [])[0]?.message).toMatch(/at the provider it runs in namespace default-lab-a: offload the namespace under its own name \(EnforceSameName\)$/);
   });
 
   test('labels or annotations it reads through the downward API that the virtual node does not reflect', () => {
@@ -211,8 +211,8 @@ describe('back from a virtual node', () => {
   });
 
   test('the namespace Liqo mapped the source namespace to is where the remote pod is looked for', () => {
-    const facts = back({ offloadedSource: offloadedSource({ namespace: { podOffloadingStrategy: 'Remote', mapping: { remoteNamespace: 'default-lab-a-4e1f', phase: 'Accepted' } }, remotePod: remotePod({ namespace: 'default-lab-a-4e1f' }) }) });
-    expect(planOf(facts).source.runsAt?.namespace).toBe('default-lab-a-4e1f');
+    const facts = back({ offloadedSource: offloadedSource({ namespace: { podOffloadingStrategy: 'Remote', mapping: { remoteNamespace: 'default-lab-a', phase: 'Accepted' } }, remotePod: remotePod({ namespace: 'default-lab-a' }) }) });
+    expect(planOf(facts).source.runsAt?.namespace).toBe('default-lab-a');
   });
 
   test('refused: no pod in the provider that is Liqo\'s reflection of this one', () => {
