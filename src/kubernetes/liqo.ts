@@ -68,9 +68,12 @@ export function remoteNamespace(
   provider: string,
   facts: NamespaceOffloadingFacts,
 ): { namespace: string } | { refused: Refusal } {
-  const offload = `liqoctl offload namespace ${namespace} --context ${consumer} --namespace-mapping-strategy EnforceSameName --pod-offloading-strategy LocalAndRemote`;
   if (facts.podOffloadingStrategy === undefined) {
-    return refusal('NamespaceNotOffloaded', `namespace ${namespace} of cluster ${consumer} is not offloaded with Liqo (it has no NamespaceOffloading): offload it first (${offload})`);
+    return refusal(
+      'NamespaceNotOffloaded',
+      `namespace ${namespace} of cluster ${consumer} is not offloaded with Liqo (it has no NamespaceOffloading): offload it there first ` +
+        `(liqoctl offload namespace ${namespace} --namespace-mapping-strategy EnforceSameName --pod-offloading-strategy LocalAndRemote)`,
+    );
   }
   if (facts.podOffloadingStrategy === 'Local') {
     return refusal(

@@ -81,7 +81,7 @@ describe('the namespace the pod lands in at the provider: Liqo\'s mapping, not a
   });
 
   test.each([
-    ['no NamespaceOffloading', { podOffloadingStrategy: undefined, mapping: undefined }, /is not offloaded with Liqo \(it has no NamespaceOffloading\): offload it first \(liqoctl offload namespace default --context lab-a/],
+    ['no NamespaceOffloading', { podOffloadingStrategy: undefined, mapping: undefined }, /is not offloaded with Liqo \(it has no NamespaceOffloading\): offload it there first \(liqoctl offload namespace default --namespace-mapping-strategy/],
     ['pods kept local', { podOffloadingStrategy: 'Local', mapping: { remoteNamespace: 'default', phase: 'Accepted' } }, /keeps its pods local .*: set it to LocalAndRemote or Remote$/],
     ['not offloaded to that provider', { podOffloadingStrategy: 'LocalAndRemote', mapping: undefined }, /is not offloaded to cluster lab-b \(its NamespaceMap has no entry for it\)/],
     ['not made by Liqo (yet)', { podOffloadingStrategy: 'LocalAndRemote', mapping: { remoteNamespace: 'default', phase: 'CreationLoopBackOff' } }, /maps to default in cluster lab-b, which is CreationLoopBackOff \(Liqo has not made it\)/],
