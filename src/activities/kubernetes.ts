@@ -11,6 +11,8 @@ import type { MigrationPlan, PlanMigrationInput } from '../api/migration-plan.js
 import { ANNOTATIONS, LABELS, migrationKey, POD_DELETION_COST, pullSecretName } from '../api/names.js';
 import { apiMessage, apiStatus, type Clusters } from '../kubernetes/clusters.js';
 import type { Refusal } from '../kubernetes/eligibility.js';
+import { isLiqoReflection, virtualNodeClusterId } from '../kubernetes/liqo.js';
+import { readOffloadedSource, readOffloadedTarget } from '../kubernetes/liqo-objects.js';
 import { buildPullSecret } from '../kubernetes/pull-secret.js';
 import { buildTargetPod, migrationObjectLabels } from '../kubernetes/target-pod.js';
 import { decideMigration, migrationStrategy, sourceRefusals, targetPodName } from '../planning/migration.js';
@@ -145,7 +147,14 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       target.node ? [] : targetCore.listNode().then((list) => list.items),
       handsOver ? readOwners(source.cluster, source.namespace, replicaSet!.name) : undefined,
     ]);
+    // A Liqo virtual node at either end: its provider runs the pod (read there too).
+    const [offloadedTarget, offloadedSource] = await Promise.all([
+      virtualNodeClusterId(targetNode) !== undefined ? readOffloadedTarget(clusters, target.cluster, targetNode!, target.namespace, source.pod) : undefined,
+      virtualNodeClusterId(sourceNode) !== undefined ? readOffloadedSource(clusters, source.cluster, sourceNode, source.namespace, source.pod) : undefined,
+    ]);
     const decision = decideMigration({
+      offloadedTarget: unlessRefused(offloadedTarget),
+      offloadedSource: unlessRefused(offloadedSource),
       request: input,
       sourcePod: pod,
       sourceNodeUnschedulable: Boolean(sourceNode.spec?.unschedulable),
@@ -525,6 +534,8 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
    */
   async function findHeldMigration(input: { migrationId: string }): Promise<HeldMigration> {
     const found: HeldMigration = { targets: [] };
+    /** Pods Liqo made in a provider from the held source (they carry its lock annotation too). */
+    const reflectedSources: HeldPod[] = [];
     for (const cluster of clusters.names()) {
       const pods = (await clusters.core(cluster).listPodForAllNamespaces()).items;
       for (const pod of pods) {
@@ -538,9 +549,16 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
           containerIds: (pod.status?.containerStatuses ?? []).map((s) => s.containerID ?? '').filter(Boolean),
           terminating: Boolean(pod.metadata?.deletionTimestamp),
         };
-        if (annotations[ANNOTATIONS.lock] === input.migrationId) found.source = held;
-        else if (annotations[ANNOTATIONS.migrationId] === input.migrationId) found.targets.push(held);
+        if (annotations[ANNOTATIONS.lock] === input.migrationId) {
+          if (isLiqoReflection(pod)) reflectedSources.push(held);
+          else found.source = held;
+        } else if (annotations[ANNOTATIONS.migrationId] === input.migrationId) found.targets.push(held);
       }
+    }
+    // A source on a Liqo virtual node runs in the provider as the pod of its name there.
+    const runsAt = found.source && reflectedSources.find((p) => p.name === found.source!.name);
+    if (found.source && runsAt) {
+      found.source.runsAt = { cluster: runsAt.cluster, namespace: runsAt.namespace, uid: runsAt.uid, node: runsAt.node, containerIds: runsAt.containerIds };
     }
     return found;
   }
@@ -690,6 +708,12 @@ function madeByMigration(object: { metadata?: { labels?: Record<string, string> 
 /** An object key as one JSON Pointer segment (RFC 6901). */
 function jsonPointerKey(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** What was read, or the refusal it came with thrown. */
+function unlessRefused<T extends object>(read: T | { refused: Refusal } | undefined): T | undefined {
+  if (read && 'refused' in read) throw refusedFailure([read.refused]);
+  return read;
 }
 
 async function ignore404<T>(promise: Promise<T>): Promise<T | undefined> {

@@ -30,6 +30,11 @@ export const ClusterConfig = z
     kubeconfig: z.string().min(1),
     /** Context in that kubeconfig; default: its current-context. */
     context: z.string().min(1).optional(),
+    /**
+     * The cluster's Liqo cluster id (`liqoctl install --cluster-id`), when it differs from the name here: a
+     * virtual node names its provider by that id (label liqo.io/remote-cluster-id).
+     */
+    liqo: z.object({ clusterId: z.string().min(1) }).strict().optional(),
   })
   .strict();
 

@@ -25,6 +25,13 @@ export const HeldPod = z.object({
   containerIds: z.array(z.string()),
   /** Set when the pod is being deleted (a target still stopping). */
   terminating: z.boolean(),
+  /**
+   * A source on a Liqo virtual node: the pod Liqo runs for it in the provider, which was frozen and is thawed
+   * (found by the lock annotation Liqo copies to it).
+   */
+  runsAt: z
+    .object({ cluster: z.string(), namespace: z.string(), uid: z.string(), node: z.string().optional(), containerIds: z.array(z.string()) })
+    .optional(),
 });
 export type HeldPod = z.infer<typeof HeldPod>;
 

@@ -38,6 +38,14 @@ export const PlannedSourcePod = z.object({
 export type PlannedSourcePod = z.infer<typeof PlannedSourcePod>;
 
 /**
+ * Where a pod bound to a Liqo virtual node really runs: the pod Liqo made from it in the provider cluster (same
+ * name, in the namespace Liqo maps the pod's namespace to there), on a real node with a node worker. Node-local
+ * steps (freeze, checkpoint, pulls, imports) go there; the pod object (lock, events, deletion) stays where it is.
+ */
+export const OffloadedTo = z.object({ cluster: z.string(), namespace: z.string(), node: z.string().optional() });
+export type OffloadedTo = z.infer<typeof OffloadedTo>;
+
+/**
  * Strategy AdoptByReplicaSet: the ReplicaSet that adopts the restored copy (and the Deployment that owns it,
  * for messages), the copy's own name, and the source's pod-deletion-cost before the migration lowered it
  * (absent: it had none), which the undo puts back.
@@ -52,8 +60,19 @@ export type ReplicaSetHandOver = z.infer<typeof ReplicaSetHandOver>;
 
 export const MigrationPlan = z.object({
   migrationId: z.string(),
-  source: z.object({ cluster: z.string(), namespace: z.string(), pod: z.string(), uid: z.string(), node: z.string() }),
-  target: PlanMigrationInput.shape.target,
+  source: z.object({
+    cluster: z.string(),
+    namespace: z.string(),
+    pod: z.string(),
+    uid: z.string(),
+    node: z.string(),
+    /** The source is on a Liqo virtual node: its containers run in this pod of the provider (uid and node its own). */
+    runsAt: OffloadedTo.extend({ uid: z.string(), node: z.string() }).optional(),
+  }),
+  target: PlanMigrationInput.shape.target.extend({
+    /** The target node is a Liqo virtual node: the provider runs the pod; its node when only one can take it. */
+    runsAt: OffloadedTo.optional(),
+  }),
   /**
    * DeleteThenCreate when the target is the source's own cluster and namespace (the name must be freed);
    * AdoptByReplicaSet there for a ReplicaSet's pod (see replicaSetHandOver).
@@ -62,7 +81,7 @@ export const MigrationPlan = z.object({
   /** Present exactly when the strategy is AdoptByReplicaSet. */
   replicaSetHandOver: ReplicaSetHandOver.optional(),
   /**
-   * containerId: the runtime's id as the kubelet reports it (containerd://<id>); imageId: the image the
+   * containerId: the runtime's id as the kubelet (of the node the source runs at) reports it (containerd://<id>); imageId: the image the
    * container runs, by digest (what a runtime needs at the target as the checkpoint's base image).
    */
   containers: z.array(z.object({ name: z.string(), image: z.string(), containerId: z.string(), imageId: z.string() })),
@@ -70,8 +89,8 @@ export const MigrationPlan = z.object({
   /** ConfigMaps and Secrets the pod references (referencedConfig), copied to the target namespace if missing. */
   config: z.object({ configMaps: z.array(z.string()), secrets: z.array(z.string()) }),
   /**
-   * Target nodes worth pre-pulling the base images on: the chosen node, or, when the scheduler chooses,
-   * the target's ready schedulable nodes if there are at most a few.
+   * Target nodes worth pre-pulling the base images on, in the cluster the target runs in (targetExecution):
+   * the chosen node, or, when the scheduler chooses, the target's ready schedulable nodes if there are at most a few.
    */
   prepullNodes: z.array(z.string()),
   /** NoExecute taints of the chosen target node, tolerated by the target pod (see buildTargetPod). */
@@ -85,3 +104,15 @@ export const MigrationPlan = z.object({
   warnings: z.array(z.string()),
 });
 export type MigrationPlan = z.infer<typeof MigrationPlan>;
+
+/** Where the source's containers run (node-local steps go there): its own node, or the provider's pod Liqo made from it. */
+export function sourceExecution(plan: Pick<MigrationPlan, 'source'>): { cluster: string; namespace: string; pod: string; uid: string; node: string } {
+  const { cluster, namespace, pod, uid, node, runsAt } = plan.source;
+  return runsAt ? { cluster: runsAt.cluster, namespace: runsAt.namespace, pod, uid: runsAt.uid, node: runsAt.node } : { cluster, namespace, pod, uid, node };
+}
+
+/** Where the target's containers will run: the named node, or for a Liqo virtual node the provider's node when known. */
+export function targetExecution(plan: Pick<MigrationPlan, 'target'>): { cluster: string; node?: string } {
+  const { runsAt } = plan.target;
+  return runsAt ? { cluster: runsAt.cluster, node: runsAt.node } : { cluster: plan.target.cluster, node: plan.target.node };
+}

@@ -1,7 +1,7 @@
 // Cluster names (as used in migration inputs) resolved to API clients, from the worker configuration.
 // Credentials stay in the kubeconfig files the configuration points at.
 import { statSync } from 'node:fs';
-import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ClusterConfig } from '../api/config.js';
 
@@ -16,6 +16,11 @@ export class Clusters {
 
   names(): string[] {
     return Object.keys(this.configs);
+  }
+
+  /** Each configured cluster's Liqo cluster id (liqo.clusterId, by default its name here), by name. */
+  liqoClusterIds(): Record<string, string> {
+    return Object.fromEntries(Object.entries(this.configs).map(([name, config]) => [name, config.liqo?.clusterId ?? name]));
   }
 
   kubeConfig(cluster: string): KubeConfig {
@@ -52,6 +57,11 @@ export class Clusters {
   /** ReplicaSets and Deployments (a ReplicaSet's pod hands over to its copy: AdoptByReplicaSet). */
   apps(cluster: string): AppsV1Api {
     return this.kubeConfig(cluster).makeApiClient(AppsV1Api);
+  }
+
+  /** For Liqo's objects (offloading.liqo.io), which the client has no typed API for. */
+  customObjects(cluster: string): CustomObjectsApi {
+    return this.kubeConfig(cluster).makeApiClient(CustomObjectsApi);
   }
 }
 

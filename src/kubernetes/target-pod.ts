@@ -5,6 +5,7 @@
 // (pulled with the migration's pull secret, when the registry wants one). Pure: unit-tested without a cluster.
 import type { V1Container, V1Pod, V1PodSpec, V1Taint, V1Toleration, V1Volume } from '@kubernetes/client-node';
 import { ANNOTATIONS, isPullSecretName, LABELS } from '../api/names.js';
+import { LIQO_OFFLOADED_POD_LABELS } from './liqo.js';
 
 export interface TargetPodInput {
   /** The source pod as read from its API server (plain JSON). */
@@ -42,9 +43,6 @@ export function tolerationsFor(taints: V1Taint[], existing: V1Toleration[] = [])
 
 /** A pod's own CRIU configuration file (CRI-O passes it to runc for checkpoint and restore alike). */
 const CRIU_CONFIG_ANNOTATION = 'org.criu.config';
-
-/** The taint a Liqo virtual node carries so that only offloaded pods land on it. */
-export const LIQO_VIRTUAL_NODE_TAINT = 'virtual-node.liqo.io/not-allowed';
 
 /** True when one of the tolerations tolerates the taint (as the scheduler matches them). */
 export function tolerates(tolerations: V1Toleration[], taint: V1Taint): boolean {
@@ -118,7 +116,9 @@ export function buildTargetPod(input: TargetPodInput): V1Pod {
       // Same name unless told: the pod's hostname (the restored processes may have read it) stays the same.
       name: input.name ?? meta.name,
       namespace: input.targetNamespace,
-      ...(meta.labels && !input.stashLabels ? { labels: { ...meta.labels } } : {}),
+      // A pod Liqo offloaded carries Liqo's labels of that placement; Liqo sets them again if it offloads the target.
+      // A copy a ReplicaSet is to adopt gets its labels at the hand-over (stashed in an annotation until then).
+      ...(meta.labels && !input.stashLabels ? { labels: withoutKeys(meta.labels, LIQO_OFFLOADED_POD_LABELS) } : {}),
       annotations: {
         // The source's lock is its own: the restored pod starts unlocked. A per-pod CRIU configuration is
         // honoured by the restore too (CRI-O: `leave-stopped` would keep the restored tasks stopped).

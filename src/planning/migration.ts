@@ -3,10 +3,19 @@
 // what to warn about. Pure: unit-tested, and shared with the workflow tests' stand-in activities.
 import type { V1Node, V1Pod, V1Taint, V1Toleration } from '@kubernetes/client-node';
 import type { MigrationStrategy } from '../api/migration.js';
-import type { MigrationPlan, PlanMigrationInput, PlannedSourcePod } from '../api/migration-plan.js';
+import type { MigrationPlan, OffloadedTo, PlanMigrationInput, PlannedSourcePod } from '../api/migration-plan.js';
 import { ANNOTATIONS, POD_DELETION_COST, pullSecretName } from '../api/names.js';
 import { leavingOwnerRefusal, refusalsFor, warningsFor, type Refusal } from '../kubernetes/eligibility.js';
-import { LIQO_VIRTUAL_NODE_TAINT, referencedConfig, tolerates } from '../kubernetes/target-pod.js';
+import {
+  isReflectionOf,
+  LIQO_VIRTUAL_NODE_TAINT,
+  reflectionRefusals,
+  remoteNamespace,
+  virtualNodeClusterId,
+  type NamespaceOffloadingFacts,
+  type NotReflected,
+} from '../kubernetes/liqo.js';
+import { referencedConfig, tolerates } from '../kubernetes/target-pod.js';
 import { controllingReplicaSet, handOverRefusals, plannedHandOver, type ReplicaSetOwners } from './replicaset-handover.js';
 import { nodeRuntime, restoreRefusal, sourceRuntime } from './restore-support.js';
 
@@ -29,6 +38,33 @@ export interface MigrationFacts {
   protectedNamespaces: string[];
   /** The registry has a pull identity (registry.pull): target pods pull with a Secret of this migration. */
   registryPullIdentity: boolean;
+  /** Read when the target node is a Liqo virtual node. */
+  offloadedTarget?: OffloadedTargetFacts;
+  /** Read when the source pod is on a Liqo virtual node. */
+  offloadedSource?: OffloadedSourceFacts;
+}
+
+/** What Liqo's objects say about a virtual node's provider and the namespace's offloading to it. */
+interface OffloadingFacts {
+  /** The podferry cluster that provides the virtual node (providerCluster) and the Liqo ids of both sides. */
+  provider: string;
+  providerId: string;
+  consumerId: string;
+  namespace: NamespaceOffloadingFacts;
+}
+
+export interface OffloadedTargetFacts extends OffloadingFacts {
+  /** The virtual node's offloadingPatch: what Liqo leaves out of the remote pod. */
+  notReflected: NotReflected;
+  /** The provider's nodes: its scheduler places the remote pod. */
+  providerNodes: V1Node[];
+  /** The pod of the source's name in the namespace the target namespace maps to at the provider. */
+  podAtProvider: V1Pod | undefined;
+}
+
+export interface OffloadedSourceFacts extends OffloadingFacts {
+  /** The pod of the source's name in the namespace the source namespace maps to at the provider. */
+  remotePod: V1Pod | undefined;
 }
 
 export type MigrationDecision = { plan: MigrationPlan } | { refused: Refusal[] };
@@ -116,7 +152,15 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
         'or pass options.allowUnschedulableTargetNode (--allow-unschedulable-node) to place the pod there anyway',
     );
   }
-  const runtime = sourceRuntime((pod.status?.containerStatuses ?? []).map((s) => s.containerID ?? ''));
+  const runsAt = facts.offloadedSource ? offloadedSourceRunsAt(request, pod, facts.offloadedSource) : undefined;
+  if (runsAt && 'refused' in runsAt) return { refused: [runsAt.refused] };
+  const runningPod = runsAt?.remotePod ?? pod;
+  const targetVirtual = virtualNodeClusterId(targetNode) !== undefined;
+  const offloaded = targetVirtual ? offloadedTargetRunsAt(request, pod, facts.offloadedTarget) : undefined;
+  if (offloaded && 'refused' in offloaded) return { refused: offloaded.refused };
+  // The node that restores: the named one, or for a virtual node the provider's, when only one can take the pod.
+  const restoringNode = offloaded ? offloaded.providerNode : targetNode;
+  const runtime = sourceRuntime((runningPod.status?.containerStatuses ?? []).map((s) => s.containerID ?? ''));
   if (runtime === 'cri-o' && request.checkpointVia === 'kubelet') {
     return refused(
       'CheckpointViaKubeletUnsupported',
@@ -124,13 +168,14 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
         'so the pod would run on after its checkpoint: use options.checkpointVia: runtime (the default; the node worker checkpoints it with runc)',
     );
   }
-  const cannotRestore = restoreRefusal(runtime, targetNode, target.node ? [] : schedulableNodes(facts.targetClusterNodes));
+  const candidates = offloaded ? offloaded.candidates : target.node ? [] : schedulableNodes(facts.targetClusterNodes);
+  const cannotRestore = restoreRefusal(runtime, restoringNode, candidates);
   if (cannotRestore) return { refused: [cannotRestore] };
-  const crioTarget = targetNode && nodeRuntime(targetNode)?.name === 'cri-o';
+  const crioTarget = restoringNode && nodeRuntime(restoringNode)?.name === 'cri-o';
   if (crioTarget && request.transfer === 'direct') {
     return refused(
       'DirectTransferUnsupported',
-      `node ${target.node} in cluster ${target.cluster} runs CRI-O, which can only pull checkpoint images from a registry (it has no image import): ` +
+      `node ${restoringNode.metadata?.name} in cluster ${offloaded?.runsAt.cluster ?? target.cluster} runs CRI-O, which can only pull checkpoint images from a registry (it has no image import): ` +
         'use options.transfer: registry (the default)',
     );
   }
@@ -166,12 +211,12 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
   if (strategy !== 'CreateThenDelete' && !target.node && !facts.sourceNodeUnschedulable) {
     warnings.push(`no target node given and ${node} is schedulable: the scheduler may place the pod on ${node} again (cordon it, or pass a target node)`);
   }
-  const statusOf = (name: string) => pod.status?.containerStatuses?.find((s) => s.name === name);
+  const statusOf = (name: string) => runningPod.status?.containerStatuses?.find((s) => s.name === name);
   return {
     plan: {
       migrationId: request.migrationId,
-      source: { ...source, uid: pod.metadata!.uid!, node },
-      target,
+      source: { ...source, uid: pod.metadata!.uid!, node, ...(runsAt ? { runsAt: runsAt.runsAt } : {}) },
+      target: offloaded ? { ...target, runsAt: offloaded.runsAt } : target,
       strategy,
       ...(replicaSetHandOver ? { replicaSetHandOver } : {}),
       containers: pod.spec!.containers.map((c) => ({
@@ -182,7 +227,7 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
       })),
       sourcePod: plannedSourcePod(pod),
       config,
-      prepullNodes: prepullNodes(target.node, targetNode, facts.targetClusterNodes),
+      prepullNodes: offloaded ? prepullNodes(offloaded.runsAt.node, offloaded.providerNode, offloaded.candidates) : prepullNodes(target.node, targetNode, facts.targetClusterNodes),
       targetNodeTaints: plainCopy(targetNode?.spec?.taints ?? []) as V1Taint[],
       ...(facts.registryPullIdentity ? { pullSecret: pullSecretName(request.migrationId) } : {}),
       warnings,
@@ -197,7 +242,7 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
  */
 function unschedulableBecause(node: V1Node, tolerations: V1Toleration[]): string | undefined {
   if (node.spec?.unschedulable) return 'is cordoned';
-  const virtualNode = node.metadata?.labels?.['liqo.io/type'] === 'virtual-node';
+  const virtualNode = virtualNodeClusterId(node) !== undefined;
   const untolerated = (node.spec?.taints ?? []).filter(
     (taint) => taint.effect !== 'PreferNoSchedule' && !tolerates(tolerations, taint) && !(virtualNode && taint.key === LIQO_VIRTUAL_NODE_TAINT),
   );
@@ -214,10 +259,80 @@ export function plannedSourcePod(pod: V1Pod): PlannedSourcePod {
 }
 
 function prepullNodes(named: string | undefined, targetNode: V1Node | undefined, clusterNodes: V1Node[]): string[] {
-  // A Liqo virtual node has no node worker of ours: the remote cluster's kubelet pulls the images.
-  if (named) return targetNode?.metadata?.labels?.['liqo.io/type'] === 'virtual-node' ? [] : [named];
+  // A Liqo virtual node has no node worker of ours: the provider's kubelet pulls the images (see offloadedTargetRunsAt).
+  if (named) return virtualNodeClusterId(targetNode) !== undefined ? [] : [named];
   const candidates = schedulableNodes(clusterNodes);
   return candidates.length <= MAX_PREPULL_NODES ? candidates.map((n) => n.metadata!.name!) : [];
+}
+
+/**
+ * The source is on a Liqo virtual node: its containers run in the pod Liqo made from it in the provider, in the
+ * namespace the source's namespace maps to there. That pod must be Liqo's reflection of this one, running on a node.
+ */
+function offloadedSourceRunsAt(
+  request: PlanMigrationInput,
+  pod: V1Pod,
+  facts: OffloadedSourceFacts,
+): { runsAt: NonNullable<MigrationPlan['source']['runsAt']>; remotePod: V1Pod } | { refused: Refusal } {
+  const { source } = request;
+  const mapped = remoteNamespace(source.namespace, source.cluster, facts.provider, facts.namespace);
+  if ('refused' in mapped) return mapped;
+  const remote = facts.remotePod;
+  const where = `pod ${mapped.namespace}/${source.pod} in cluster ${facts.provider}`;
+  const ref = `pod ${source.namespace}/${source.pod} in cluster ${source.cluster}, on Liqo virtual node ${pod.spec?.nodeName}`;
+  if (!remote || !isReflectionOf(remote, facts.consumerId, facts.providerId)) {
+    return {
+      refused: {
+        type: 'OffloadedPodNotFound',
+        message: `${ref}, runs as ${where}, which ${remote ? 'is not Liqo\'s reflection of it (labels offloading.liqo.io/origin and destination)' : 'does not exist'}: wait until Liqo has reflected it, then retry`,
+      },
+    };
+  }
+  const notRunning = remote.spec?.nodeName && remote.status?.phase === 'Running' ? refusalsFor(remote).find((r) => r.type === 'ContainerNotRunning') : undefined;
+  if (!remote.spec?.nodeName || remote.status?.phase !== 'Running' || notRunning) {
+    return {
+      refused: {
+        type: 'PodNotRunning',
+        message: `${ref}, runs as ${where}, which is ${notRunning ? 'not running every container' : (remote.status?.phase ?? 'Unknown')}: only a running pod has state to migrate; wait until it runs, then retry`,
+      },
+    };
+  }
+  return { runsAt: { cluster: facts.provider, namespace: mapped.namespace, uid: remote.metadata!.uid!, node: remote.spec.nodeName }, remotePod: remote };
+}
+
+/**
+ * The target node is a Liqo virtual node: the provider runs the pod, in the namespace the target namespace
+ * maps to there, on the node its scheduler chooses (known when only one can take the pod). Refused: a
+ * namespace not offloaded to that provider, what Liqo would not reflect faithfully, a pod of the name there.
+ */
+function offloadedTargetRunsAt(
+  request: PlanMigrationInput,
+  pod: V1Pod,
+  facts: OffloadedTargetFacts | undefined,
+): { runsAt: OffloadedTo; providerNode: V1Node | undefined; candidates: V1Node[] } | { refused: Refusal[] } {
+  const { source, target } = request;
+  if (!facts) throw new Error(`node ${target.node} is a Liqo virtual node, but its provider's facts were not read`);
+  const mapped = remoteNamespace(target.namespace, target.cluster, facts.provider, facts.namespace);
+  if ('refused' in mapped) return { refused: [mapped.refused] };
+  const unfaithful = reflectionRefusals(pod, facts.notReflected, mapped.namespace, [ANNOTATIONS.migrationId, ANNOTATIONS.sourceUid]);
+  if (unfaithful.length > 0) return { refused: unfaithful };
+  const inTheWay = facts.podAtProvider;
+  if (inTheWay && inTheWay.metadata?.annotations?.[ANNOTATIONS.migrationId] !== request.migrationId) {
+    return {
+      refused: [
+        {
+          type: 'TargetPodExists',
+          message:
+            `a pod named ${source.pod} already exists in ${facts.provider}/${mapped.namespace}, where Liqo would run the pod, and was not created by this migration: ` +
+            'delete it or migrate into another namespace',
+        },
+      ],
+    };
+  }
+  const candidates = schedulableNodes(facts.providerNodes);
+  const providerNode = candidates.length === 1 ? candidates[0] : undefined;
+  const node = providerNode?.metadata?.name;
+  return { runsAt: { cluster: facts.provider, namespace: mapped.namespace, ...(node ? { node } : {}) }, providerNode, candidates };
 }
 
 /** The nodes the scheduler may choose: Ready and not cordoned. */

@@ -34,7 +34,7 @@ import { ApplicationFailure, CancellationScope, isCancellation, patched, proxyAc
 import type { HandOverPods, PullSecretInput } from '../activities/kubernetes.js';
 import { errorMessage, OUTCOME_FAILURES } from '../api/failures.js';
 import { describeIssues, MigratePodInput, type MigratePodRequest, type MigrationResult, type PodIdentity } from '../api/migration.js';
-import type { MigrationPlan } from '../api/migration-plan.js';
+import { sourceExecution, targetExecution, type MigrationPlan } from '../api/migration-plan.js';
 import type { CheckpointArchiveImageInput } from '../activities/transfer.js';
 import { MIN_POD_DELETION_COST, nodeTaskQueue } from '../api/names.js';
 import { progressQuery, type MigrationMetricsSinks, type MigrationOutcome } from './definitions.js';
@@ -136,7 +136,9 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       state.plan = plan;
       progress.planned(plan.strategy, plan.containers.map((c) => c.name), plan.warnings);
       // 1a. A named target node's worker says whether its runtime restores (and with which CRIU), before the freeze.
-      if (plan.target.node !== undefined && patched(ASK_TARGET_RUNTIME)) await requireTargetCanRestore(plan, plan.target.node, progress);
+      //     (For a Liqo virtual node: the provider's node, when the plan knows it.)
+      const restoringNode = targetExecution(plan).node;
+      if (restoringNode !== undefined && patched(ASK_TARGET_RUNTIME)) await requireTargetCanRestore(plan, restoringNode, progress);
       const sourcePodRef = sourcePodOf(plan);
       announce({
         pod: sourcePodRef,
@@ -145,13 +147,15 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
         reason: 'MigrationStarted',
         message: `podferry moves this pod to cluster ${plan.target.cluster}, namespace ${plan.target.namespace}${plan.target.node ? `, node ${plan.target.node}` : ''} (${plan.strategy})`,
       });
-      const sourceQueue = nodeTaskQueue(plan.source.cluster, plan.source.node);
+      // Node-local steps go where the containers run (for a pod on a Liqo virtual node: the provider's pod and node).
+      const runsAt = sourceExecution(plan);
+      const sourceQueue = nodeTaskQueue(runsAt.cluster, runsAt.node);
       const sourceNode = proxyActivities<NodeWorkerActivities>(nodeLocal(sourceQueue));
       const sourceNodePersistent = proxyActivities<NodeWorkerActivities>(persistent(sourceQueue));
       const kubelet = proxyActivities<OrchestratorActivities>(checkpointCall(options.checkpointTimeoutSeconds));
       const sourceRuntime = proxyActivities<NodeWorkerActivities>(nodeCheckpointCall(sourceQueue, options.checkpointTimeoutSeconds));
       const containers = plan.containers.map((c) => c.name);
-      const pod = { podUid: plan.source.uid, containerIds: plan.containers.map((c) => c.containerId), migrationId };
+      const pod = { podUid: runsAt.uid, containerIds: plan.containers.map((c) => c.containerId), migrationId };
 
       // 1b. Pre-pull the containers' original images on the target node(s), before the downtime starts:
       //     the runtime needs them to restore. Best effort: a failure is only a warning.
@@ -197,15 +201,15 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       saga.onFailureCleanUp('delete checkpoint archives', () =>
         sourceNodePersistent.deleteArchives({
           paths: Object.values(state.checkpoints).map((c) => c.archivePath),
-          pod: { namespace: plan.source.namespace, name: plan.source.pod, containers },
+          pod: { namespace: runsAt.namespace, name: runsAt.pod, containers },
         }),
       );
       const checkpoints = await forEachContainer(containers, options.parallel, async (container) => {
         progress.container(container, 'Checkpointing');
-        const where = { namespace: plan.source.namespace, pod: plan.source.pod, container, timeoutSeconds: options.checkpointTimeoutSeconds };
+        const where = { namespace: runsAt.namespace, pod: runsAt.pod, container, timeoutSeconds: options.checkpointTimeoutSeconds };
         const result = throughRuntime
-          ? await sourceRuntime.checkpointThroughRuntime({ ...where, podUid: plan.source.uid, containerId: plan.containers.find((c) => c.name === container)!.containerId })
-          : await kubelet.checkpointContainer({ ...where, cluster: plan.source.cluster, node: plan.source.node });
+          ? await sourceRuntime.checkpointThroughRuntime({ ...where, podUid: runsAt.uid, containerId: plan.containers.find((c) => c.name === container)!.containerId })
+          : await kubelet.checkpointContainer({ ...where, cluster: runsAt.cluster, node: runsAt.node });
         state.checkpoints[container] = { archivePath: result.archivePath, durationMs: result.durationMs };
         progress.container(container, 'Checkpointed', { archivePath: result.archivePath });
         return result;
@@ -250,6 +254,20 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
           gracePeriodSeconds: TARGET_STOP_GRACE_SECONDS,
           waitSeconds: 60,
         });
+        const offloadedTo = plan.target.runsAt;
+        if (offloadedTo) {
+          // On a Liqo virtual node the local pod's deletion proves nothing of the containers: the provider's pod
+          // must be gone too (Liqo deletes it with the local pod; this waits for it, and shortens its grace period).
+          await targetStop.deletePod({
+            cluster: offloadedTo.cluster,
+            namespace: offloadedTo.namespace,
+            name: plan.source.pod,
+            onlyIfMigrationId: migrationId,
+            onlyIfSourceUid: plan.source.uid,
+            gracePeriodSeconds: TARGET_STOP_GRACE_SECONDS,
+            waitSeconds: 60,
+          });
+        }
         // Proven: the target's kubelet stopped its containers (or it never had any). The source may resume.
         progress.sourceOnAbort(plan.strategy === 'DeleteThenCreate' ? 'hold' : 'thaw');
       });
@@ -325,8 +343,8 @@ async function finishAfterCommit(
 ): Promise<MigrationResult> {
   const { options } = input;
   const plan = state.plan!;
-  const sourceQueue = nodeTaskQueue(plan.source.cluster, plan.source.node);
-  const sourceNode = proxyActivities<NodeWorkerActivities>(persistent(sourceQueue));
+  const runsAt = sourceExecution(plan);
+  const sourceNode = proxyActivities<NodeWorkerActivities>(persistent(nodeTaskQueue(runsAt.cluster, runsAt.node)));
   const migrationId = plan.migrationId;
   const sourcePod = sourcePodOf(plan);
   const notRemoved = (what: string, err: unknown) =>
@@ -366,14 +384,14 @@ async function finishAfterCommit(
       progress.enter('DeletingSource');
       progress.sourceOnAbort('hold');
       try {
-        await clusterPersistent.deletePod({ ...sourcePod, waitSeconds: 0 });
+        await requestSourceDeletion(plan, clusterPersistent);
       } catch (err) {
         throw notRemoved('requesting the deletion of the source pod', err);
       }
     }
     progress.sourceOnAbort('kill');
     try {
-      await sourceNode.killFrozenPod({ podUid: plan.source.uid, containerIds: plan.containers.map((c) => c.containerId), migrationId, fence: nextFence() });
+      await sourceNode.killFrozenPod({ podUid: runsAt.uid, containerIds: plan.containers.map((c) => c.containerId), migrationId, fence: nextFence() });
     } catch (err) {
       throw notRemoved('killing the frozen source processes', err);
     }
@@ -399,7 +417,7 @@ async function finishAfterCommit(
     await forward('deleting checkpoint archives', () =>
       sourceNode.deleteArchives({
         paths: Object.values(state.checkpoints).map((c) => c.archivePath),
-        pod: { namespace: plan.source.namespace, name: plan.source.pod, containers: plan.containers.map((c) => c.name) },
+        pod: { namespace: runsAt.namespace, name: runsAt.pod, containers: plan.containers.map((c) => c.name) },
       }),
     );
   }
@@ -459,7 +477,7 @@ async function prepullBaseImages(plan: MigrationPlan, progress: ProgressTracker)
   await Promise.all(
     plan.prepullNodes.map(async (targetNode) => {
       try {
-        const queue = nodeTaskQueue(plan.target.cluster, targetNode);
+        const queue = nodeTaskQueue(targetExecution(plan).cluster, targetNode);
         const pulled = await proxyActivities<NodeWorkerActivities>(targetNodePrep(queue)).pullImages({ images: baseImages });
         answering.add(targetNode);
         if (pulled.skipped) progress.warn(`base images not pre-pulled: ${pulled.skipped}`);
@@ -487,13 +505,14 @@ async function requireTargetCanRestore(plan: MigrationPlan, targetNode: string, 
       return undefined;
     }
   };
-  const sameNode = plan.target.cluster === plan.source.cluster && targetNode === plan.source.node;
-  const target = await describe(plan.target.cluster, targetNode);
+  const [restoringAt, runsAt] = [targetExecution(plan), sourceExecution(plan)];
+  const sameNode = restoringAt.cluster === runsAt.cluster && targetNode === runsAt.node;
+  const target = await describe(restoringAt.cluster, targetNode);
   if (!target) return;
-  const source = sameNode ? target : await describe(plan.source.cluster, plan.source.node);
+  const source = sameNode ? target : await describe(runsAt.cluster, runsAt.node);
   const { refusal, warnings } = describedRestoreCheck(target, source, sourceRuntimeOf(plan.containers.map((c) => c.containerId)));
   for (const warning of warnings) progress.warn(warning);
-  if (refusal) throw ApplicationFailure.nonRetryable(`${refusal.message} (cluster ${plan.target.cluster})`, refusal.type);
+  if (refusal) throw ApplicationFailure.nonRetryable(`${refusal.message} (cluster ${restoringAt.cluster})`, refusal.type);
 }
 
 /**
@@ -573,21 +592,29 @@ function rollbackFailure(cause: unknown, report: CompensationReport, state: Migr
       details: [progress.snapshot()],
     });
   }
-  const where = plan ? `pod ${plan.source.namespace}/${plan.source.pod} (uid ${plan.source.uid}) on node ${plan.source.node} of cluster ${plan.source.cluster}` : 'the source pod';
+  const runsAt = plan?.source.runsAt;
+  const where = plan
+    ? `pod ${plan.source.namespace}/${plan.source.pod} (uid ${plan.source.uid}) on node ${plan.source.node} of cluster ${plan.source.cluster}` +
+      (runsAt ? ` (running as pod ${runsAt.namespace}/${plan.source.pod}, uid ${runsAt.uid}, on node ${runsAt.node} of cluster ${runsAt.cluster})` : '')
+    : 'the source pod';
+  // The archives are where the source's containers ran (a pod on a Liqo virtual node: the provider's node).
+  const archiveNode = plan ? sourceExecution(plan).node : undefined;
+  const offloadedTo = plan?.target.runsAt;
   const images = state.sent.map((p) => p.ref).join(', ');
   const archives = Object.values(state.checkpoints).map((c) => c.archivePath).join(', ');
-  const kept = images || archives ? ` Its checkpoint images (${images || 'none'}) and archives on node ${plan?.source.node} (${archives || 'none'}) were kept.` : '';
+  const kept = images || archives ? ` Its checkpoint images (${images || 'none'}) and archives on node ${archiveNode} (${archives || 'none'}) were kept.` : '';
   const targetNotStopped = report.failed.find((f) => f.startsWith('stop the target'));
   const committedByReplicaSet = report.failed.find((f) => f.startsWith(TAKE_BACK));
   const message = committedByReplicaSet
     ? `migration failed (${errorMessage(cause)}) and was not rolled back: ${committedByReplicaSet}.${kept}`
     : targetNotStopped
     ? `migration failed (${errorMessage(cause)}) and the target pod could not be proven stopped (${targetNotStopped}): so that the workload never runs twice, ` +
-      `the source ${where} stays frozen and locked.${kept} Check the target pod ${plan?.source.pod} in ${plan?.target.cluster}/${plan?.target.namespace}: ` +
+      `the source ${where} stays frozen and locked.${kept} Check the target pod ${plan?.source.pod} in ${plan?.target.cluster}/${plan?.target.namespace}` +
+      `${offloadedTo ? ` and the pod Liqo runs for it in ${offloadedTo.cluster}/${offloadedTo.namespace}` : ''}: ` +
       'once it is gone and none of its containers runs on its node, delete it there if needed and resume the source (or delete the source if the target runs).'
     : report.failed.some((f) => f.startsWith('restore'))
       ? `migration failed (${errorMessage(cause)}) and could not be fully rolled back (${report.failed.join('; ')}). The source pod was deleted and could not be restored: ` +
-        `the workload is in its checkpoint images ${images} and archives on node ${plan?.source.node} (${archives}), which were kept` +
+        `the workload is in its checkpoint images ${images} and archives on node ${archiveNode} (${archives}), which were kept` +
         `${state.pullSecret ? ` with the pull secret ${plan?.pullSecret} that pulls the images` : ''}; create the pod from them to restore it.`
       : `migration failed (${errorMessage(cause)}) and the source could not be resumed (${report.failed.join('; ')}): ${where} may still be frozen; ` +
         "its node worker's safety net thaws it once this migration has ended." + kept;
@@ -608,8 +635,8 @@ async function deleteFrozenSource(
   options: { removeAtOnce?: boolean } = {},
 ): Promise<void> {
   const sourcePod = sourcePodOf(plan);
-  await api.deletePod({ ...sourcePod, waitSeconds: 0 });
-  await node.killFrozenPod({ podUid: plan.source.uid, containerIds: plan.containers.map((c) => c.containerId), migrationId: plan.migrationId, fence });
+  await requestSourceDeletion(plan, api);
+  await node.killFrozenPod({ podUid: sourceExecution(plan).uid, containerIds: plan.containers.map((c) => c.containerId), migrationId: plan.migrationId, fence });
   await api.deletePod({ ...sourcePod, waitSeconds: 50, ...(options.removeAtOnce ? { gracePeriodSeconds: 0 } : {}) });
 }
 
@@ -636,7 +663,8 @@ async function restoreSourceFromCheckpoint(
   if (patched(SOURCE_RESTORE_FROM_OWN_ARCHIVES)) {
     await Promise.all(direct.map((s) => node.importLocalCheckpointImage({ ...imageOf(s.container), ref: s.ref })));
   } else {
-    const offeredBy = { cluster: plan.source.cluster, node: plan.source.node };
+    const { cluster, node: offeringNode } = sourceExecution(plan);
+    const offeredBy = { cluster, node: offeringNode };
     await Promise.all(direct.map((s) => node.importCheckpointImage({ container: s.container, url: s.offerUrl!, ref: s.ref, source: offeredBy })));
   }
   const atSource = { ...plan, target: { cluster: source.cluster, namespace: source.namespace, node: plan.source.node }, targetNodeTaints: [] };
@@ -653,6 +681,17 @@ async function restoreSourceFromCheckpoint(
     timeoutSeconds: readyTimeoutSeconds,
   });
   return { ...restored, uid: ready.uid || restored.uid };
+}
+
+/**
+ * Requests the source pod's deletion, so that no kubelet restarts what the kill ends. A pod on a Liqo virtual
+ * node runs in the provider, whose kubelet learns of it only when Liqo deletes the pod there in turn: that
+ * pod's deletion is requested at once too.
+ */
+async function requestSourceDeletion(plan: MigrationPlan, api: Pick<OrchestratorActivities, 'deletePod'>): Promise<void> {
+  await api.deletePod({ ...sourcePodOf(plan), waitSeconds: 0 });
+  const runsAt = plan.source.runsAt;
+  if (runsAt) await api.deletePod({ cluster: runsAt.cluster, namespace: runsAt.namespace, name: plan.source.pod, uid: runsAt.uid, waitSeconds: 0 });
 }
 
 /** The source pod as the Kubernetes activities name it. */

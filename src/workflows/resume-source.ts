@@ -32,7 +32,9 @@ export async function resumeSource(request: ResumeSourceRequest): Promise<Resume
       'NothingHeld',
     );
   }
-  if (!source.node) throw ApplicationFailure.nonRetryable(`${describe(source)} has no node: nothing runs it, nothing to thaw`, 'NothingHeld');
+  // A source on a Liqo virtual node runs (frozen) in the provider: the thaw goes there.
+  const runsAt = source.runsAt ?? source;
+  if (!runsAt.node) throw ApplicationFailure.nonRetryable(`${describe(source)} has no node: nothing runs it, nothing to thaw`, 'NothingHeld');
 
   // 2. Never two copies: no pod this migration created may exist anywhere, stopping or not.
   if (held.targets.length > 0) {
@@ -46,8 +48,8 @@ export async function resumeSource(request: ResumeSourceRequest): Promise<Resume
   }
 
   // 3. Thaw, with a fence above every decision of the failed migration: a late call of it cannot freeze again.
-  const node = proxyActivities<NodeWorkerActivities>(nodeLocal(nodeTaskQueue(source.cluster, source.node)));
-  const { thawed } = await node.thawPod({ podUid: source.uid, containerIds: source.containerIds, migrationId, fence: RESUME_FENCE });
+  const node = proxyActivities<NodeWorkerActivities>(nodeLocal(nodeTaskQueue(runsAt.cluster, runsAt.node)));
+  const { thawed } = await node.thawPod({ podUid: runsAt.uid, containerIds: runsAt.containerIds, migrationId, fence: RESUME_FENCE });
 
   // 4. The pod may be migrated again.
   const { released } = await api.releaseSourceLock({ migrationId, cluster: source.cluster, namespace: source.namespace, name: source.name, uid: source.uid });

@@ -7,7 +7,7 @@ import { isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { PushedCheckpointImage, PushCheckpointImageInput } from '../activities/registry.js';
 import { errorMessage } from '../api/failures.js';
 import type { CheckpointTransfer, MigratePodInput } from '../api/migration.js';
-import type { MigrationPlan } from '../api/migration-plan.js';
+import { sourceExecution, targetExecution, type MigrationPlan } from '../api/migration-plan.js';
 import { checkpointImageTag, nodeTaskQueue } from '../api/names.js';
 import { forEachContainer, throwFirst } from './per-container.js';
 import type { ProgressTracker } from './progress.js';
@@ -36,21 +36,23 @@ export async function sendCheckpointImages(input: SendImagesInput): Promise<Sent
   const { plan, options, progress, saga, sent } = input;
   const migrationId = plan.migrationId;
   const containers = plan.containers.map((c) => c.name);
-  const sourceQueue = nodeTaskQueue(plan.source.cluster, plan.source.node);
+  // Where the archives are, and where the target's containers will run (Liqo: in the provider).
+  const [runsAt, restoringAt] = [sourceExecution(plan), targetExecution(plan)];
+  const sourceQueue = nodeTaskQueue(runsAt.cluster, runsAt.node);
   const source = proxyActivities<NodeWorkerActivities>(nodeTransfer(sourceQueue));
   const registryCleanup = proxyActivities<OrchestratorActivities>(persistent());
   const tags = Object.fromEntries(containers.map((c) => [c, checkpointImageTag(migrationId, c)]));
 
-  const landingNode = plan.target.node ?? (plan.prepullNodes.length === 1 ? plan.prepullNodes[0] : undefined);
+  const landingNode = restoringAt.node ?? (plan.prepullNodes.length === 1 ? plan.prepullNodes[0] : undefined);
   const receiver = landingNode && input.answering.has(landingNode) && (options.transfer === 'direct' || options.pullOnTarget) ? landingNode : undefined;
-  const directTo = options.transfer === 'direct' && receiver && receiver === plan.target.node ? receiver : undefined;
+  const directTo = options.transfer === 'direct' && receiver && receiver === restoringAt.node ? receiver : undefined;
 
   saga.onFailureCleanUp('delete checkpoint images', () =>
     Promise.all(containers.map((c) => registryCleanup.deleteImage({ tag: tags[c]! }))),
   );
   /** Checkpoint images placed in the receiving node's runtime (imported or pulled). */
   const onReceiver: string[] = [];
-  const receiverQueue = receiver ? nodeTaskQueue(plan.target.cluster, receiver) : undefined;
+  const receiverQueue = receiver ? nodeTaskQueue(restoringAt.cluster, receiver) : undefined;
   const receiverCalls = receiverQueue ? proxyActivities<NodeWorkerActivities>(nodeTransfer(receiverQueue)) : undefined;
   if (receiverQueue) {
     const receiverCleanup = proxyActivities<NodeWorkerActivities>(persistent(receiverQueue));
@@ -71,13 +73,13 @@ export async function sendCheckpointImages(input: SendImagesInput): Promise<Sent
     }
   };
   const sendDirect = async (container: string): Promise<SentCheckpointImage> => {
-    const offered = await source.offerCheckpointImage({ ...input.imageOf(container), receiver: { cluster: plan.target.cluster, node: directTo! } });
+    const offered = await source.offerCheckpointImage({ ...input.imageOf(container), receiver: { cluster: restoringAt.cluster, node: directTo! } });
     onReceiver.push(offered.ref);
     const received = await receiverCalls!.importCheckpointImage({
       container,
       url: offered.url,
       ref: offered.ref,
-      source: { cluster: plan.source.cluster, node: plan.source.node },
+      source: { cluster: runsAt.cluster, node: runsAt.node },
     });
     return {
       container,

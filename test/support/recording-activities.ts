@@ -48,6 +48,8 @@ export interface Script {
   sourceDeletedOnTakeBack?: boolean;
   /** What describeRuntime answers on the source and the target node (default: containerd 2.3.7, restore on, CRIU 4.2.1). */
   runtimes?: { source?: Partial<RuntimeDescription>; target?: Partial<RuntimeDescription> };
+  /** Liqo virtual nodes: where the plan says the source's and the target's containers run (its runsAt). */
+  runsAt?: { source?: NonNullable<MigrationPlan['source']['runsAt']>; target?: MigrationPlan['target']['runsAt'] };
 }
 
 export interface RecordedCall {
@@ -106,8 +108,8 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
     const strategy = migrationStrategy(input, script.replicaSetPods?.includes(input.source.pod));
     return {
       migrationId: input.migrationId,
-      source: { ...input.source, uid: pod.metadata!.uid!, node: script.node },
-      target: input.target,
+      source: { ...input.source, uid: pod.metadata!.uid!, node: script.node, ...(script.runsAt?.source ? { runsAt: script.runsAt.source } : {}) },
+      target: { ...input.target, ...(script.runsAt?.target ? { runsAt: script.runsAt.target } : {}) },
       strategy,
       ...(strategy === 'AdoptByReplicaSet'
         ? { replicaSetHandOver: { replicaSet: { name: 'sample-7d9f8c6b5', uid: 'rs-uid' }, deployment: 'sample', copyName: replicaSetCopyName('sample-7d9f8c6b5', input.migrationId) } }
@@ -115,7 +117,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
       containers: CONTAINERS.map((name) => ({ name, image: '10.231.0.1:5000/podferry/sample:lab', containerId: `containerd://${name}-id`, imageId: '10.231.0.1:5000/podferry/sample@sha256:5e8b' })),
       sourcePod: plannedSourcePod(pod),
       config: referencedConfig(pod.spec!),
-      prepullNodes: input.target.node ? [input.target.node] : [],
+      prepullNodes: script.runsAt?.target ? (script.runsAt.target.node ? [script.runsAt.target.node] : []) : input.target.node ? [input.target.node] : [],
       targetNodeTaints: [],
       ...(script.registryPull ? { pullSecret: pullSecretName(input.migrationId) } : {}),
       warnings: [],
@@ -196,7 +198,8 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
   };
   const runtimeDescription: RuntimeDescriptionActivities = {
     describeRuntime: () => {
-      const side = Context.current().info.taskQueue === nodeTaskQueue('lab-a', script.node) ? 'source' : 'target';
+      const runsAt = script.runsAt?.source;
+      const side = Context.current().info.taskQueue === nodeTaskQueue(runsAt?.cluster ?? 'lab-a', runsAt?.node ?? script.node) ? 'source' : 'target';
       return step(`describeRuntime:${side}`, {}, () => ({
         node: side,
         runtime: 'containerd',

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, parseConfig } from '../../src/config/load.js';
+import { Clusters } from '../../src/kubernetes/clusters.js';
 
 function writeConfig(text: string): string {
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'podferry-config-')), 'podferry.yaml');
@@ -32,6 +33,14 @@ describe('configuration', () => {
       expect(lines).toContain(`config ${file}: field clusters.lab-a.kubeconfig: Required`);
       expect(lines).toContain(`config ${file}: field registry.url: must be an http:// or https:// URL`);
     }
+  });
+
+  test("a cluster's Liqo cluster id: its name unless liqo.clusterId says otherwise", () => {
+    const config = parseConfig(
+      { clusters: { 'lab-a': { kubeconfig: '/k', context: 'lab-a' }, edge: { kubeconfig: '/k', context: 'edge', liqo: { clusterId: 'edge-7f3a' } } } },
+      '/etc/podferry.yaml',
+    );
+    expect(new Clusters(config.clusters).liqoClusterIds()).toEqual({ 'lab-a': 'lab-a', edge: 'edge-7f3a' });
   });
 
   test('unknown keys are reported (typos do not pass silently)', () => {

@@ -4,6 +4,7 @@ import type { MigrationPlan, PlanMigrationInput } from '../../src/api/migration-
 import { ANNOTATIONS } from '../../src/api/names.js';
 import { buildTargetPod } from '../../src/kubernetes/target-pod.js';
 import { decideMigration, MAX_PREPULL_NODES, sourceRefusals, type MigrationFacts } from '../../src/planning/migration.js';
+import { offloadedTarget } from '../fixtures/liqo.js';
 import { sourcePod } from '../fixtures/source-pod.js';
 
 /** The fixture pod (default/sample on lab-a-node in lab-a) moving to cluster lab-b by default. */
@@ -190,10 +191,10 @@ describe('pre-pull nodes and target node taints', () => {
     expect(plan.targetNodeTaints).toEqual([noExecute]);
   });
 
-  test('a Liqo virtual node: none (the remote cluster pulls), its taints still tolerated', () => {
-    const virtual = node('liqo-lab-b', { labels: { 'liqo.io/type': 'virtual-node' }, taints: [noExecute] });
-    const plan = planOf(facts({ node: 'liqo-lab-b' }, { targetNode: virtual }));
-    expect(plan.prepullNodes).toEqual([]);
+  test("a Liqo virtual node: the provider's node that runs the pod (test/unit/liqo-plan.test.ts), the virtual node's taints tolerated", () => {
+    const virtual = node('liqo-lab-b', { labels: { 'liqo.io/type': 'virtual-node', 'liqo.io/remote-cluster-id': 'lab-b' }, taints: [noExecute] });
+    const plan = planOf(facts({ node: 'liqo-lab-b' }, { targetNode: virtual, offloadedTarget: offloadedTarget({ providerNodes: [node('lab-b-node')] }) }));
+    expect(plan.prepullNodes).toEqual(['lab-b-node']);
     expect(plan.targetNodeTaints).toEqual([noExecute]);
   });
 

@@ -79,9 +79,21 @@ describe('deploy/rbac', () => {
 
   test('cluster-wide grants are only for what the API offers nowhere else; Secrets and ConfigMaps only inside namespaces', () => {
     // Pods are listed across namespaces only by drain (the pods of a node) and rebalance (candidates, capacity).
+    // Liqo's NamespaceMaps and VirtualNodes live in tenant namespaces whose names Liqo chooses (liqo.yaml, optional).
     const clusterWide = rules.filter((r) => r.kind === 'ClusterRole').flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${res}`)));
     expect([...new Set(clusterWide)].sort()).toEqual(
-      ['create nodes/checkpoint', 'create nodes/proxy', 'get namespaces', 'get nodes', 'list nodes', 'list pods', 'patch nodes'].sort(),
+      [
+        'create nodes/checkpoint',
+        'create nodes/proxy',
+        'get namespaces',
+        'get nodes',
+        'list nodes',
+        'list pods',
+        'patch nodes',
+        'get namespaceoffloadings',
+        'list namespacemaps',
+        'list virtualnodes',
+      ].sort(),
     );
     // nodes/proxy reaches the kubelet's /run (exec-like): only in the optional file for checkpointVia: kubelet.
     expect(rules.filter((r) => r.resources.some((res) => res.startsWith('nodes/'))).map((r) => r.file)).toEqual(['kubelet-checkpoint.yaml', 'kubelet-checkpoint.yaml']);

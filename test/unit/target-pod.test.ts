@@ -21,6 +21,12 @@ function rebuild(targetNode?: string) {
 }
 
 describe('rebuilding the source pod for the target cluster', () => {
+  test("a pod Liqo offloaded: Liqo's labels of that placement are dropped (Liqo sets them again on a pod it offloads)", () => {
+    const offloaded = sourcePod({ metadata: { labels: { app: 'sample', 'liqo.io/shadowPod': 'true', 'liqo.io/remote-unavailable': 'true' } } });
+    const target = buildTargetPod({ source: offloaded, sourceCluster: 'lab-a', targetNamespace: 'default', targetNode: 'lab-a-node', images, migrationId: 'mig-1' });
+    expect(target.metadata?.labels).toEqual({ app: 'sample' });
+  });
+
   test('keeps labels, annotations, env, ports, resources, probes, security context and movable volumes', () => {
     const source = sourcePod();
     const target = rebuild('lab-b-node');

@@ -41,14 +41,19 @@ const heldPod = (over: Partial<HeldPod> = {}): HeldPod => ({
 async function resume(held: HeldMigration | undefined) {
   const id = `r${++sequence}-${Date.now().toString(36)}`;
   const taskQueue = `podferry-resume-${id}`;
-  const recorder = new Recorder();
-  const activities = createRecordingStandInActivities(recorder, { node: 'lab-a-node', ...(held ? { held } : {}) });
+  const [recorder, providerRecorder] = [new Recorder(), new Recorder()];
+  const script = { node: 'lab-a-node', ...(held ? { held } : {}) };
+  const activities = createRecordingStandInActivities(recorder, script);
   const orchestrator = await Worker.create({ connection, taskQueue, workflowBundle, activities: activities.orchestrator });
   const node = await Worker.create({ connection, taskQueue: nodeTaskQueue('lab-a', 'lab-a-node'), activities: activities.node });
+  // lab-b's node: where a source on lab-a's Liqo virtual node runs.
+  const providerNode = await Worker.create({ connection, taskQueue: nodeTaskQueue('lab-b', 'lab-b-node'), activities: createRecordingStandInActivities(providerRecorder, script).node });
   const outcome = await orchestrator.runUntil(
-    node.runUntil(() => resumeHeldSource(client, `migration-${id}`, { taskQueue }).then((result) => ({ result, error: undefined }), (error: unknown) => ({ result: undefined, error }))),
+    node.runUntil(() =>
+      providerNode.runUntil(() => resumeHeldSource(client, `migration-${id}`, { taskQueue }).then((result) => ({ result, error: undefined }), (error: unknown) => ({ result: undefined, error }))),
+    ),
   );
-  return { ...outcome, recorder, migrationId: `migration-${id}` };
+  return { ...outcome, recorder, providerRecorder, migrationId: `migration-${id}` };
 }
 
 describe('podferry resume (resumeSource workflow)', () => {
@@ -59,6 +64,16 @@ describe('podferry resume (resumeSource workflow)', () => {
     expect(recorder.started()).toEqual(['findHeldMigration', 'thawPod', 'releaseSourceLock']);
     expect(recorder.calls.find((c) => c.call === 'thawPod')?.input).toEqual({ podUid: 'source-uid', containerIds: ['containerd://counter-id', 'containerd://kv-id'], migrationId, fence: RESUME_FENCE });
     expect(recorder.podEvents).toEqual([expect.objectContaining({ reason: 'SourceResumed', migrationId })]);
+  });
+
+  test("a held source on a Liqo virtual node: thawed where it runs, the provider's pod on its node; the local pod unlocked", async () => {
+    const runsAt = { cluster: 'lab-b', namespace: 'default', uid: 'remote-uid', node: 'lab-b-node', containerIds: ['containerd://counter-in-lab-b'] };
+    const { error, recorder, providerRecorder, migrationId } = await resume({ source: heldPod({ node: 'lab-b', runsAt }), targets: [] });
+    expect(error).toBeUndefined();
+    expect(providerRecorder.started()).toEqual(['thawPod']);
+    expect(providerRecorder.calls.find((c) => c.call === 'thawPod')?.input).toEqual({ podUid: 'remote-uid', containerIds: ['containerd://counter-in-lab-b'], migrationId, fence: RESUME_FENCE });
+    expect(recorder.started()).toEqual(['findHeldMigration', 'releaseSourceLock']);
+    expect(recorder.calls.find((c) => c.call === 'releaseSourceLock')?.input).toMatchObject({ cluster: 'lab-a', uid: 'source-uid' });
   });
 
   test('refused while a target pod of the migration exists, even terminating: the source stays frozen', async () => {
