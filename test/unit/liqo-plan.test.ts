@@ -3,12 +3,13 @@
 // mapping, node-local work sent to the provider's real node, and refusals of what Liqo would not reflect.
 import { describe, expect, test } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
-import { sourceExecution, targetExecution, type MigrationPlan, type PlanMigrationInput } from '../../src/api/migration-plan.js';
+import { sourceExecution, targetExecution, type PlanMigrationInput } from '../../src/api/migration-plan.js';
 import { ANNOTATIONS } from '../../src/api/names.js';
 import { providerCluster, reflectionRefusals, remoteNamespace, virtualNodeClusterId } from '../../src/kubernetes/liqo.js';
-import { decideMigration, type MigrationFacts } from '../../src/planning/migration.js';
+import type { MigrationFacts } from '../../src/planning/migration.js';
 import { offloadedSource, offloadedTarget, podOnVirtualNode, realNode, remotePod, VIRTUAL_NODE_TAINT, virtualNode } from '../fixtures/liqo.js';
 import { sourcePod } from '../fixtures/source-pod.js';
+import { planOf, refusalsOf } from '../support/plan-decision.js';
 
 /** default/sample of lab-a, from lab-a-node to lab-a's virtual node for lab-b (the issue's forward move). */
 function onto(overrides: Partial<MigrationFacts> = {}, request: Partial<PlanMigrationInput> = {}): MigrationFacts {
@@ -34,18 +35,6 @@ function back(overrides: Partial<MigrationFacts> = {}): MigrationFacts {
     request: { migrationId: 'mig-back', source: { cluster: 'lab-a', namespace: 'default', pod: 'sample' }, target: { cluster: 'lab-a', namespace: 'default', node: 'lab-a-node' } },
     ...overrides,
   };
-}
-
-function planOf(f: MigrationFacts): MigrationPlan {
-  const decision = decideMigration(f);
-  if ('refused' in decision) throw new Error(`expected a plan, got ${JSON.stringify(decision.refused)}`);
-  return decision.plan;
-}
-
-function refusalsOf(f: MigrationFacts) {
-  const decision = decideMigration(f);
-  if ('plan' in decision) throw new Error('expected a refusal, got a plan');
-  return decision.refused;
 }
 
 describe('a virtual node and its provider', () => {

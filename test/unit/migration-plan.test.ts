@@ -1,11 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
 import type { V1Node, V1Taint } from '@kubernetes/client-node';
-import type { MigrationPlan, PlanMigrationInput } from '../../src/api/migration-plan.js';
+import type { PlanMigrationInput } from '../../src/api/migration-plan.js';
 import { ANNOTATIONS } from '../../src/api/names.js';
 import { buildTargetPod } from '../../src/kubernetes/target-pod.js';
-import { decideMigration, MAX_PREPULL_NODES, sourceRefusals, type MigrationFacts } from '../../src/planning/migration.js';
+import { MAX_PREPULL_NODES, sourceRefusals, type MigrationFacts } from '../../src/planning/migration.js';
 import { offloadedTarget } from '../fixtures/liqo.js';
 import { sourcePod } from '../fixtures/source-pod.js';
+import { planOf, refusalsOf } from '../support/plan-decision.js';
 
 /** The fixture pod (default/sample on lab-a-node in lab-a) moving to cluster lab-b by default. */
 function facts(target: Partial<PlanMigrationInput['target']> = {}, overrides: Partial<MigrationFacts> = {}): MigrationFacts {
@@ -29,18 +30,6 @@ function node(name: string, options: { ready?: boolean; unschedulable?: boolean;
     spec: { unschedulable: options.unschedulable, taints: options.taints },
     status: { conditions: [{ type: 'Ready', status: options.ready === false ? 'False' : 'True' }] },
   };
-}
-
-function planOf(f: MigrationFacts): MigrationPlan {
-  const decision = decideMigration(f);
-  if ('refused' in decision) throw new Error(`expected a plan, got ${JSON.stringify(decision.refused)}`);
-  return decision.plan;
-}
-
-function refusalsOf(f: MigrationFacts) {
-  const decision = decideMigration(f);
-  if ('plan' in decision) throw new Error('expected a refusal, got a plan');
-  return decision.refused;
 }
 
 describe('refusals: each names the object and what to do', () => {

@@ -2,12 +2,13 @@
 // their reasons, the copy built unselectable, the copy's name, one migration per ReplicaSet.
 import { describe, expect, test } from '@jest/globals';
 import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
-import type { MigrationPlan, PlanMigrationInput } from '../../src/api/migration-plan.js';
+import type { PlanMigrationInput } from '../../src/api/migration-plan.js';
 import { ANNOTATIONS, POD_DELETION_COST } from '../../src/api/names.js';
 import { buildTargetPod } from '../../src/kubernetes/target-pod.js';
-import { decideMigration, sourceRefusals, targetPodName, type MigrationFacts } from '../../src/planning/migration.js';
+import { sourceRefusals, targetPodName, type MigrationFacts } from '../../src/planning/migration.js';
 import { replicaSetCopyName, siblingMigrationRefusal } from '../../src/planning/replicaset-handover.js';
 import { deployment, POD, REPLICASET, replicaSet, replicaSetPod, TEMPLATE_HASH } from '../fixtures/deployment.js';
+import { planOf, refusalsOf } from '../support/plan-decision.js';
 
 /** A pod of Deployment sample (ReplicaSet sample-7d9f8c6b5) on lab-a-node, moving to lab-a-node2 of lab-a by default. */
 function facts(
@@ -27,18 +28,6 @@ function facts(
     owners: { replicaSet: 'replicaSet' in options ? options.replicaSet : replicaSet(), deployment: 'deployment' in options ? options.deployment : deployment() },
     ...overrides,
   };
-}
-
-function planOf(f: MigrationFacts): MigrationPlan {
-  const decision = decideMigration(f);
-  if ('refused' in decision) throw new Error(`expected a plan, got ${JSON.stringify(decision.refused)}`);
-  return decision.plan;
-}
-
-function refusalsOf(f: MigrationFacts) {
-  const decision = decideMigration(f);
-  if ('plan' in decision) throw new Error('expected a refusal, got a plan');
-  return decision.refused;
 }
 
 describe("a Deployment's pod to another node of its cluster", () => {
