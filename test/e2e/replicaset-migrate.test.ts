@@ -15,7 +15,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { startMigration } from '../../src/client/migrations.js';
 import { createTemporalClient } from '../../src/client/connection.js';
 import { loadConfig } from '../../src/config/load.js';
-import { Clusters } from '../../src/kubernetes/clusters.js';
+import { apiStatus, Clusters } from '../../src/kubernetes/clusters.js';
 import { compareSampleStates, isReady, putSampleKey, readSampleState, sampleManifest, waitForPod } from '../../src/lab/sample-workload.js';
 import { startLabOrchestrator, type LabOrchestrator } from '../support/lab-orchestrator.js';
 
@@ -63,8 +63,14 @@ async function freshDeployment(): Promise<V1Pod[]> {
 
 async function removeDeployment(): Promise<void> {
   await apps.deleteNamespacedDeployment({ namespace: NAMESPACE, name: DEPLOYMENT, propagationPolicy: 'Foreground' }).catch(() => undefined);
+  // Foreground deletion: the Deployment object goes only after its pods; a create before that is refused.
+  const gone = async () =>
+    (await podsOf()).length === 0 && (await apps.readNamespacedDeployment({ namespace: NAMESPACE, name: DEPLOYMENT }).then(() => false, (err: unknown) => apiStatus(err) === 404));
   const deadline = Date.now() + 90_000;
-  while ((await podsOf()).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
+  while (!(await gone())) {
+    if (Date.now() > deadline) throw new Error(`deployment ${DEPLOYMENT} and its pods not gone within 90 s`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 /** Every pod name of the Deployment seen until stopped (polled every 100 ms). */
