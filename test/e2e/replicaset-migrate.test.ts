@@ -9,7 +9,7 @@
 // 2. A failure at the hand-over (injected: the patch that gives the copy its labels fails): the copy is deleted,
 //    the source resumes where it stopped, its deletion cost is put back, the ReplicaSet still has its two pods.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { AppsV1Api, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { startMigration } from '../../src/client/migrations.js';
@@ -22,7 +22,7 @@ import { startLabOrchestrator, type LabOrchestrator } from '../support/lab-orche
 const config = loadConfig();
 const clusters = new Clusters(config.clusters);
 const core = clusters.core('lab-a');
-const apps = clusters.kubeConfig('lab-a').makeApiClient(AppsV1Api);
+const apps = clusters.apps('lab-a');
 const NAMESPACE = 'default';
 const DEPLOYMENT = 'rs-sample';
 const SELECTOR = { 'app.kubernetes.io/name': 'podferry-rs-sample' };
