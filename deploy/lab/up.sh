@@ -451,9 +451,11 @@ install_criu_config() {
 }
 
 # The kubelet-client identity of the API server needs nodes/checkpoint (not in system:kubelet-api-admin).
+# deploy/admission: the pod name fence a StatefulSet's pod moves behind.
 apply_cluster_rbac() {
   local cluster=$1
   "$K8S_BIN/kubectl" --kubeconfig "$(cluster_state "$cluster")/admin.kubeconfig" apply -f "$LAB_DIR/manifests/apiserver-kubelet-rbac.yaml" >/dev/null
+  "$K8S_BIN/kubectl" --kubeconfig "$(cluster_state "$cluster")/admin.kubeconfig" apply -k "$PROJECT_DIR/deploy/admission" >/dev/null
 }
 
 default_service_account() {

@@ -9,7 +9,7 @@ import type { HeldMigration, HeldPod } from '../api/held-source.js';
 import type { PodIdentity } from '../api/migration.js';
 import type { MigrationPlan, PlanMigrationInput } from '../api/migration-plan.js';
 import { ANNOTATIONS, LABELS, migrationKey, POD_DELETION_COST, pullSecretName } from '../api/names.js';
-import { apiMessage, apiStatus, type Clusters } from '../kubernetes/clusters.js';
+import { apiMessage, apiStatus, jsonPointerKey, type Clusters } from '../kubernetes/clusters.js';
 import type { Refusal } from '../kubernetes/eligibility.js';
 import { isLiqoReflection, virtualNodeClusterId } from '../kubernetes/liqo.js';
 import { readOffloadedSource, readOffloadedTarget } from '../kubernetes/liqo-objects.js';
@@ -17,6 +17,7 @@ import { buildPullSecret } from '../kubernetes/pull-secret.js';
 import { buildTargetPod, migrationObjectLabels } from '../kubernetes/target-pod.js';
 import { decideMigration, migrationStrategy, sourceRefusals, targetPodName } from '../planning/migration.js';
 import { controllingDeployment, controllingReplicaSet, replicaSetCopyName, siblingMigrationRefusal, type ReplicaSetOwners } from '../planning/replicaset-handover.js';
+import { controllingStatefulSet } from '../planning/statefulset-recreate.js';
 import { heartbeatIfActive, sleep } from './context.js';
 
 export interface KubernetesActivityDeps {
@@ -138,7 +139,8 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     const sourceNodeName = pod.spec!.nodeName!; // bound, or sourceRefusals would have said PodNotScheduled
     const replicaSet = controllingReplicaSet(pod);
     const handsOver = migrationStrategy(input, replicaSet !== undefined) === 'AdoptByReplicaSet';
-    const [targetNamespaceExists, targetNode, podAtTarget, sourceNode, targetClusterNodes, owners] = await Promise.all([
+    const statefulSetName = controllingStatefulSet(pod)?.name;
+    const [targetNamespaceExists, targetNode, podAtTarget, sourceNode, targetClusterNodes, owners, statefulSet] = await Promise.all([
       ignore404(targetCore.readNamespace({ name: target.namespace })).then((namespace) => namespace !== undefined),
       target.node ? ignore404(targetCore.readNode({ name: target.node })) : undefined,
       readPod(target.cluster, target.namespace, handsOver ? replicaSetCopyName(replicaSet!.name, input.migrationId) : source.pod),
@@ -146,6 +148,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       clusters.core(source.cluster).readNode({ name: sourceNodeName }),
       target.node ? [] : targetCore.listNode().then((list) => list.items),
       handsOver ? readOwners(source.cluster, source.namespace, replicaSet!.name) : undefined,
+      statefulSetName ? ignore404(clusters.apps(source.cluster).readNamespacedStatefulSet({ name: statefulSetName, namespace: source.namespace })) : undefined,
     ]);
     // A Liqo virtual node at either end: its provider runs the pod (read there too).
     const [offloadedTarget, offloadedSource] = await Promise.all([
@@ -165,6 +168,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       protectedNamespaces: deps.protectedNamespaces ?? ['kube-system'],
       registryPullIdentity: deps.registryPull !== undefined,
       ...(owners ? { owners } : {}),
+      ...(statefulSet ? { statefulSet } : {}),
     });
     if ('refused' in decision) throw refusedFailure(decision.refused);
     await lockSourcePod(pod, input);
@@ -703,11 +707,6 @@ function madeBy(pod: V1Pod, migrationId: string, sourceUid?: string): boolean {
 /** Whether a ConfigMap or Secret was made by the migration of this key (its label says so). */
 function madeByMigration(object: { metadata?: { labels?: Record<string, string> } }, key: string): boolean {
   return object.metadata?.labels?.[LABELS.migrationKey] === key;
-}
-
-/** An object key as one JSON Pointer segment (RFC 6901). */
-function jsonPointerKey(key: string): string {
-  return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 /** What was read, or the refusal it came with thrown. */

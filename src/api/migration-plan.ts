@@ -58,6 +58,18 @@ export const ReplicaSetHandOver = z.object({
 });
 export type ReplicaSetHandOver = z.infer<typeof ReplicaSetHandOver>;
 
+/**
+ * A StatefulSet's pod moving within its namespace (strategy DeleteThenCreate): the StatefulSet (it adopts the
+ * restored pod, which keeps the name and the revision label) and the revision the pod is of. The pod's name is
+ * fenced (POD_NAME_FENCE) from before the freeze until the move has ended, so the StatefulSet cannot create a
+ * fresh pod of that name while the source is gone.
+ */
+export const StatefulSetRecreate = z.object({
+  statefulSet: z.object({ name: z.string(), uid: z.string() }),
+  revision: z.string(),
+});
+export type StatefulSetRecreate = z.infer<typeof StatefulSetRecreate>;
+
 export const MigrationPlan = z.object({
   migrationId: z.string(),
   source: z.object({
@@ -75,11 +87,14 @@ export const MigrationPlan = z.object({
   }),
   /**
    * DeleteThenCreate when the target is the source's own cluster and namespace (the name must be freed);
-   * AdoptByReplicaSet there for a ReplicaSet's pod (see replicaSetHandOver).
+   * AdoptByReplicaSet there for a ReplicaSet's pod (see replicaSetHandOver). A StatefulSet's pod, whose name
+   * is its identity, is DeleteThenCreate with its name fenced (see statefulSet).
    */
   strategy: MigrationStrategy,
   /** Present exactly when the strategy is AdoptByReplicaSet. */
   replicaSetHandOver: ReplicaSetHandOver.optional(),
+  /** Present when a StatefulSet controls the source (its strategy is DeleteThenCreate, its name fenced). */
+  statefulSet: StatefulSetRecreate.optional(),
   /**
    * containerId: the runtime's id as the kubelet (of the node the source runs at) reports it (containerd://<id>); imageId: the image the
    * container runs, by digest (what a runtime needs at the target as the checkpoint's base image).

@@ -39,6 +39,15 @@ export const ANNOTATIONS = {
 export const POD_DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
 /** The lowest pod-deletion-cost: given to a frozen source so its ReplicaSet deletes it rather than a sibling. */
 export const MIN_POD_DELETION_COST = String(-(2 ** 31));
+/**
+ * The pod name fence (deploy/admission): a ValidatingAdmissionPolicy that refuses creating a pod whose name is a
+ * key of the ConfigMap `configMap` in the pod's namespace, unless the pod carries the migration id that key
+ * holds (ANNOTATIONS.migrationId). While a StatefulSet's pod moves within its namespace, its name is fenced so
+ * the StatefulSet cannot start a fresh pod of it; the restored pod passes.
+ */
+export const POD_NAME_FENCE = { policy: 'podferry-pod-name-fence', configMap: 'podferry-fence' } as const;
+/** The label a StatefulSet's pods carry with the revision (ControllerRevision) they were made from. */
+export const CONTROLLER_REVISION_HASH = 'controller-revision-hash';
 export const LABELS = {
   /** Label on copied ConfigMaps/Secrets and the pull secret, so compensation finds exactly what this migration created. */
   migrationKey: 'podferry.io/migration-key',

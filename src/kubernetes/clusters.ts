@@ -92,3 +92,8 @@ export function apiMessage(err: unknown): string {
   if (body && typeof body === 'object' && 'message' in body) return String((body as { message: unknown }).message);
   return err instanceof Error ? err.message : String(err);
 }
+
+/** An object key as one JSON Pointer segment (RFC 6901), for JSON patches of annotations and ConfigMap keys. */
+export function jsonPointerKey(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}

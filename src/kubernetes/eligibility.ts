@@ -11,6 +11,15 @@ export interface Refusal {
 /** Volume kinds whose definition can be recreated at the target (their content is not carried). */
 const MOVABLE_VOLUME_KINDS = new Set(['emptyDir', 'configMap', 'secret', 'projected', 'downwardAPI']);
 
+/** Controllers whose pods move (to another node of their cluster): see planning/replicaset-handover.ts and statefulset-recreate.ts. */
+const MOVABLE_CONTROLLER_KINDS = new Set(['ReplicaSet', 'StatefulSet']);
+
+/** Why the pods of other controllers cannot move (measured on the lab, issue 16). */
+const CONTROLLER_WHY: Record<string, string> = {
+  DaemonSet: 'which runs one pod per node: it deletes a restored pod on another node and recreates the source on its own',
+  Job: 'which counts a pod deleted by podferry as failed and cannot move its completion counters to a restored pod',
+};
+
 export function volumeKind(volume: V1Volume): string {
   const kinds = Object.keys(volume).filter((key) => key !== 'name' && (volume as unknown as Record<string, unknown>)[key] != null);
   return kinds[0] ?? 'emptyDir'; // a volume with no source is an emptyDir
@@ -60,12 +69,12 @@ export function refusalsFor(pod: V1Pod): Refusal[] {
     }
   }
   const controller = pod.metadata?.ownerReferences?.find((owner) => owner.controller);
-  if (controller && controller.kind !== 'ReplicaSet') {
+  if (controller && !MOVABLE_CONTROLLER_KINDS.has(controller.kind)) {
     refusals.push({
       type: 'ControllerOwnedPod',
       message:
-        `${ref} is controlled by ${controller.kind} ${controller.name}, which would replace it at the source as soon as it is deleted. ` +
-        'Of controller-owned pods only those of a ReplicaSet (or Deployment) move, to another node of their cluster: migrate a standalone pod (no controller ownerReference) or a ReplicaSet\'s',
+        `${ref} is controlled by ${controller.kind} ${controller.name}, ${CONTROLLER_WHY[controller.kind] ?? 'a controller podferry does not know how to hand a restored pod to'}. ` +
+        'Of controller-owned pods only those of a ReplicaSet (or Deployment) or a StatefulSet move, to another node of their cluster: migrate a standalone pod (no controller ownerReference) or one of those',
     });
   }
   if (pod.metadata?.annotations?.['kubernetes.io/config.mirror']) {
@@ -86,15 +95,15 @@ export function refusalsFor(pod: V1Pod): Refusal[] {
 }
 
 /**
- * A ReplicaSet's pod moves only where its ReplicaSet can adopt the restored copy: its own cluster and
- * namespace. `controller` is the pod's controlling owner, if any; undefined: no refusal.
+ * A ReplicaSet's or StatefulSet's pod moves only where its controller takes the restored pod over: its own
+ * cluster and namespace. `controller` is the pod's controlling owner, if any; undefined: no refusal.
  */
 export function leavingOwnerRefusal(ref: string, controller: { kind: string; name: string } | undefined, leavesNamespace: boolean): Refusal | undefined {
-  if (controller?.kind !== 'ReplicaSet' || !leavesNamespace) return undefined;
+  if (!controller || !MOVABLE_CONTROLLER_KINDS.has(controller.kind) || !leavesNamespace) return undefined;
   return {
     type: 'ControllerOwnedPod',
     message:
-      `${ref} is controlled by ReplicaSet ${controller.name}, which adopts a restored copy only in its own cluster and namespace: ` +
+      `${ref} is controlled by ${controller.kind} ${controller.name}, which takes a restored pod over only in its own cluster and namespace: ` +
       'move it to another node of its cluster (same namespace); moves of owned pods across clusters or namespaces are not supported yet',
   };
 }

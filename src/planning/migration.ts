@@ -1,7 +1,7 @@
 // The plan of one pod's migration, decided from what planMigration read: whether it can migrate (every
 // refusal says why and what to do), in which order (strategy), where to pre-pull the base images, and
 // what to warn about. Pure: unit-tested, and shared with the workflow tests' stand-in activities.
-import type { V1Node, V1Pod, V1Taint, V1Toleration } from '@kubernetes/client-node';
+import type { V1Node, V1Pod, V1StatefulSet, V1Taint, V1Toleration } from '@kubernetes/client-node';
 import type { MigrationStrategy } from '../api/migration.js';
 import type { MigrationPlan, OffloadedTo, PlanMigrationInput, PlannedSourcePod } from '../api/migration-plan.js';
 import { ANNOTATIONS, POD_DELETION_COST, pullSecretName } from '../api/names.js';
@@ -18,6 +18,7 @@ import {
 import { referencedConfig, tolerates } from '../kubernetes/target-pod.js';
 import { controllingReplicaSet, handOverRefusals, plannedHandOver, type ReplicaSetOwners } from './replicaset-handover.js';
 import { nodeRuntime, restoreRefusal, sourceRuntime } from './restore-support.js';
+import { controllingStatefulSet, plannedStatefulSetRecreate, statefulSetRefusals } from './statefulset-recreate.js';
 
 /** What planMigration reads from the clusters; undefined stands for "not found". */
 export interface MigrationFacts {
@@ -32,6 +33,8 @@ export interface MigrationFacts {
   podAtTarget: V1Pod | undefined;
   /** The source's ReplicaSet and Deployment, read when a ReplicaSet controls the source (AdoptByReplicaSet). */
   owners?: ReplicaSetOwners;
+  /** Read when a StatefulSet controls the source; undefined: not found (or not read). */
+  statefulSet?: V1StatefulSet;
   /** The target cluster's nodes, when the request names none (the scheduler chooses among them). */
   targetClusterNodes: V1Node[];
   /** Namespaces the configuration protects (protectedNamespaces). */
@@ -185,6 +188,12 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
     if (cannotHandOver.length > 0) return { refused: cannotHandOver };
   }
   const replicaSetHandOver = strategy === 'AdoptByReplicaSet' ? plannedHandOver(pod, facts.owners!, request.migrationId) : undefined;
+  const ownedByStatefulSet = controllingStatefulSet(pod) !== undefined;
+  if (ownedByStatefulSet) {
+    const cannotRecreate = statefulSetRefusals(pod, facts.statefulSet, ref(request));
+    if (cannotRecreate.length > 0) return { refused: cannotRecreate };
+  }
+  const statefulSet = ownedByStatefulSet ? plannedStatefulSetRecreate(pod, facts.statefulSet!) : undefined;
   // The target pod keeps the source's name (a ReplicaSet's copy has its own); a pod of that name we did not
   // create (other than the source itself, which DeleteThenCreate removes first) is in the way.
   const inTheWay = facts.podAtTarget;
@@ -200,6 +209,12 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
     warnings.push(
       `the target is in the source's own namespace of cluster ${source.cluster}, so the frozen source pod is deleted before the target is created ` +
         `(the name must be free); if the move fails after that, the pod is restored on ${node} from its checkpoint images`,
+    );
+  }
+  if (statefulSet) {
+    warnings.push(
+      `the pod belongs to StatefulSet ${statefulSet.statefulSet.name}: its name is fenced until the move ends, so the StatefulSet cannot start a fresh pod of it; ` +
+        'the restored pod keeps the name and is adopted by the StatefulSet',
     );
   }
   if (replicaSetHandOver) {
@@ -219,6 +234,7 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
       target: offloaded ? { ...target, runsAt: offloaded.runsAt } : target,
       strategy,
       ...(replicaSetHandOver ? { replicaSetHandOver } : {}),
+      ...(statefulSet ? { statefulSet } : {}),
       containers: pod.spec!.containers.map((c) => ({
         name: c.name,
         image: c.image ?? '',

@@ -7,6 +7,7 @@ import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/w
 import { createKubeletActivities } from '../activities/kubelet.js';
 import { createKubernetesActivities, type KubernetesActivityDeps } from '../activities/kubernetes.js';
 import { createOperationsActivities } from '../activities/operations.js';
+import { createPodNameFenceActivities } from '../activities/pod-name-fence.js';
 import { createRegistryActivities, type RegistryActivities } from '../activities/registry.js';
 import type { PodferryConfig } from '../api/config.js';
 import { Clusters } from '../kubernetes/clusters.js';
@@ -30,6 +31,7 @@ export function createOrchestratorActivities(config: PodferryConfig) {
     ...createKubernetesActivities({ clusters, protectedNamespaces: config.protectedNamespaces, registryPull }),
     ...createKubeletActivities({ clusters }),
     ...createOperationsActivities({ clusters }),
+    ...createPodNameFenceActivities({ clusters }),
     // Cleaning up checkpoint images is the orchestrator's (the node pushes them).
     deleteImage: registry?.deleteImage ?? missingRegistry,
   };

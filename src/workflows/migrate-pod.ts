@@ -19,7 +19,9 @@
 //
 // Within the source's own cluster and namespace the target needs the source's name, so the frozen source
 // is deleted right before the target is created (strategy DeleteThenCreate); its undo restores the pod on
-// the source node from the checkpoint images.
+// the source node from the checkpoint images. A StatefulSet's pod moves the same way (its name is its identity),
+// with its name fenced from before the freeze until the move has ended: the StatefulSet's own creates of it are
+// refused (deploy/admission), the restored pod (and a pod restored at the source) passes and is adopted.
 //
 // A ReplicaSet's pod (AdoptByReplicaSet, same cluster and namespace) moves as a copy of its own name, made
 // without labels or owner so nothing selects it; the source gets the lowest pod-deletion-cost before the
@@ -35,8 +37,9 @@ import type { HandOverPods, PullSecretInput } from '../activities/kubernetes.js'
 import { errorMessage, OUTCOME_FAILURES } from '../api/failures.js';
 import { describeIssues, MigratePodInput, type MigratePodRequest, type MigrationResult, type PodIdentity } from '../api/migration.js';
 import { sourceExecution, targetExecution, type MigrationPlan } from '../api/migration-plan.js';
+import type { PodNameFenceInput } from '../activities/pod-name-fence.js';
 import type { CheckpointArchiveImageInput } from '../activities/transfer.js';
-import { MIN_POD_DELETION_COST, nodeTaskQueue } from '../api/names.js';
+import { MIN_POD_DELETION_COST, nodeTaskQueue, POD_NAME_FENCE } from '../api/names.js';
 import { progressQuery, type MigrationMetricsSinks, type MigrationOutcome } from './definitions.js';
 import { forEachContainer, throwFirst } from './per-container.js';
 import { announce } from './pod-events.js';
@@ -176,6 +179,14 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       if (handOver) {
         saga.onFailureCleanUp("restore the source's deletion cost", () => clusterPersistent.setPodDeletionCost({ ...sourcePodOf(plan), cost: handOver.previousDeletionCost }));
         await cluster.setPodDeletionCost({ ...sourcePodOf(plan), cost: MIN_POD_DELETION_COST });
+      }
+
+      // 1e. A StatefulSet's pod: fence its name, since the StatefulSet would start a fresh pod of it once the
+      //     source is deleted; proven to hold before the freeze, lifted once the move has ended.
+      const nameFence = podNameFenceOf(plan);
+      if (nameFence) {
+        saga.onFailureCleanUp('lift the pod name fence', () => clusterPersistent.liftPodNameFence(nameFence));
+        await cluster.raisePodNameFence(nameFence);
       }
 
       // 2. Freeze the whole source pod: from here on it makes no progress, so no state is lost after the
@@ -376,6 +387,12 @@ async function finishAfterCommit(
   // The target is Ready, so its kubelet has its images: the pull secret has served.
   const { pullSecret } = state;
   if (pullSecret) await forward(`deleting the pull secret ${plan.pullSecret}`, () => clusterPersistent.deletePullSecret(pullSecret));
+
+  // The restored pod holds the name now: a StatefulSet's own creates would fail on it anyway.
+  const nameFence = podNameFenceOf(plan);
+  if (nameFence) {
+    await forward(`lifting the fence of pod name ${nameFence.namespace}/${nameFence.pod} (${liftFenceByHand(nameFence)})`, () => clusterPersistent.liftPodNameFence(nameFence));
+  }
 
   // 7. Delete the source (DeleteThenCreate did so before creating the target; with AdoptByReplicaSet its
   //    ReplicaSet requested the deletion, which was the commit): kill its frozen processes, wait until it is gone.
@@ -603,6 +620,7 @@ function rollbackFailure(cause: unknown, report: CompensationReport, state: Migr
   const images = state.sent.map((p) => p.ref).join(', ');
   const archives = Object.values(state.checkpoints).map((c) => c.archivePath).join(', ');
   const kept = images || archives ? ` Its checkpoint images (${images || 'none'}) and archives on node ${archiveNode} (${archives || 'none'}) were kept.` : '';
+  const fence = plan && podNameFenceOf(plan);
   const targetNotStopped = report.failed.find((f) => f.startsWith('stop the target'));
   const committedByReplicaSet = report.failed.find((f) => f.startsWith(TAKE_BACK));
   const message = committedByReplicaSet
@@ -615,7 +633,8 @@ function rollbackFailure(cause: unknown, report: CompensationReport, state: Migr
     : report.failed.some((f) => f.startsWith('restore'))
       ? `migration failed (${errorMessage(cause)}) and could not be fully rolled back (${report.failed.join('; ')}). The source pod was deleted and could not be restored: ` +
         `the workload is in its checkpoint images ${images} and archives on node ${archiveNode} (${archives}), which were kept` +
-        `${state.pullSecret ? ` with the pull secret ${plan?.pullSecret} that pulls the images` : ''}; create the pod from them to restore it.`
+        `${state.pullSecret ? ` with the pull secret ${plan?.pullSecret} that pulls the images` : ''}; create the pod from them to restore it.` +
+        (fence ? ` Its name stays fenced, so that StatefulSet ${plan?.statefulSet?.statefulSet.name} starts no fresh pod of it; once the workload runs again (or to let the StatefulSet start a fresh one): ${liftFenceByHand(fence)}.` : '')
       : `migration failed (${errorMessage(cause)}) and the source could not be resumed (${report.failed.join('; ')}): ${where} may still be frozen; ` +
         "its node worker's safety net thaws it once this migration has ended." + kept;
   return ApplicationFailure.create({ message, type: OUTCOME_FAILURES.failed, nonRetryable: true, cause: cause as Error, details: [progress.snapshot()] });
@@ -692,6 +711,16 @@ async function requestSourceDeletion(plan: MigrationPlan, api: Pick<Orchestrator
   await api.deletePod({ ...sourcePodOf(plan), waitSeconds: 0 });
   const runsAt = plan.source.runsAt;
   if (runsAt) await api.deletePod({ cluster: runsAt.cluster, namespace: runsAt.namespace, name: plan.source.pod, uid: runsAt.uid, waitSeconds: 0 });
+}
+
+/** The fenced pod name of a StatefulSet's pod (plan.statefulSet), or undefined. */
+function podNameFenceOf(plan: MigrationPlan): PodNameFenceInput | undefined {
+  return plan.statefulSet ? { cluster: plan.source.cluster, namespace: plan.source.namespace, pod: plan.source.pod, migrationId: plan.migrationId } : undefined;
+}
+
+/** What an operator runs to lift a fence the migration could not. */
+function liftFenceByHand(fence: PodNameFenceInput): string {
+  return `kubectl --context ${fence.cluster} -n ${fence.namespace} patch configmap ${POD_NAME_FENCE.configMap} --type=json -p '[{"op":"remove","path":"/data/${fence.pod}"}]'`;
 }
 
 /** The source pod as the Kubernetes activities name it. */

@@ -7,6 +7,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { KubeletActivities } from '../../src/activities/kubelet.js';
 import type { KubernetesActivities, PodEventInput } from '../../src/activities/kubernetes.js';
 import type { NodeActivities } from '../../src/activities/node.js';
+import type { PodNameFenceActivities } from '../../src/activities/pod-name-fence.js';
 import type { RegistryActivities } from '../../src/activities/registry.js';
 import type { RuntimeCheckpointActivities } from '../../src/activities/runtime-checkpoint.js';
 import type { RuntimeDescriptionActivities } from '../../src/activities/runtime-description.js';
@@ -42,6 +43,8 @@ export interface Script {
    * cluster the plan's strategy is AdoptByReplicaSet.
    */
   replicaSetPods?: string[];
+  /** Source pods (by name) that belong to StatefulSet web: within their cluster the plan fences their name. */
+  statefulSetPods?: string[];
   /** Which pod the ReplicaSet deletes after the hand-over (default: the source). */
   replicaSetDeletes?: 'source' | 'copy';
   /** What takeBackFromReplicaSet finds: the ReplicaSet deleted the source after all (default: no). */
@@ -114,6 +117,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
       ...(strategy === 'AdoptByReplicaSet'
         ? { replicaSetHandOver: { replicaSet: { name: 'sample-7d9f8c6b5', uid: 'rs-uid' }, deployment: 'sample', copyName: replicaSetCopyName('sample-7d9f8c6b5', input.migrationId) } }
         : {}),
+      ...(strategy === 'DeleteThenCreate' && script.statefulSetPods?.includes(input.source.pod) ? { statefulSet: { statefulSet: { name: 'web', uid: 'sts-uid' }, revision: 'web-6c9b7d5f4' } } : {}),
       containers: CONTAINERS.map((name) => ({ name, image: '10.231.0.1:5000/podferry/sample:lab', containerId: `containerd://${name}-id`, imageId: '10.231.0.1:5000/podferry/sample@sha256:5e8b' })),
       sourcePod: plannedSourcePod(pod),
       config: referencedConfig(pod.spec!),
@@ -155,6 +159,10 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
     recordPodEvent: async (input) => {
       recorder.podEvents.push(input);
     },
+  };
+  const podNameFence: PodNameFenceActivities = {
+    raisePodNameFence: (input) => step('raisePodNameFence', input, () => ({ waitedMs: 5 })),
+    liftPodNameFence: (input) => step('liftPodNameFence', input, () => ({ lifted: true })),
   };
   // The same step either way (through the kubelet API or the node's runtime): the tests watch the orchestration.
   const checkpoint = (input: { namespace: string; pod: string; container: string }) =>
@@ -219,7 +227,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
   };
   return {
     /** What the orchestrator worker registers (main task queue). */
-    orchestrator: { ...kubernetes, ...kubelet, deleteImage: registry.deleteImage },
+    orchestrator: { ...kubernetes, ...kubelet, ...podNameFence, deleteImage: registry.deleteImage },
     /** What the node worker registers (the node's task queue). */
     node: { ...node, ...runtimeCheckpoint, ...runtimeDescription, ...registry, ...transfer },
   };

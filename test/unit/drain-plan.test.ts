@@ -28,7 +28,7 @@ describe('which pods of a node a drain moves', () => {
     const reason = (name: string) => split.skipped.find((s) => s.name === name)!.reason;
     expect(reason('node-exporter-x1')).toContain('belongs to DaemonSet node-exporter');
     expect(reason('kube-proxy-lab-a-node')).toContain('mirror of a static pod');
-    expect(reason('web-7d9f-x')).toContain('controlled by ReplicaSet web-7d9f, which adopts a restored copy only in its own cluster and namespace');
+    expect(reason('web-7d9f-x')).toContain('controlled by ReplicaSet web-7d9f, which takes a restored pod over only in its own cluster and namespace');
     expect(reason('db')).toContain('volume data is a persistentVolumeClaim volume');
   });
 
@@ -39,11 +39,14 @@ describe('which pods of a node a drain moves', () => {
     expect(isComplete(splitNodePods([replica], 'lab-b').skipped, [])).toBe(false);
   });
 
-  test("within its cluster a ReplicaSet's pod migrates (its ReplicaSet adopts the copy); a StatefulSet's is skipped", () => {
+  test("within its cluster a ReplicaSet's pod (its ReplicaSet adopts the copy) and a StatefulSet's (under its fenced name) migrate; to another cluster both are skipped", () => {
     const stateful = named('web-0', { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'web', uid: 'u', controller: true }] } });
     const split = splitNodePods([named('sample'), replica, stateful], 'lab-a');
-    expect(split.migratable.map((p) => p.name)).toEqual(['sample', 'web-7d9f-x']);
-    expect(split.skipped.map((s) => [s.name, s.type])).toEqual([['web-0', 'ControllerOwnedPod']]);
+    expect(split.migratable.map((p) => p.name)).toEqual(['sample', 'web-0', 'web-7d9f-x']);
+    expect(split.skipped).toEqual([]);
+    const away = splitNodePods([stateful], 'lab-b');
+    expect(away.skipped.map((s) => [s.name, s.type])).toEqual([['web-0', 'ControllerOwnedPod']]);
+    expect(away.skipped[0]?.reason).toContain('controlled by StatefulSet web, which takes a restored pod over only in its own cluster and namespace');
   });
 
   test("a ReplicaSet's pods are one batch, moved one after another; other pods are batches of their own, in order", () => {

@@ -35,14 +35,19 @@ describe('which pods can migrate', () => {
     expect(refusals[1]?.message).toContain('volume logs is a hostPath volume');
   });
 
-  test.each(['StatefulSet', 'DaemonSet', 'Job', 'Rollout'])('a pod controlled by a %s is refused, saying the controller would replace it', (kind) => {
+  test.each([
+    ['DaemonSet', 'which runs one pod per node: it deletes a restored pod on another node and recreates the source on its own'],
+    ['Job', 'which counts a pod deleted by podferry as failed'],
+    ['Rollout', 'a controller podferry does not know how to hand a restored pod to'],
+  ])('a pod controlled by a %s is refused, saying why that controller cannot take a restored pod', (kind, why) => {
     const refusals = refusalsFor(sourcePod({ metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind, name: 'web', uid: 'u', controller: true }] } }));
     expect(refusals.map((r) => r.type)).toEqual(['ControllerOwnedPod']);
-    expect(refusals[0]?.message).toMatch(new RegExp(`controlled by ${kind} web, which would replace it at the source.*only those of a ReplicaSet \\(or Deployment\\) move`));
+    expect(refusals[0]?.message).toContain(`controlled by ${kind} web, ${why}`);
+    expect(refusals[0]?.message).toContain('only those of a ReplicaSet (or Deployment) or a StatefulSet move, to another node of their cluster');
   });
 
-  test("a ReplicaSet's pod is not refused for its owner (the plan checks where it goes), nor warned about its ownerReference", () => {
-    const pod = sourcePod({ metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9f', uid: 'u', controller: true }] } });
+  test.each(['ReplicaSet', 'StatefulSet'])("a %s's pod is not refused for its owner (the plan checks where it goes), nor warned about its ownerReference", (kind) => {
+    const pod = sourcePod({ metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind, name: 'web-7d9f', uid: 'u', controller: true }] } });
     expect(refusalsFor(pod)).toEqual([]);
     expect(warningsFor(pod).filter((w) => w.includes('ownerReferences'))).toEqual([]);
   });

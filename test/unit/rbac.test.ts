@@ -10,6 +10,7 @@ import { parse, parseAllDocuments, type Pair, type Scalar, type YAMLMap, type YA
 import { createKubeletActivities } from '../../src/activities/kubelet.js';
 import { createKubernetesActivities } from '../../src/activities/kubernetes.js';
 import { createOperationsActivities } from '../../src/activities/operations.js';
+import { createPodNameFenceActivities } from '../../src/activities/pod-name-fence.js';
 import { Clusters } from '../../src/kubernetes/clusters.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -21,6 +22,7 @@ const apiActivities = Object.keys({
   ...createKubernetesActivities({ clusters }),
   ...createKubeletActivities({ clusters }),
   ...createOperationsActivities({ clusters }),
+  ...createPodNameFenceActivities({ clusters }),
 }).sort();
 
 interface Rule {

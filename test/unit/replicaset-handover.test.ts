@@ -64,7 +64,7 @@ describe("a Deployment's pod to another node of its cluster", () => {
       {
         type: 'ControllerOwnedPod',
         message:
-          `pod default/${POD} in cluster lab-a is controlled by ReplicaSet ${REPLICASET}, which adopts a restored copy only in its own cluster and namespace: ` +
+          `pod default/${POD} in cluster lab-a is controlled by ReplicaSet ${REPLICASET}, which takes a restored pod over only in its own cluster and namespace: ` +
           'move it to another node of its cluster (same namespace); moves of owned pods across clusters or namespaces are not supported yet',
       },
     ]);

@@ -528,6 +528,48 @@ describe('migratePod with recording stand-in activities', () => {
     }, 60_000);
   });
 
+  describe("a StatefulSet's pod within its cluster (DeleteThenCreate behind the pod name fence)", () => {
+    const restore = 'restore source from its checkpoint images';
+    const fence = 'lift the pod name fence';
+    const stateful = (script: Omit<Script, 'node'> = {}) => migrate({ ...script, statefulSetPods: ['sample'] }, {}, undefined, 'lab-a');
+    const failureOf = (error: unknown) => (error as WorkflowFailedError).cause as ApplicationFailure;
+
+    test('the name is fenced before the freeze and lifted once the restored pod is Ready, before anything else', async () => {
+      const { error, recorder, handle } = await stateful();
+      expect(error).toBeUndefined();
+      const calls = withoutRuntimeDescriptions(recorder);
+      expect(calls.slice(0, 4)).toEqual(['planMigration', 'pullImages', 'raisePodNameFence', 'freezePod']);
+      expect(calls.slice(calls.indexOf('createTargetPod'), calls.indexOf('createTargetPod') + 3)).toEqual(['createTargetPod', 'waitPodReady', 'liftPodNameFence']);
+      const fenced = { cluster: 'lab-a', namespace: 'default', pod: 'sample', migrationId: handle.workflowId };
+      expect(recorder.calls.filter((c) => c.call.endsWith('PodNameFence') && c.event === 'start').map((c) => c.input)).toEqual([fenced, fenced]);
+      await Worker.runReplayHistory({ workflowBundle, replayName: 'statefulset pod moved' }, keepHistory('committed-statefulset-fenced', await handle.fetchHistory()), handle.workflowId);
+    }, 60_000);
+
+    test('the fence cannot be proven: nothing was frozen; the fence is lifted and the lock released', async () => {
+      const { error, recorder, progress } = await stateful({ failAt: 'raisePodNameFence' });
+      expect(failureOf(error).type).toBe('MigrationRolledBack');
+      expect(progress.compensations).toEqual([fence, lock].map((name) => ({ name, ok: true })));
+      expect(recorder.started()).not.toContain('freezePod');
+    }, 60_000);
+
+    test('the restored pod fails to become Ready: the pod is restored on its source node (through the fence), and only then is the fence lifted', async () => {
+      const { error, recorder, progress } = await stateful({ failAt: 'waitPodReady', failOnce: true });
+      expect(failureOf(error).type).toBe('MigrationRolledBack');
+      expect(progress.compensations.map((c) => c.name)).toEqual([target, restore, thaw, config, received, images, archives, fence, lock]);
+      const started = recorder.started();
+      expect(started.lastIndexOf('liftPodNameFence')).toBeGreaterThan(started.lastIndexOf('waitPodReady'));
+    }, 60_000);
+
+    test('the restore fails too: the name stays fenced (the StatefulSet starts no empty pod), and the failure says how to lift it', async () => {
+      const { error, recorder } = await stateful({ failAt: 'createTargetPod' });
+      const failure = failureOf(error);
+      expect(failure.type).toBe('MigrationFailed');
+      expect(failure.message).toContain('Its name stays fenced, so that StatefulSet web starts no fresh pod of it');
+      expect(failure.message).toContain(`patch configmap podferry-fence --type=json -p '[{"op":"remove","path":"/data/sample"}]'`);
+      expect(recorder.started()).not.toContain('liftPodNameFence');
+    }, 60_000);
+  });
+
   describe("a ReplicaSet's pod within its cluster (AdoptByReplicaSet)", () => {
     const cost = "restore the source's deletion cost";
     const takeBack = 'take the copy back from the ReplicaSet';
