@@ -1,11 +1,12 @@
 // Checkpoint images in the OCI registry. The push runs on the node worker, because the archive exists only
 // on the node: the archive file is streamed once, hashed on the way, and is itself the image's only layer.
 import { ApplicationFailure } from '@temporalio/common';
-import { imageReference, MEDIA_TYPES, migrationCheckpointImage } from '../oci/checkpoint-image.js';
+import { MEDIA_TYPES, namedMigrationCheckpointImage } from '../oci/checkpoint-image.js';
 import { readDigestMemo, writeDigestMemo } from '../node/archive-digest.js';
 import type { CheckpointArchives } from '../node/checkpoint-archives.js';
 import { RegistryClient, RegistryError } from '../registry/client.js';
 import { heartbeatIfActive, previousHeartbeat, whileHeartbeating } from './context.js';
+import type { CheckpointArchiveImageInput } from './transfer.js';
 
 export interface RegistryActivityDeps {
   registry: RegistryClient;
@@ -17,12 +18,8 @@ export interface RegistryActivityDeps {
   archives?: CheckpointArchives;
 }
 
-export interface PushCheckpointImageInput {
-  migrationId: string;
-  container: string;
-  archivePath: string;
+export interface PushCheckpointImageInput extends CheckpointArchiveImageInput {
   tag: string;
-  originalImage?: string;
 }
 
 export interface PushedCheckpointImage {
@@ -62,13 +59,12 @@ export function createRegistryActivities(deps: RegistryActivityDeps) {
         progress = { layerDigest: layer.digest };
         heartbeatIfActive(progress); // now, not at the next beat: a retry from here on only asks the registry
         await writeDigestMemo(file, layer.digest);
-        const image = migrationCheckpointImage(input, layer);
+        const { image, ref } = namedMigrationCheckpointImage(input, layer, { host: deps.pullHost ?? deps.registry.host, repository });
         await deps.registry.pushBlobBytes(repository, image.config.bytes, image.config.digest, { signal });
         await deps.registry.putManifest(repository, input.tag, image.manifest.bytes, MEDIA_TYPES.manifest, { signal });
-        const host = deps.pullHost ?? deps.registry.host;
         return {
           container: input.container,
-          ref: imageReference(host, repository, image.manifest.digest),
+          ref,
           tag: input.tag,
           manifestDigest: image.manifest.digest,
           layerDigest: layer.digest,

@@ -13,7 +13,7 @@ import { CheckpointServer, fetchOffer } from '../node/checkpoint-server.js';
 import type { ContainerdImport, ImageLayoutStream } from '../node/containerd-import.js';
 import type { CriImages } from '../node/cri-images.js';
 import { nodeIdentity, type NodeCredentials } from '../node/node-identity.js';
-import { imageReference, migrationCheckpointImage } from '../oci/checkpoint-image.js';
+import { namedMigrationCheckpointImage } from '../oci/checkpoint-image.js';
 import { packOciLayout } from '../oci/oci-layout.js';
 import { sleep, whileHeartbeating } from './context.js';
 
@@ -105,8 +105,8 @@ export function createTransferActivities(deps: TransferActivityDeps) {
         'ArchiveNotFound',
       );
     }
-    const image = migrationCheckpointImage(input, layer);
-    return { file, layer, image, ref: imageReference(deps.pullHost, deps.repository, image.manifest.digest) };
+    const { image, ref } = namedMigrationCheckpointImage(input, layer, { host: deps.pullHost, repository: deps.repository });
+    return { file, layer, image, ref };
   }
 
   async function offerCheckpointImage(input: OfferCheckpointImageInput): Promise<OfferedCheckpointImage> {

@@ -114,3 +114,16 @@ export function migrationCheckpointImage(
 export function imageReference(host: string, repository: string, manifestDigest: string): string {
   return `${host}/${repository}@${manifestDigest}`;
 }
+
+/**
+ * The checkpoint image of one container of a migration, named as the target pod will reference it. Both ways
+ * an image travels (a registry push, a node-to-node offer) make it here, so the pod spec is the same either way.
+ */
+export function namedMigrationCheckpointImage(
+  input: { migrationId: string; container: string; originalImage?: string },
+  layer: { digest: string; size: number },
+  at: { host: string; repository: string },
+): { image: CheckpointImage; ref: string } {
+  const image = migrationCheckpointImage(input, layer);
+  return { image, ref: imageReference(at.host, at.repository, image.manifest.digest) };
+}
