@@ -11,6 +11,7 @@ import { Clusters } from '../../src/kubernetes/clusters.js';
 import { compareSampleStates, deploySample, isReady, putSampleKey, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
 import { podferry } from '../support/lab-cli.js';
 import { startLabOrchestrator, type LabOrchestrator } from '../support/lab-orchestrator.js';
+import { OwnedSample } from '../support/owned-workloads.js';
 
 const config = loadConfig();
 const clusters = new Clusters(config.clusters);
@@ -87,4 +88,40 @@ describe('podferry drain on the lab', () => {
     expect(compareSampleStates(before, after).filter((check) => !check.ok)).toEqual([]);
     console.log(`drain within lab-a moved the sample to lab-a-node2: downtime ${report.moved[0]!.downtimeMs} ms`);
   }, 420_000);
+
+  test("drain lab-a/lab-a-node without --to moves a Deployment's two pods and a StatefulSet's pod to lab-a-node2, taken over by their controllers, with their state", async () => {
+    const labels = (app: string) => ({ 'app.kubernetes.io/name': app, [SELECTOR_LABEL]: 'drain-owned' });
+    const deployment = new OwnedSample(clusters, 'lab-a', 'Deployment', 'drain-deploy', labels('podferry-drain-deploy'));
+    const statefulSet = new OwnedSample(clusters, 'lab-a', 'StatefulSet', 'drain-sts', labels('podferry-drain-sts'));
+    try {
+      await setUnschedulable('lab-a', 'lab-a-node', false);
+      const sources = [...(await deployment.create(2, 'lab-a-node')), ...(await statefulSet.create(1, 'lab-a-node'))];
+      const before = new Map<string, Awaited<ReturnType<typeof readSampleState>>>();
+      for (const pod of sources) {
+        await putSampleKey(pod.status!.podIP!, 'e2e', `survives the drain: ${pod.metadata!.name}`);
+        before.set(pod.metadata!.name!, await readSampleState(pod.status!.podIP!));
+      }
+
+      const cli = await podferry(['drain', 'lab-a/lab-a-node', '--pod-selector', `${SELECTOR_LABEL}=drain-owned`, '--wait', '--json'], taskQueue);
+      expect({ code: cli.code, stderr: cli.stderr }).toEqual({ code: 0, stderr: '' });
+      const { report } = JSON.parse(cli.stdout) as { report: DrainReport };
+      expect(report).toMatchObject({ cluster: 'lab-a', node: 'lab-a-node', targetCluster: 'lab-a', complete: true, failed: [], skipped: [] });
+      expect(report.moved.map((m) => m.name).sort()).toEqual(sources.map((p) => p.metadata!.name!).sort());
+
+      for (const moved of report.moved) {
+        const target = await waitForPod(clusters.core('lab-a'), 'default', moved.targetName ?? moved.name, (pod) => isReady(pod) && (pod!.metadata!.ownerReferences ?? []).length > 0, 60_000);
+        expect(target!.spec!.nodeName).toBe('lab-a-node2');
+        const after = await readSampleState(target!.status!.podIP!);
+        expect(compareSampleStates(before.get(moved.name)!, after).filter((check) => !check.ok)).toEqual([]);
+      }
+      // The controllers run exactly what moved: no fresh pod was started for any of them.
+      const ownedNow = [...(await deployment.pods()), ...(await statefulSet.pods())].filter((p) => !p.metadata!.deletionTimestamp);
+      expect(ownedNow.map((p) => p.metadata!.name).sort()).toEqual(report.moved.map((m) => m.targetName ?? m.name).sort());
+      expect(ownedNow.every((p) => p.spec!.nodeName === 'lab-a-node2')).toBe(true);
+      console.log(`drain within lab-a moved a Deployment's and a StatefulSet's pods to lab-a-node2: downtimes ${report.moved.map((m) => `${m.name} ${m.downtimeMs} ms`).join(', ')}`);
+    } finally {
+      await setUnschedulable('lab-a', 'lab-a-node', false);
+      await Promise.all([deployment.remove(), statefulSet.remove()]);
+    }
+  }, 600_000);
 });

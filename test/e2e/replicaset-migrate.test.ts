@@ -9,15 +9,15 @@
 // 2. A failure at the hand-over (injected: the patch that gives the copy its labels fails): the copy is deleted,
 //    the source resumes where it stopped, its deletion cost is put back, the ReplicaSet still has its two pods.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { startMigration } from '../../src/client/migrations.js';
 import { createTemporalClient } from '../../src/client/connection.js';
 import { loadConfig } from '../../src/config/load.js';
-import { apiStatus, Clusters } from '../../src/kubernetes/clusters.js';
-import { compareSampleStates, isReady, putSampleKey, readSampleState, sampleManifest, waitForPod } from '../../src/lab/sample-workload.js';
+import { Clusters } from '../../src/kubernetes/clusters.js';
+import { compareSampleStates, isReady, putSampleKey, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
 import { startLabOrchestrator, type LabOrchestrator } from '../support/lab-orchestrator.js';
+import { OwnedSample } from '../support/owned-workloads.js';
 
 const config = loadConfig();
 const clusters = new Clusters(config.clusters);
@@ -32,46 +32,10 @@ const run = Date.now().toString(36);
 let connection: Connection;
 const orchestrators: LabOrchestrator[] = [];
 
-async function deployment(): Promise<V1Deployment> {
-  const template = await sampleManifest({ ballastMiB: 16 });
-  template.metadata = { labels: SELECTOR, annotations: template.metadata!.annotations };
-  template.spec!.nodeSelector = { 'kubernetes.io/hostname': 'lab-a-node' };
-  return {
-    metadata: { name: DEPLOYMENT, namespace: NAMESPACE },
-    spec: { replicas: 2, selector: { matchLabels: SELECTOR }, template },
-  };
-}
-
-async function podsOf(): Promise<V1Pod[]> {
-  const { items } = await core.listNamespacedPod({ namespace: NAMESPACE });
-  // The copy has no labels until the hand-over: the deployment's pods by name.
-  return items.filter((p) => p.metadata!.name!.startsWith(`${DEPLOYMENT}-`));
-}
-
+const sample = new OwnedSample(clusters, 'lab-a', 'Deployment', DEPLOYMENT, SELECTOR);
+const podsOf = () => sample.pods();
 /** A fresh Deployment of two Ready pods on lab-a-node. */
-async function freshDeployment(): Promise<V1Pod[]> {
-  await removeDeployment();
-  await apps.createNamespacedDeployment({ namespace: NAMESPACE, body: await deployment() });
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const pods = await podsOf();
-    if (pods.length === 2 && pods.every(isReady)) return pods;
-    if (Date.now() > deadline) throw new Error(`deployment ${DEPLOYMENT}: two Ready pods not reached in 120 s (${pods.length} pods)`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
-async function removeDeployment(): Promise<void> {
-  await apps.deleteNamespacedDeployment({ namespace: NAMESPACE, name: DEPLOYMENT, propagationPolicy: 'Foreground' }).catch(() => undefined);
-  // Foreground deletion: the Deployment object goes only after its pods; a create before that is refused.
-  const gone = async () =>
-    (await podsOf()).length === 0 && (await apps.readNamespacedDeployment({ namespace: NAMESPACE, name: DEPLOYMENT }).then(() => false, (err: unknown) => apiStatus(err) === 404));
-  const deadline = Date.now() + 90_000;
-  while (!(await gone())) {
-    if (Date.now() > deadline) throw new Error(`deployment ${DEPLOYMENT} and its pods not gone within 90 s`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
+const freshDeployment = () => sample.create(2, 'lab-a-node');
 
 /** Every pod name of the Deployment seen until stopped (polled every 100 ms). */
 function watchPodNames() {
@@ -104,7 +68,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(orchestrators.map((o) => o.stop()));
   await connection?.close();
-  await removeDeployment();
+  await sample.remove();
 }, 120_000);
 
 describe("a Deployment's pod moves to another node of lab-a (AdoptByReplicaSet)", () => {

@@ -9,7 +9,6 @@
 // 2. A failure at the commit step (injected: the restored pod's readiness wait fails): the pod is restored on
 //    lab-a-node from its checkpoint, through the fence, with its state; again no fresh pod; the fence is lifted.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { POD_NAME_FENCE } from '../../src/api/names.js';
@@ -17,9 +16,10 @@ import { startMigration } from '../../src/client/migrations.js';
 import { createTemporalClient } from '../../src/client/connection.js';
 import { loadConfig } from '../../src/config/load.js';
 import { apiStatus, Clusters } from '../../src/kubernetes/clusters.js';
-import { compareSampleStates, isReady, putSampleKey, readSampleState, sampleManifest, waitForPod } from '../../src/lab/sample-workload.js';
+import { compareSampleStates, isReady, putSampleKey, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
 import { createOrchestratorActivities } from '../../src/worker/orchestrator.js';
 import { startLabOrchestrator, type LabOrchestrator } from '../support/lab-orchestrator.js';
+import { OwnedSample } from '../support/owned-workloads.js';
 
 const config = loadConfig();
 const clusters = new Clusters(config.clusters);
@@ -34,35 +34,10 @@ const run = Date.now().toString(36);
 let connection: Connection;
 const orchestrators: LabOrchestrator[] = [];
 
-async function statefulSet(): Promise<V1StatefulSet> {
-  const template = await sampleManifest({ ballastMiB: 16 });
-  template.metadata = { labels: SELECTOR, annotations: template.metadata!.annotations };
-  template.spec!.nodeSelector = { 'kubernetes.io/hostname': 'lab-a-node' };
-  return {
-    metadata: { name: STATEFULSET, namespace: NAMESPACE },
-    spec: { replicas: 1, serviceName: STATEFULSET, selector: { matchLabels: SELECTOR }, template },
-  };
-}
-
+const sample = new OwnedSample(clusters, 'lab-a', 'StatefulSet', STATEFULSET, SELECTOR);
 const readPod = () => core.readNamespacedPod({ namespace: NAMESPACE, name: POD }).catch((err: unknown) => (apiStatus(err) === 404 ? undefined : Promise.reject(err)));
-
 /** A fresh StatefulSet whose pod is Ready on lab-a-node. */
-async function freshStatefulSet(): Promise<V1Pod> {
-  await removeStatefulSet();
-  await apps.createNamespacedStatefulSet({ namespace: NAMESPACE, body: await statefulSet() });
-  return (await waitForPod(core, NAMESPACE, POD, isReady, 120_000))!;
-}
-
-async function removeStatefulSet(): Promise<void> {
-  await apps.deleteNamespacedStatefulSet({ namespace: NAMESPACE, name: STATEFULSET, propagationPolicy: 'Foreground' }).catch(() => undefined);
-  const gone = async () =>
-    (await readPod()) === undefined && (await apps.readNamespacedStatefulSet({ namespace: NAMESPACE, name: STATEFULSET }).then(() => false, (err: unknown) => apiStatus(err) === 404));
-  const deadline = Date.now() + 90_000;
-  while (!(await gone())) {
-    if (Date.now() > deadline) throw new Error(`statefulset ${STATEFULSET} and its pod not gone within 90 s`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
+const freshStatefulSet = async () => (await sample.create(1, 'lab-a-node'))[0]!;
 
 /** Every incarnation (uid) of the pod name seen until stopped, in order (polled every 50 ms). */
 function watchIncarnations() {
@@ -104,7 +79,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(orchestrators.map((o) => o.stop()));
   await connection?.close();
-  await removeStatefulSet();
+  await sample.remove();
 }, 120_000);
 
 describe("a StatefulSet's pod moves to another node of lab-a behind the pod name fence", () => {
