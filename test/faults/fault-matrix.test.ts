@@ -3,7 +3,8 @@
 // migrates the stateful sample pod from lab-a to lab-b, injects one fault at one step (a process killed with
 // SIGKILL and started again, a daemon stalled with SIGSTOP, a node cut off with iptables, a full disk, a
 // corrupted blob, the workflow terminated, a second migration of the same pod) and a probe samples both
-// copies' counters every 10 ms. Every cell checks:
+// copies' counters every 10 ms. Two cells move a Deployment's pod within lab-a instead (lab-a-node to lab-a-node2,
+// AdoptByReplicaSet) with lab-a's controller manager stalled or killed at the hand-over. Every cell checks:
 //   1. never twice: the two copies never tick at the same time;
 //   2. never lost: at the end one copy ticks, continuing from the value it was frozen at in the same process
 //      (restored, not restarted); or, only when the target could not be proven stopped, the source is held
@@ -20,6 +21,7 @@ import type { DrainReport } from '../../src/api/drain.js';
 import type { MigratePodRequest, MigrationPhase } from '../../src/api/migration.js';
 import type { RebalanceRequest, RebalanceSummary } from '../../src/api/placement-policy.js';
 import { checkpointImageTag } from '../../src/api/names.js';
+import { controllingReplicaSet, replicaSetCopyName } from '../../src/planning/replicaset-handover.js';
 import { describeFailure, resumeHeldSource, startMigration, type MigrationHandle } from '../../src/client/migrations.js';
 import { startDrain } from '../../src/client/operations.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -28,6 +30,7 @@ import { deploySample, readSampleState, waitForPod } from '../../src/lab/sample-
 import { RegistryClient } from '../../src/registry/client.js';
 import { childMigrationId } from '../../src/workflows/operations-definitions.js';
 import { connectLab, cutOffNode, daemonPid, ensureWorkers, isDaemonRunning, killDaemon, resumeDaemon, stallDaemon, type KilledDaemon, type LabClient } from '../support/lab-daemons.js';
+import { OwnedSample } from '../support/owned-workloads.js';
 import { TwoCopiesProbe } from '../support/two-copies-probe.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -78,6 +81,8 @@ interface Cell {
   maxFrozenMs?: number;
   /** A second migration started beside the first (the lock cell). */
   rival?: boolean;
+  /** The pod moved: the standalone sample to lab-b (default), or the pod of a Deployment of 1 to lab-a-node2. */
+  workload?: 'deployment';
 }
 
 interface Row {
@@ -116,6 +121,27 @@ const cells: Cell[] = [
   workerKilled('source node worker', 'podferry-node-lab-a-node', 'during checkpoint', 'Checkpointing', 2000),
   workerKilled('source node worker', 'podferry-node-lab-a-node', 'during push', 'Pushing', 2000),
   workerKilled('target node worker', 'podferry-node-lab-b-node', 'during the pull ahead', 'Pushing', 2000),
+  {
+    // Stalled before the copy is Ready, so the hand-over surely meets it: the ReplicaSet can choose neither pod.
+    name: "lab-a's controller manager stalled (SIGSTOP) from wait-ready through a ReplicaSet hand-over, resumed after the outcome",
+    workload: 'deployment',
+    inject: async ({ phase }) => {
+      await phase('WaitingReady');
+      stallDaemon('lab-a-controller-manager');
+      return { heal: () => resumeDaemon('lab-a-controller-manager'), healWhen: 'after-outcome' };
+    },
+    outcomes: ['MigrationRolledBack'],
+  },
+  {
+    name: "lab-a's controller manager killed (SIGKILL) before a ReplicaSet hand-over, back after 5 s",
+    workload: 'deployment',
+    inject: async ({ phase }) => {
+      await phase('WaitingReady');
+      const killed = killDaemon('lab-a-controller-manager');
+      return { heal: restart(killed), healAfterMs: 5000 };
+    },
+    outcomes: ['Succeeded', 'MigrationRolledBack'],
+  },
   {
     name: 'registry stalled (SIGSTOP) during push, maxFrozenSeconds 15',
     options: { maxFrozenSeconds: 15 },
@@ -348,21 +374,27 @@ describe('fault matrix on the lab', () => {
 
 async function runCell(cell: Cell): Promise<Row> {
   ensureWorkers();
-  const source = await deploySample(clusters, 'lab-a', { removeFrom: ['lab-b'] });
+  const stamp = Date.now().toString(36);
+  const migrationId = `fault-${stamp}`;
+  const owner = cell.workload === 'deployment' ? new OwnedSample(clusters, 'lab-a', 'Deployment', 'fault-rs', { 'app.kubernetes.io/name': 'podferry-fault-rs' }) : undefined;
+  const source = owner ? (await owner.create(1, 'lab-a-node'))[0]! : await deploySample(clusters, 'lab-a', { removeFrom: ['lab-b'] });
   const sourceIp = source.status!.podIP!;
   const before = await readSampleState(sourceIp);
-  const probe = new TwoCopiesProbe(sourceIp, { core: clusters.core('lab-b'), namespace: 'default', name: 'sample' });
+  // The copy of a Deployment's pod has a name of its own, in the source's cluster.
+  const target = owner
+    ? { cluster: 'lab-a', name: replicaSetCopyName(controllingReplicaSet(source)!.name, migrationId) }
+    : { cluster: 'lab-b', name: 'sample' };
+  const probe = new TwoCopiesProbe(sourceIp, { core: clusters.core(target.cluster), namespace: 'default', name: target.name });
   probe.start();
   await sleep(300);
 
-  const stamp = Date.now().toString(36);
   const request: MigratePodRequest = {
-    source: { cluster: 'lab-a', namespace: 'default', pod: 'sample' },
-    target: { cluster: 'lab-b', node: 'lab-b-node' },
+    source: { cluster: 'lab-a', namespace: 'default', pod: source.metadata!.name! },
+    target: owner ? { cluster: 'lab-a', node: 'lab-a-node2' } : { cluster: 'lab-b', node: 'lab-b-node' },
     options: cell.options ?? {},
   };
   const started = cell.start ? await cell.start(stamp) : undefined;
-  const handle = started?.handle ?? (await startMigration(lab.client, request, { taskQueue: config.temporal.taskQueue, migrationId: `fault-${stamp}` }));
+  const handle = started?.handle ?? (await startMigration(lab.client, request, { taskQueue: config.temporal.taskQueue, migrationId }));
   const rival = cell.rival ? await startMigration(lab.client, request, { taskQueue: config.temporal.taskQueue, migrationId: `fault-rival-${stamp}` }) : undefined;
   const ctx: CellContext = {
     handle,
@@ -417,8 +449,10 @@ async function runCell(cell: Cell): Promise<Row> {
     }
   }
 
-  const leftovers = await findLeftovers(handle.workflowId, committed ? 'Succeeded' : outcome.type, held);
+  const leftovers = await findLeftovers(handle.workflowId, committed ? 'Succeeded' : outcome.type, held, target);
   if (held) problems.push(...(await resumeHeld(handle.workflowId, sourceIp, before.count)));
+  if (owner) problems.push(...(await onlyMovedPods(owner, source.metadata!.name!, target.name)));
+  await owner?.remove();
   return {
     cell: cell.name,
     outcome: rival ? `${outcome.type} + ${rivalOutcome!.type}` : outcome.type,
@@ -481,12 +515,18 @@ async function waitForTicks(ip: string, above: number, timeoutMs: number): Promi
   throw new Error(`the source at ${ip} did not tick within ${timeoutMs} ms`);
 }
 
+/** A Deployment's pod moved (or not): its ReplicaSet runs the source or the copy, and started no fresh pod. */
+async function onlyMovedPods(owner: OwnedSample, sourceName: string, copyName: string): Promise<string[]> {
+  await sleep(2000); // a ReplicaSet that was stalled or restarted acts within this
+  const pods = (await owner.pods()).filter((p) => !p.metadata!.deletionTimestamp).map((p) => p.metadata!.name!);
+  return pods.length === 1 && [sourceName, copyName].includes(pods[0]!) ? [] : [`the Deployment runs ${JSON.stringify(pods)}, not exactly one of the source and the copy`];
+}
+
 /** What a finished migration left behind: a target pod after a failure, the source after a success, checkpoint images. */
-async function findLeftovers(migrationId: string, outcome: string, held: boolean): Promise<string[]> {
+async function findLeftovers(migrationId: string, outcome: string, held: boolean, target: { cluster: string; name: string }): Promise<string[]> {
   const leftovers: string[] = [];
-  const exists = async (cluster: string) =>
-    clusters.core(cluster).readNamespacedPod({ namespace: 'default', name: 'sample' }).then((p) => p, () => undefined);
-  if (outcome !== 'Succeeded' && (await exists('lab-b'))) leftovers.push('target pod in lab-b');
+  const exists = async () => clusters.core(target.cluster).readNamespacedPod({ namespace: 'default', name: target.name }).then((p) => p, () => undefined);
+  if (outcome !== 'Succeeded' && (await exists())) leftovers.push(`target pod ${target.name} in ${target.cluster}`);
   const registry = new RegistryClient(config.registry!);
   const images = [];
   for (const c of CONTAINERS) {
@@ -557,8 +597,14 @@ function writeReport(): void {
     '  bound, rolls back: the labels come off the copy, and only once the ReplicaSet has let go of it (no',
     '  ownerReference and the source not deleted, for 2 s) is the copy stopped and the source thawed. Had it deleted',
     '  the source meanwhile, the copy is the workload: it is handed back, the source killed, and the run fails as',
-    '  `MigrationFailed` naming the copy. The source\'s lowest pod-deletion-cost is put back on every rollback. Not yet',
-    '  in the fault matrix.',
+    '  `MigrationFailed` naming the copy. The source\'s lowest pod-deletion-cost is put back on every rollback. The',
+    '  matrix stalls and kills lab-a\'s controller manager at the hand-over (the two cells on a Deployment\'s pod). The',
+    '  copy runs from Ready until the hand-over resolves (no Service selects it: no labels); what it did meanwhile is',
+    '  discarded by a rollback, as is any target\'s work between its restore and a failed commit.',
+    '- A StatefulSet\'s pod (DeleteThenCreate within its namespace): as DeleteThenCreate; its name is fenced (deploy/admission)',
+    '  from before the freeze until the move has ended, so the StatefulSet cannot start a fresh pod of it meanwhile; a',
+    '  rollback restores the pod at its source through the fence, and a rollback that cannot restore it leaves the name',
+    '  fenced (the failure says how to lift it).',
     '',
     '| cell | outcome | which copy runs | frozen (ms) | leftovers | invariants |',
     '| --- | --- | --- | ---: | --- | --- |',
