@@ -3,11 +3,12 @@
 // stopped; thawing it then could run the workload twice. This workflow thaws it only once that proof exists.
 //
 //   validate → find the migration's pods in every cluster → refuse while any target pod it created exists
-//   → thaw the source on its node (fenced above every decision of the migration) → release the lock → event
+//   → thaw the source on its node (fenced above every decision of the migration) → release the lock
+//   → lift the pod name fence the migration may hold on it → event
 //
 // A target pod object that is gone was stopped by its kubelet (podferry deletes with a grace period); an
 // operator who force-deleted one on an unreachable node must make sure its containers stopped first.
-import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import { RESUME_FENCE, ResumeSourceInput, type HeldPod, type ResumedSource, type ResumeSourceRequest } from '../api/held-source.js';
 import { describeIssues } from '../api/migration.js';
 import { nodeTaskQueue } from '../api/names.js';
@@ -17,6 +18,8 @@ import { announce } from './pod-events.js';
 import { API_CALL, nodeLocal } from './timing.js';
 
 const api = proxyActivities<OrchestratorActivities>(API_CALL);
+/** patched() id of lifting the migration's pod name fence once the source runs again. */
+const LIFT_FENCE_ON_RESUME = 'lift-fence-on-resume';
 
 export async function resumeSource(request: ResumeSourceRequest): Promise<ResumedSource> {
   const parsed = ResumeSourceInput.safeParse(request);
@@ -51,8 +54,10 @@ export async function resumeSource(request: ResumeSourceRequest): Promise<Resume
   const node = proxyActivities<NodeWorkerActivities>(nodeLocal(nodeTaskQueue(runsAt.cluster, runsAt.node)));
   const { thawed } = await node.thawPod({ podUid: runsAt.uid, containerIds: runsAt.containerIds, migrationId, fence: RESUME_FENCE });
 
-  // 4. The pod may be migrated again.
+  // 4. The pod may be migrated again; a StatefulSet's pod's name is no longer fenced (it runs under it). Runs
+  //    recorded before the fence existed lifted none.
   const { released } = await api.releaseSourceLock({ migrationId, cluster: source.cluster, namespace: source.namespace, name: source.name, uid: source.uid });
+  if (patched(LIFT_FENCE_ON_RESUME)) await api.liftPodNameFence({ cluster: source.cluster, namespace: source.namespace, pod: source.name, migrationId });
   await announce({
     pod: { cluster: source.cluster, namespace: source.namespace, name: source.name, uid: source.uid },
     migrationId,

@@ -57,11 +57,12 @@ async function resume(held: HeldMigration | undefined) {
 }
 
 describe('podferry resume (resumeSource workflow)', () => {
-  test('a held source with no target pod left: thawed on its node above every fence of the migration, then unlocked', async () => {
+  test('a held source with no target pod left: thawed on its node above every fence of the migration, then unlocked and its name unfenced', async () => {
     const { result, error, recorder, migrationId } = await resume({ source: heldPod(), targets: [] });
     expect(error).toBeUndefined();
     expect(result).toMatchObject({ migrationId, thawed: true, lockReleased: true, source: { name: 'sample', node: 'lab-a-node' } });
-    expect(recorder.started()).toEqual(['findHeldMigration', 'thawPod', 'releaseSourceLock']);
+    expect(recorder.started()).toEqual(['findHeldMigration', 'thawPod', 'releaseSourceLock', 'liftPodNameFence']);
+    expect(recorder.calls.find((c) => c.call === 'liftPodNameFence')?.input).toEqual({ cluster: 'lab-a', namespace: 'default', pod: 'sample', migrationId });
     expect(recorder.calls.find((c) => c.call === 'thawPod')?.input).toEqual({ podUid: 'source-uid', containerIds: ['containerd://counter-id', 'containerd://kv-id'], migrationId, fence: RESUME_FENCE });
     expect(recorder.podEvents).toEqual([expect.objectContaining({ reason: 'SourceResumed', migrationId })]);
   });
@@ -72,7 +73,7 @@ describe('podferry resume (resumeSource workflow)', () => {
     expect(error).toBeUndefined();
     expect(providerRecorder.started()).toEqual(['thawPod']);
     expect(providerRecorder.calls.find((c) => c.call === 'thawPod')?.input).toEqual({ podUid: 'remote-uid', containerIds: ['containerd://counter-in-lab-b'], migrationId, fence: RESUME_FENCE });
-    expect(recorder.started()).toEqual(['findHeldMigration', 'releaseSourceLock']);
+    expect(recorder.started()).toEqual(['findHeldMigration', 'releaseSourceLock', 'liftPodNameFence']);
     expect(recorder.calls.find((c) => c.call === 'releaseSourceLock')?.input).toMatchObject({ cluster: 'lab-a', uid: 'source-uid' });
   });
 
