@@ -8,26 +8,15 @@ import { buildTargetPod } from '../../src/kubernetes/target-pod.js';
 import { sourceRefusals, targetPodName, type MigrationFacts } from '../../src/planning/migration.js';
 import { replicaSetCopyName, siblingMigrationRefusal } from '../../src/planning/replicaset-handover.js';
 import { deployment, POD, REPLICASET, replicaSet, replicaSetPod, TEMPLATE_HASH } from '../fixtures/deployment.js';
-import { planOf, refusalsOf } from '../support/plan-decision.js';
+import { ownedPodFacts, planOf, refusalsOf } from '../support/plan-decision.js';
 
 /** A pod of Deployment sample (ReplicaSet sample-7d9f8c6b5) on lab-a-node, moving to lab-a-node2 of lab-a by default. */
 function facts(
   options: { pod?: V1Pod; replicaSet?: V1ReplicaSet | undefined; deployment?: V1Deployment | undefined; target?: Partial<PlanMigrationInput['target']> } = {},
   overrides: Partial<MigrationFacts> = {},
 ): MigrationFacts {
-  return {
-    request: { migrationId: 'mig-1', source: { cluster: 'lab-a', namespace: 'default', pod: POD }, target: { cluster: 'lab-a', namespace: 'default', node: 'lab-a-node2', ...options.target } },
-    sourcePod: options.pod ?? replicaSetPod(),
-    sourceNodeUnschedulable: false,
-    targetNamespaceExists: true,
-    targetNode: { metadata: { name: 'lab-a-node2' }, spec: {}, status: { conditions: [{ type: 'Ready', status: 'True' }] } },
-    podAtTarget: undefined,
-    targetClusterNodes: [],
-    protectedNamespaces: ['kube-system'],
-    registryPullIdentity: false,
-    owners: { replicaSet: 'replicaSet' in options ? options.replicaSet : replicaSet(), deployment: 'deployment' in options ? options.deployment : deployment() },
-    ...overrides,
-  };
+  const owners = { replicaSet: 'replicaSet' in options ? options.replicaSet : replicaSet(), deployment: 'deployment' in options ? options.deployment : deployment() };
+  return ownedPodFacts(options.pod ?? replicaSetPod(), options.target, { owners, ...overrides });
 }
 
 describe("a Deployment's pod to another node of its cluster", () => {

@@ -5,23 +5,12 @@ import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { PlanMigrationInput } from '../../src/api/migration-plan.js';
 import { sourceRefusals, targetPodName, type MigrationFacts } from '../../src/planning/migration.js';
 import { POD, REVISION, STATEFULSET, statefulSet, statefulSetPod } from '../fixtures/statefulset.js';
-import { planOf, refusalsOf } from '../support/plan-decision.js';
+import { ownedPodFacts, planOf, refusalsOf } from '../support/plan-decision.js';
 
 /** web-0 of StatefulSet web on lab-a-node, moving to lab-a-node2 of lab-a by default. */
 function facts(options: { pod?: V1Pod; statefulSet?: V1StatefulSet | undefined; target?: Partial<PlanMigrationInput['target']> } = {}): MigrationFacts {
   const owner = 'statefulSet' in options ? options.statefulSet : statefulSet();
-  return {
-    request: { migrationId: 'mig-1', source: { cluster: 'lab-a', namespace: 'default', pod: POD }, target: { cluster: 'lab-a', namespace: 'default', node: 'lab-a-node2', ...options.target } },
-    sourcePod: options.pod ?? statefulSetPod(),
-    sourceNodeUnschedulable: false,
-    targetNamespaceExists: true,
-    targetNode: { metadata: { name: 'lab-a-node2' }, spec: {}, status: { conditions: [{ type: 'Ready', status: 'True' }] } },
-    podAtTarget: undefined,
-    targetClusterNodes: [],
-    protectedNamespaces: ['kube-system'],
-    registryPullIdentity: false,
-    ...(owner ? { statefulSet: owner } : {}),
-  };
+  return ownedPodFacts(options.pod ?? statefulSetPod(), options.target, owner ? { statefulSet: owner } : {});
 }
 
 const ref = `pod default/${POD} in cluster lab-a`;
