@@ -1,5 +1,5 @@
 // Activities that talk to the API server of a named cluster: plan, copy config, make and delete a
-// migration's pull secret, create/watch/delete pods.
+// migration's pull secret, create/watch/delete pods (and watch a ReplicaSet adopt or delete one).
 // Each is idempotent (deterministic names, create-or-get, 404 = already done) so retries and worker
 // crashes are harmless.
 import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node';
@@ -9,12 +9,13 @@ import type { HeldMigration, HeldPod } from '../api/held-source.js';
 import type { PodIdentity } from '../api/migration.js';
 import type { MigrationPlan, PlanMigrationInput } from '../api/migration-plan.js';
 import { ANNOTATIONS, LABELS, migrationKey, POD_DELETION_COST, pullSecretName } from '../api/names.js';
-import { apiMessage, apiStatus, jsonPointerKey, type Clusters } from '../kubernetes/clusters.js';
+import { apiMessage, apiStatus, ignore404, jsonPointerKey, type Clusters } from '../kubernetes/clusters.js';
 import type { Refusal } from '../kubernetes/eligibility.js';
 import { isLiqoReflection, virtualNodeClusterId } from '../kubernetes/liqo.js';
 import { readOffloadedSource, readOffloadedTarget } from '../kubernetes/liqo-objects.js';
 import { buildPullSecret } from '../kubernetes/pull-secret.js';
 import { buildTargetPod, migrationObjectLabels } from '../kubernetes/target-pod.js';
+import type { DeploymentMoveFacts } from '../planning/deployment-move.js';
 import { decideMigration, migrationStrategy, sourceRefusals, targetPodName } from '../planning/migration.js';
 import { controllingDeployment, controllingReplicaSet, replicaSetCopyName, siblingMigrationRefusal, type ReplicaSetOwners } from '../planning/replicaset-handover.js';
 import { controllingStatefulSet } from '../planning/statefulset-recreate.js';
@@ -138,7 +139,10 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     if (!pod || atSource.length > 0) throw refusedFailure(atSource);
     const sourceNodeName = pod.spec!.nodeName!; // bound, or sourceRefusals would have said PodNotScheduled
     const replicaSet = controllingReplicaSet(pod);
-    const handsOver = migrationStrategy(input, replicaSet !== undefined) === 'AdoptByReplicaSet';
+    const strategy = migrationStrategy(input, replicaSet !== undefined);
+    const handsOver = strategy === 'AdoptByReplicaSet';
+    // A ReplicaSet's pod leaving its cluster or namespace moves with its Deployment (or is refused).
+    const movesDeployment = strategy === 'CreateThenDelete' && replicaSet !== undefined;
     const statefulSetName = controllingStatefulSet(pod)?.name;
     const [targetNamespaceExists, targetNode, podAtTarget, sourceNode, targetClusterNodes, owners, statefulSet] = await Promise.all([
       ignore404(targetCore.readNamespace({ name: target.namespace })).then((namespace) => namespace !== undefined),
@@ -147,13 +151,14 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       // The node must exist in the source cluster's API too (the checkpoint call goes through its proxy).
       clusters.core(source.cluster).readNode({ name: sourceNodeName }),
       target.node ? [] : targetCore.listNode().then((list) => list.items),
-      handsOver ? readOwners(source.cluster, source.namespace, replicaSet!.name) : undefined,
+      handsOver || movesDeployment ? readOwners(source.cluster, source.namespace, replicaSet!.name) : undefined,
       statefulSetName ? ignore404(clusters.apps(source.cluster).readNamespacedStatefulSet({ name: statefulSetName, namespace: source.namespace })) : undefined,
     ]);
     // A Liqo virtual node at either end: its provider runs the pod (read there too).
-    const [offloadedTarget, offloadedSource] = await Promise.all([
+    const [offloadedTarget, offloadedSource, deploymentMoveFacts] = await Promise.all([
       virtualNodeClusterId(targetNode) !== undefined ? readOffloadedTarget(clusters, target.cluster, targetNode!, target.namespace, source.pod) : undefined,
       virtualNodeClusterId(sourceNode) !== undefined ? readOffloadedSource(clusters, source.cluster, sourceNode, source.namespace, source.pod) : undefined,
+      movesDeployment && owners ? readDeploymentMoveFacts(input, owners) : undefined,
     ]);
     const decision = decideMigration({
       offloadedTarget: unlessRefused(offloadedTarget),
@@ -168,11 +173,12 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       protectedNamespaces: deps.protectedNamespaces ?? ['kube-system'],
       registryPullIdentity: deps.registryPull !== undefined,
       ...(owners ? { owners } : {}),
+      ...(deploymentMoveFacts ? { deploymentMoveFacts } : {}),
       ...(statefulSet ? { statefulSet } : {}),
     });
     if ('refused' in decision) throw refusedFailure(decision.refused);
     await lockSourcePod(pod, input);
-    if (handsOver) {
+    if (handsOver || movesDeployment) {
       // After taking the lock: of two migrations of one ReplicaSet that start at once, each sees the other's.
       const siblings = await clusters.core(source.cluster).listNamespacedPod({ namespace: source.namespace });
       const busy = siblingMigrationRefusal(siblings.items, pod, input.migrationId, `pod ${source.namespace}/${source.pod} in cluster ${source.cluster}`);
@@ -188,6 +194,24 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     const deploymentName = replicaSet && controllingDeployment(replicaSet);
     const deployment = deploymentName ? await ignore404(apps.readNamespacedDeployment({ name: deploymentName, namespace })) : undefined;
     return { replicaSet, deployment };
+  }
+
+  /**
+   * For a Deployment's pod leaving its cluster or namespace: the Deployment of its name in the target namespace,
+   * that namespace's ReplicaSets, and the autoscalers on both sides. Undefined: no Deployment owns the pod's ReplicaSet.
+   */
+  async function readDeploymentMoveFacts(input: PlanMigrationInput, owners: ReplicaSetOwners): Promise<DeploymentMoveFacts | undefined> {
+    const name = owners.replicaSet && controllingDeployment(owners.replicaSet);
+    if (!name) return undefined;
+    const { source, target } = input;
+    const targetApps = clusters.apps(target.cluster);
+    const [targetDeployment, targetReplicaSets, sourceAutoscalers, targetAutoscalers] = await Promise.all([
+      ignore404(targetApps.readNamespacedDeployment({ name, namespace: target.namespace })),
+      targetApps.listNamespacedReplicaSet({ namespace: target.namespace }),
+      clusters.autoscaling(source.cluster).listNamespacedHorizontalPodAutoscaler({ namespace: source.namespace }),
+      clusters.autoscaling(target.cluster).listNamespacedHorizontalPodAutoscaler({ namespace: target.namespace }),
+    ]);
+    return { targetDeployment, targetReplicaSets: targetReplicaSets.items, autoscalers: { source: sourceAutoscalers.items, target: targetAutoscalers.items } };
   }
 
   /**
@@ -343,7 +367,8 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       targetNodeTaints: plan.targetNodeTaints,
       pullSecret: plan.pullSecret,
       name: targetPodName(plan),
-      stashLabels: plan.strategy === 'AdoptByReplicaSet',
+      // A ReplicaSet's copy gets its labels once Ready, when it is handed over (AdoptByReplicaSet, deploymentMove).
+      stashLabels: plan.replicaSetHandOver !== undefined || plan.deploymentMove !== undefined,
     });
     const core = clusters.core(plan.target.cluster);
     const name = body.metadata!.name!;
@@ -617,6 +642,41 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
   }
 
   /**
+   * Waits until a ReplicaSet owns the pod (its controller ownerReference has that uid): it adopted the restored
+   * copy, whose labels came back. Fails when the pod is gone or another owner took it.
+   */
+  async function awaitPodOwner(input: { cluster: string; namespace: string; name: string; uid: string; ownerUid: string; timeoutSeconds: number }): Promise<{ ownedAt: number }> {
+    const ref = `pod ${input.namespace}/${input.name} in cluster ${input.cluster}`;
+    const deadline = Date.now() + input.timeoutSeconds * 1000;
+    for (let interval = 20; Date.now() < deadline; interval = Math.min(interval * 2, pollIntervalMs)) {
+      const pod = await readPod(input.cluster, input.namespace, input.name);
+      if (!pod || pod.metadata?.uid !== input.uid || pod.metadata?.deletionTimestamp) {
+        throw ApplicationFailure.nonRetryable(`${ref} (uid ${input.uid}) was deleted before its ReplicaSet (uid ${input.ownerUid}) adopted it`, 'CopyDeleted');
+      }
+      const controller = pod.metadata?.ownerReferences?.find((o) => o.controller);
+      if (controller?.uid === input.ownerUid) return { ownedAt: Date.now() };
+      if (controller) throw ApplicationFailure.nonRetryable(`${ref} was adopted by ${controller.kind} ${controller.name} (uid ${controller.uid}), not the ReplicaSet of uid ${input.ownerUid}`, 'CopyAdoptedByAnother');
+      heartbeatIfActive();
+      await sleep(interval);
+    }
+    throw ApplicationFailure.nonRetryable(
+      `no ReplicaSet adopted ${ref} within ${input.timeoutSeconds}s after it got its labels back (expected the one of uid ${input.ownerUid}): is the controller manager running?`,
+      'CopyNotAdopted',
+    );
+  }
+
+  /** Waits until one incarnation of a pod is being deleted or gone; deleted: false when it still is there after timeoutSeconds. */
+  async function awaitPodDeletion(input: { cluster: string; namespace: string; name: string; uid: string; timeoutSeconds: number }): Promise<{ deleted: boolean }> {
+    const deadline = Date.now() + input.timeoutSeconds * 1000;
+    for (let interval = 20; Date.now() < deadline; interval = Math.min(interval * 2, pollIntervalMs)) {
+      if ((await podLifecycle(input)) !== 'present') return { deleted: true };
+      heartbeatIfActive();
+      await sleep(interval);
+    }
+    return { deleted: false };
+  }
+
+  /**
    * The undo of the hand-over: takes the labels off the copy again (stashed), then waits until its ReplicaSet
    * has let go of it (no ownerReference, and the source not deleted, for RELEASE_QUIET_MS): any deletion the
    * ReplicaSet decided while the copy was labelled has been requested by then. sourceDeleted: it deleted the
@@ -684,6 +744,8 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     setPodDeletionCost,
     handOverToReplicaSet,
     awaitReplicaSetChoice,
+    awaitPodOwner,
+    awaitPodDeletion,
     takeBackFromReplicaSet,
     releaseSourceLock,
     recordPodEvent,
@@ -713,15 +775,6 @@ function madeByMigration(object: { metadata?: { labels?: Record<string, string> 
 function unlessRefused<T extends object>(read: T | { refused: Refusal } | undefined): T | undefined {
   if (read && 'refused' in read) throw refusedFailure([read.refused]);
   return read;
-}
-
-async function ignore404<T>(promise: Promise<T>): Promise<T | undefined> {
-  try {
-    return await promise;
-  } catch (err) {
-    if (apiStatus(err) === 404) return undefined;
-    throw err;
-  }
 }
 
 function describePodState(pod: V1Pod): string {

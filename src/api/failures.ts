@@ -37,6 +37,9 @@ export const REFUSALS = [
   'ReplicaSetNotSettled',
   'OwnerNotFound',
   'OwnerBusy',
+  /** A Deployment's pod to another cluster or namespace: an autoscaler would undo the scaling; the target's Deployment would not adopt it. */
+  'HpaManagesReplicas',
+  'TargetDeploymentDiffers',
   'StaticPod',
   'SidecarNotSupported',
   'AlreadyOnTargetNode',

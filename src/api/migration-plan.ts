@@ -70,6 +70,22 @@ export const StatefulSetRecreate = z.object({
 });
 export type StatefulSetRecreate = z.infer<typeof StatefulSetRecreate>;
 
+/**
+ * A Deployment's pod moving to another cluster or namespace (strategy CreateThenDelete): the Deployment of that
+ * name at the target (made with 0 replicas when missing) adopts the restored copy, then the source's gives its
+ * place up. `replicas` are the counts planned from (each Deployment is scaled by one); templateHash is the source
+ * pod's pod-template-hash, which the target's ReplicaSet must have for it to adopt the copy; previousDeletionCost
+ * the source's pod-deletion-cost before the migration lowered it (absent: it had none), which the undo puts back.
+ */
+export const DeploymentMove = z.object({
+  deployment: z.string(),
+  source: z.object({ uid: z.string(), replicaSet: z.object({ name: z.string(), uid: z.string() }), replicas: z.number().int() }),
+  target: z.object({ exists: z.boolean(), replicas: z.number().int() }),
+  templateHash: z.string(),
+  previousDeletionCost: z.string().optional(),
+});
+export type DeploymentMove = z.infer<typeof DeploymentMove>;
+
 export const MigrationPlan = z.object({
   migrationId: z.string(),
   source: z.object({
@@ -88,13 +104,16 @@ export const MigrationPlan = z.object({
   /**
    * DeleteThenCreate when the target is the source's own cluster and namespace (the name must be freed);
    * AdoptByReplicaSet there for a ReplicaSet's pod (see replicaSetHandOver). A StatefulSet's pod, whose name
-   * is its identity, is DeleteThenCreate with its name fenced (see statefulSet).
+   * is its identity, is DeleteThenCreate with its name fenced (see statefulSet). A Deployment's pod leaving its
+   * cluster or namespace is CreateThenDelete, handed from the source's Deployment to the target's (see deploymentMove).
    */
   strategy: MigrationStrategy,
   /** Present exactly when the strategy is AdoptByReplicaSet. */
   replicaSetHandOver: ReplicaSetHandOver.optional(),
   /** Present when a StatefulSet controls the source (its strategy is DeleteThenCreate, its name fenced). */
   statefulSet: StatefulSetRecreate.optional(),
+  /** Present when a Deployment's pod leaves its cluster or namespace (its strategy is CreateThenDelete). */
+  deploymentMove: DeploymentMove.optional(),
   /**
    * containerId: the runtime's id as the kubelet (of the node the source runs at) reports it (containerd://<id>); imageId: the image the
    * container runs, by digest (what a runtime needs at the target as the checkpoint's base image).

@@ -33,7 +33,15 @@ export const ANNOTATIONS = {
    * no ReplicaSet or Service selects it before it is Ready.
    */
   stashedLabels: 'podferry.io/stashed-labels',
+  /**
+   * On a Deployment a migration scaled by one: the ids of the last migrations that did (JSON list, newest last,
+   * SCALED_BY_KEPT at most), so that a retried scale finds its own id and does nothing.
+   */
+  scaledBy: 'podferry.io/scaled-by',
 } as const;
+
+/** How many migration ids ANNOTATIONS.scaledBy keeps: far more than can retry a scale at the same time. */
+export const SCALED_BY_KEPT = 20;
 
 /** Read by the ReplicaSet controller when it picks which of its pods to delete (lowest first; int32). */
 export const POD_DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
@@ -46,6 +54,20 @@ export const MIN_POD_DELETION_COST = String(-(2 ** 31));
  * the StatefulSet cannot start a fresh pod of it; the restored pod passes.
  */
 export const POD_NAME_FENCE = { policy: 'podferry-pod-name-fence', configMap: 'podferry-fence' } as const;
+/** What an operator runs to lift a fence (a key of the namespace's fence ConfigMap) that a migration could not. */
+export function liftFenceByHand(cluster: string, namespace: string, key: string): string {
+  return `kubectl --context ${cluster} -n ${namespace} patch configmap ${POD_NAME_FENCE.configMap} --type=json -p '[{"op":"remove","path":"/data/${key}"}]'`;
+}
+/**
+ * The owner fence, in the same ConfigMap and policy: a key made by ownerFenceKey refuses creating a pod whose
+ * controller has that uid. A Deployment's ReplicaSet at the target is fenced while the move scales it up for the
+ * restored copy (which carries no owner, so it passes). The underscore keeps these keys apart from pod names.
+ */
+export function ownerFenceKey(ownerUid: string): string {
+  return `owner_${ownerUid}`;
+}
+/** The label a Deployment's ReplicaSets and pods carry with the hash of their pod template (the same in every cluster). */
+export const POD_TEMPLATE_HASH = 'pod-template-hash';
 /** The label a StatefulSet's pods carry with the revision (ControllerRevision) they were made from. */
 export const CONTROLLER_REVISION_HASH = 'controller-revision-hash';
 export const LABELS = {

@@ -1,7 +1,7 @@
 // Cluster names (as used in migration inputs) resolved to API clients, from the worker configuration.
 // Credentials stay in the kubeconfig files the configuration points at.
 import { statSync } from 'node:fs';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, AutoscalingV2Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ClusterConfig } from '../api/config.js';
 
@@ -59,6 +59,11 @@ export class Clusters {
     return this.kubeConfig(cluster).makeApiClient(AppsV1Api);
   }
 
+  /** HorizontalPodAutoscalers (a Deployment they scale cannot move a replica to another cluster). */
+  autoscaling(cluster: string): AutoscalingV2Api {
+    return this.kubeConfig(cluster).makeApiClient(AutoscalingV2Api);
+  }
+
   /** For Liqo's objects (offloading.liqo.io), which the client has no typed API for. */
   customObjects(cluster: string): CustomObjectsApi {
     return this.kubeConfig(cluster).makeApiClient(CustomObjectsApi);
@@ -91,6 +96,16 @@ export function apiMessage(err: unknown): string {
   }
   if (body && typeof body === 'object' && 'message' in body) return String((body as { message: unknown }).message);
   return err instanceof Error ? err.message : String(err);
+}
+
+/** What a read returned, or undefined when the object does not exist (404). */
+export async function ignore404<T>(promise: Promise<T>): Promise<T | undefined> {
+  try {
+    return await promise;
+  } catch (err) {
+    if (apiStatus(err) === 404) return undefined;
+    throw err;
+  }
 }
 
 /** An object key as one JSON Pointer segment (RFC 6901), for JSON patches of annotations and ConfigMap keys. */

@@ -11,7 +11,10 @@ export interface Refusal {
 /** Volume kinds whose definition can be recreated at the target (their content is not carried). */
 const MOVABLE_VOLUME_KINDS = new Set(['emptyDir', 'configMap', 'secret', 'projected', 'downwardAPI']);
 
-/** Controllers whose pods move (to another node of their cluster): see planning/replicaset-handover.ts and statefulset-recreate.ts. */
+/**
+ * Controllers whose pods move: see planning/replicaset-handover.ts and statefulset-recreate.ts (to another node of
+ * their cluster) and planning/deployment-move.ts (a Deployment's pod, to another cluster or namespace).
+ */
 const MOVABLE_CONTROLLER_KINDS = new Set(['ReplicaSet', 'StatefulSet']);
 
 /** Why the pods of other controllers cannot move (measured on the lab, issue 16). */
@@ -74,7 +77,8 @@ export function refusalsFor(pod: V1Pod): Refusal[] {
       type: 'ControllerOwnedPod',
       message:
         `${ref} is controlled by ${controller.kind} ${controller.name}, ${CONTROLLER_WHY[controller.kind] ?? 'a controller podferry does not know how to hand a restored pod to'}. ` +
-        'Of controller-owned pods only those of a ReplicaSet (or Deployment) or a StatefulSet move, to another node of their cluster: migrate a standalone pod (no controller ownerReference) or one of those',
+        "Of controller-owned pods only those of a ReplicaSet (a Deployment's also to another cluster or namespace) or a StatefulSet (to another node of its cluster) move: " +
+        'migrate a standalone pod (no controller ownerReference) or one of those',
     });
   }
   if (pod.metadata?.annotations?.['kubernetes.io/config.mirror']) {
@@ -95,16 +99,18 @@ export function refusalsFor(pod: V1Pod): Refusal[] {
 }
 
 /**
- * A ReplicaSet's or StatefulSet's pod moves only where its controller takes the restored pod over: its own
- * cluster and namespace. `controller` is the pod's controlling owner, if any; undefined: no refusal.
+ * A StatefulSet's pod moves only where its StatefulSet takes the restored pod over: its own cluster and namespace
+ * (its name is its identity there). A ReplicaSet's pod may leave them when a Deployment owns its ReplicaSet, which
+ * planning/deployment-move.ts decides from the owners. `controller` is the pod's controlling owner, if any;
+ * undefined: no refusal.
  */
 export function leavingOwnerRefusal(ref: string, controller: { kind: string; name: string } | undefined, leavesNamespace: boolean): Refusal | undefined {
-  if (!controller || !MOVABLE_CONTROLLER_KINDS.has(controller.kind) || !leavesNamespace) return undefined;
+  if (controller?.kind !== 'StatefulSet' || !leavesNamespace) return undefined;
   return {
     type: 'ControllerOwnedPod',
     message:
       `${ref} is controlled by ${controller.kind} ${controller.name}, which takes a restored pod over only in its own cluster and namespace: ` +
-      'move it to another node of its cluster (same namespace); moves of owned pods across clusters or namespaces are not supported yet',
+      "move it to another node of its cluster (same namespace); moves of a StatefulSet's pods across clusters or namespaces are not supported yet",
   };
 }
 

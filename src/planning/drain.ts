@@ -15,7 +15,10 @@ export interface DrainSplit {
   skipped: SkippedPod[];
 }
 
-/** targetCluster: where the drain moves the pods (a ReplicaSet's pods move only within their own cluster). */
+/**
+ * targetCluster: where the drain moves the pods (a StatefulSet's pods move only within their own cluster; a
+ * ReplicaSet's leave it when a Deployment owns the ReplicaSet, which each migration's plan checks).
+ */
 export function splitNodePods(pods: PodSummary[], targetCluster: string): DrainSplit {
   const out: DrainSplit = { migratable: [], skipped: [] };
   const sorted = [...pods].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
@@ -29,7 +32,8 @@ export function splitNodePods(pods: PodSummary[], targetCluster: string): DrainS
 
 /**
  * The drain's lanes take these batches: pods of one ReplicaSet move one after another (their frozen sources
- * would have the same lowest deletion cost, so one hand-over could delete the other's source), others alone.
+ * would have the same lowest deletion cost, so one hand-over or scale-down could delete the other's source),
+ * others alone.
  */
 export function batchesByOwner(pods: PodSummary[]): PodSummary[][] {
   const batches: PodSummary[][] = [];

@@ -16,6 +16,7 @@ import {
   type NotReflected,
 } from '../kubernetes/liqo.js';
 import { referencedConfig, tolerates } from '../kubernetes/target-pod.js';
+import { deploymentMoveRefusals, deploymentMoveWarnings, plannedDeploymentMove, type DeploymentMoveFacts } from './deployment-move.js';
 import { controllingReplicaSet, handOverRefusals, plannedHandOver, type ReplicaSetOwners } from './replicaset-handover.js';
 import { nodeRuntime, restoreRefusal, sourceRuntime } from './restore-support.js';
 import { controllingStatefulSet, plannedStatefulSetRecreate, statefulSetRefusals } from './statefulset-recreate.js';
@@ -31,8 +32,10 @@ export interface MigrationFacts {
   targetNode: V1Node | undefined;
   /** The pod of the target pod's name (targetPodName) in the target namespace. */
   podAtTarget: V1Pod | undefined;
-  /** The source's ReplicaSet and Deployment, read when a ReplicaSet controls the source (AdoptByReplicaSet). */
+  /** The source's ReplicaSet and Deployment, read when a ReplicaSet controls the source. */
   owners?: ReplicaSetOwners;
+  /** The target's Deployment and both sides' autoscalers, read when a Deployment's pod leaves its cluster or namespace. */
+  deploymentMoveFacts?: DeploymentMoveFacts;
   /** Read when a StatefulSet controls the source; undefined: not found (or not read). */
   statefulSet?: V1StatefulSet;
   /** The target cluster's nodes, when the request names none (the scheduler chooses among them). */
@@ -182,12 +185,21 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
         'use options.transfer: registry (the default)',
     );
   }
-  const strategy = migrationStrategy(request, controllingReplicaSet(pod) !== undefined);
+  const ownedByReplicaSet = controllingReplicaSet(pod) !== undefined;
+  const strategy = migrationStrategy(request, ownedByReplicaSet);
+  const owners = facts.owners ?? { replicaSet: undefined, deployment: undefined };
   if (strategy === 'AdoptByReplicaSet') {
-    const cannotHandOver = handOverRefusals(pod, facts.owners ?? { replicaSet: undefined, deployment: undefined }, ref(request));
+    const cannotHandOver = handOverRefusals(pod, owners, ref(request));
     if (cannotHandOver.length > 0) return { refused: cannotHandOver };
   }
-  const replicaSetHandOver = strategy === 'AdoptByReplicaSet' ? plannedHandOver(pod, facts.owners!, request.migrationId) : undefined;
+  const replicaSetHandOver = strategy === 'AdoptByReplicaSet' ? plannedHandOver(pod, owners, request.migrationId) : undefined;
+  // A ReplicaSet's pod leaving its cluster or namespace goes from its Deployment to the target's.
+  const movesDeployment = strategy === 'CreateThenDelete' && ownedByReplicaSet;
+  if (movesDeployment) {
+    const cannotMove = deploymentMoveRefusals(pod, owners, facts.deploymentMoveFacts, request);
+    if (cannotMove.length > 0) return { refused: cannotMove };
+  }
+  const deploymentMove = movesDeployment ? plannedDeploymentMove(pod, owners, facts.deploymentMoveFacts!) : undefined;
   const ownedByStatefulSet = controllingStatefulSet(pod) !== undefined;
   if (ownedByStatefulSet) {
     const cannotRecreate = statefulSetRefusals(pod, facts.statefulSet, ref(request));
@@ -223,6 +235,7 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
         `(it then deletes the frozen source, which has the lowest ${POD_DELETION_COST} until then)`,
     );
   }
+  if (deploymentMove) warnings.push(...deploymentMoveWarnings(deploymentMove, request));
   if (strategy !== 'CreateThenDelete' && !target.node && !facts.sourceNodeUnschedulable) {
     warnings.push(`no target node given and ${node} is schedulable: the scheduler may place the pod on ${node} again (cordon it, or pass a target node)`);
   }
@@ -235,6 +248,7 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
       strategy,
       ...(replicaSetHandOver ? { replicaSetHandOver } : {}),
       ...(statefulSet ? { statefulSet } : {}),
+      ...(deploymentMove ? { deploymentMove } : {}),
       containers: pod.spec!.containers.map((c) => ({
         name: c.name,
         image: c.image ?? '',

@@ -3,7 +3,6 @@
 // (`now` is passed in): unit-tested, and run inside the rebalance workflow.
 import { LAST_MIGRATED_AT_ANNOTATION } from '../api/drain.js';
 import type { PlacementPolicy, PlannedMove, SkippedCandidate } from '../api/placement-policy.js';
-import { leavingOwnerRefusal } from '../kubernetes/eligibility.js';
 import type { PodSummary } from './pod-summary.js';
 
 /** Free resources per Ready, schedulable node, per cluster (read by the clusterCapacity activity). */
@@ -79,9 +78,15 @@ export function planRebalance(pods: PodSummary[], policy: PlacementPolicy, now: 
       continue;
     }
     seen.add(key);
-    // Rebalancing moves pods across clusters, where no ReplicaSet adopts a copy.
-    const leavingOwner = leavingOwnerRefusal(`pod ${key} in cluster ${pod.cluster}`, pod.controller, true);
-    const refusals = pod.refusals.length > 0 || !leavingOwner ? pod.refusals : [leavingOwner];
+    // Rebalancing moves standalone pods only: a controller's pods share their template's preferred cluster, so
+    // every replica would leave, one move at a time.
+    const owned = pod.controller && {
+      type: 'ControllerOwnedPod',
+      message:
+        `pod ${key} in cluster ${pod.cluster} is controlled by ${pod.controller.kind} ${pod.controller.name}: rebalancing moves standalone pods only; ` +
+        "move a Deployment's pod to another cluster with podferry migrate (or podferry drain its node)",
+    };
+    const refusals = pod.refusals.length > 0 || !owned ? pod.refusals : [owned];
     if (refusals.length > 0) {
       skip(refusals[0]!.type, refusals.map((r) => r.message).join('; '));
       continue;

@@ -1,6 +1,7 @@
 // The hand-over of a ReplicaSet's pod to its restored copy (strategy AdoptByReplicaSet), decided from what
 // planMigration read: whether the ReplicaSet (and its Deployment) are settled enough for it, the copy's name,
-// and whether another migration already works on the same ReplicaSet. Pure: unit-tested without a cluster.
+// and whether another migration already works on the same ReplicaSet. Pure: unit-tested without a cluster. Its
+// checks of the owners also serve a Deployment's pod leaving its cluster or namespace (deployment-move.ts).
 //
 // Why these preconditions (measured on the lab, issue 16): when the copy's labels go back, the ReplicaSet has
 // one pod too many and deletes the first by its ranking: not Ready before Ready, then the lowest
@@ -20,7 +21,7 @@ export interface ReplicaSetOwners {
 }
 
 /** The Deployment controller's revision annotation, on a Deployment and on each of its ReplicaSets. */
-const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 /** The characters Kubernetes draws generated name suffixes from (no vowels, no look-alikes). */
 const NAME_SUFFIX_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
@@ -54,48 +55,66 @@ export function controllingDeployment(replicaSet: V1ReplicaSet): string | undefi
  * for the messages.
  */
 export function handOverRefusals(pod: V1Pod, owners: ReplicaSetOwners, ref: string): Refusal[] {
+  const gone = replicaSetGoneRefusal(pod, owners.replicaSet, ref);
+  if (gone) return [gone];
+  const ready = pod.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  const notReady: Refusal[] = ready
+    ? []
+    : [
+        {
+          type: 'PodNotReady',
+          message: `${ref} is not Ready: its ReplicaSet ${owners.replicaSet!.metadata?.name} would rank it below the restored copy whatever it is worth; wait until it is Ready (kubectl get pod -n ${pod.metadata?.namespace} ${pod.metadata?.name}), then retry`,
+        },
+      ];
+  return [...notReady, ...unsettledRefusals(pod, owners, ref, 'at the hand-over')];
+}
+
+/** The pod's ReplicaSet is gone, replaced (another uid) or being deleted: nothing takes a pod over. */
+export function replicaSetGoneRefusal(pod: V1Pod, replicaSet: V1ReplicaSet | undefined, ref: string): Refusal | undefined {
   const owner = controllingReplicaSet(pod)!;
-  const { replicaSet, deployment } = owners;
-  const ns = pod.metadata?.namespace;
   if (!replicaSet || replicaSet.metadata?.uid !== owner.uid) {
-    return [{ type: 'OwnerNotFound', message: `${ref}: its ReplicaSet ${owner.name} (uid ${owner.uid}) no longer exists; the pod is being orphaned or replaced: retry once it has settled` }];
+    return { type: 'OwnerNotFound', message: `${ref}: its ReplicaSet ${owner.name} (uid ${owner.uid}) no longer exists; the pod is being orphaned or replaced: retry once it has settled` };
   }
   if (replicaSet.metadata?.deletionTimestamp) {
-    return [{ type: 'OwnerNotFound', message: `${ref}: its ReplicaSet ${owner.name} is being deleted, and its pods with it: nothing to move` }];
+    return { type: 'OwnerNotFound', message: `${ref}: its ReplicaSet ${owner.name} is being deleted, and its pods with it: nothing to move` };
   }
-  const refusals: Refusal[] = [];
-  const ready = pod.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-  if (!ready) {
-    refusals.push({
-      type: 'PodNotReady',
-      message: `${ref} is not Ready: its ReplicaSet ${owner.name} would rank it below the restored copy whatever it is worth; wait until it is Ready (kubectl get pod -n ${ns} ${pod.metadata?.name}), then retry`,
-    });
-  }
+  return undefined;
+}
+
+/**
+ * Why the pod's (existing) ReplicaSet and its Deployment would change their pods on their own: a rollout in
+ * progress, a scale, a pod not Ready, which it would delete `when` (e.g. at the hand-over) instead of the frozen source.
+ */
+export function unsettledRefusals(pod: V1Pod, owners: ReplicaSetOwners, ref: string, when: string): Refusal[] {
+  const replicaSet = owners.replicaSet!;
+  const name = replicaSet.metadata?.name;
+  const ns = pod.metadata?.namespace;
   const deploymentName = controllingDeployment(replicaSet);
   if (deploymentName) {
-    const rollout = deployment ? rolloutInProgress(deployment, replicaSet) : `Deployment ${deploymentName} was not found`;
+    const rollout = owners.deployment ? rolloutInProgress(owners.deployment, replicaSet) : `Deployment ${deploymentName} was not found`;
     if (rollout) {
-      refusals.push({
-        type: 'RolloutInProgress',
-        message: `${ref}: a rollout of Deployment ${deploymentName} is in progress (${rollout}), so its ReplicaSets are changing their pods: wait until it is complete (kubectl rollout status -n ${ns} deployment/${deploymentName}), then retry`,
-      });
-      return refusals;
+      return [
+        {
+          type: 'RolloutInProgress',
+          message: `${ref}: a rollout of Deployment ${deploymentName} is in progress (${rollout}), so its ReplicaSets are changing their pods: wait until it is complete (kubectl rollout status -n ${ns} deployment/${deploymentName}), then retry`,
+        },
+      ];
     }
   }
   const unsettled = replicaSetUnsettled(replicaSet);
-  if (unsettled) {
-    refusals.push({
+  if (!unsettled) return [];
+  return [
+    {
       type: 'ReplicaSetNotSettled',
       message:
-        `${ref}: its ReplicaSet ${owner.name} ${unsettled}; at the hand-over it would delete a pod that is not Ready instead of the frozen source: ` +
-        `wait until all its pods are Ready (kubectl get replicaset -n ${ns} ${owner.name}), then retry`,
-    });
-  }
-  return refusals;
+        `${ref}: its ReplicaSet ${name} ${unsettled}; ${when} it would delete a pod that is not Ready instead of the frozen source: ` +
+        `wait until all its pods are Ready (kubectl get replicaset -n ${ns} ${name}), then retry`,
+    },
+  ];
 }
 
 /** Why the Deployment's rollout is not complete for this ReplicaSet, or undefined when it is. */
-function rolloutInProgress(deployment: V1Deployment, replicaSet: V1ReplicaSet): string | undefined {
+export function rolloutInProgress(deployment: V1Deployment, replicaSet: V1ReplicaSet): string | undefined {
   const generation = deployment.metadata?.generation ?? 0;
   const observed = deployment.status?.observedGeneration ?? 0;
   if (observed < generation) return `its controller has observed generation ${observed} of ${generation}`;
@@ -107,6 +126,15 @@ function rolloutInProgress(deployment: V1Deployment, replicaSet: V1ReplicaSet): 
   const total = deployment.status?.replicas ?? 0;
   if (updated !== wanted || total !== wanted) return `${updated} of ${wanted} replicas updated, ${total} in all`;
   return undefined;
+}
+
+/** The Deployment's ReplicaSet of its current revision among these (a namespace's), if it has one yet. */
+export function currentReplicaSet(deployment: V1Deployment, replicaSets: V1ReplicaSet[]): V1ReplicaSet | undefined {
+  return replicaSets.find(
+    (rs) =>
+      rs.metadata?.ownerReferences?.some((o) => o.controller && o.uid === deployment.metadata?.uid) &&
+      rs.metadata?.annotations?.[REVISION_ANNOTATION] === deployment.metadata?.annotations?.[REVISION_ANNOTATION],
+  );
 }
 
 /** Why the ReplicaSet would act on its own at the hand-over, or undefined when it is settled. */

@@ -4,6 +4,7 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { createDeploymentActivities } from '../activities/deployments.js';
 import { createKubeletActivities } from '../activities/kubelet.js';
 import { createKubernetesActivities, type KubernetesActivityDeps } from '../activities/kubernetes.js';
 import { createOperationsActivities } from '../activities/operations.js';
@@ -32,6 +33,7 @@ export function createOrchestratorActivities(config: PodferryConfig) {
     ...createKubeletActivities({ clusters }),
     ...createOperationsActivities({ clusters }),
     ...createPodNameFenceActivities({ clusters }),
+    ...createDeploymentActivities({ clusters }),
     // Cleaning up checkpoint images is the orchestrator's (the node pushes them).
     deleteImage: registry?.deleteImage ?? missingRegistry,
   };

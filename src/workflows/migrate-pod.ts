@@ -32,15 +32,23 @@
 // once the ReplicaSet has let go of it the copy is stopped and the source thawed. Should the ReplicaSet have
 // deleted the source meanwhile, the copy is the workload: it is handed back, the source killed, and the
 // failure says so (CommittedByReplicaSet).
+//
+// A Deployment's pod leaving its cluster or namespace (CreateThenDelete with plan.deploymentMove) moves as a copy
+// made without labels or owner, committed once Ready as any CreateThenDelete; around that, the source gets the
+// lowest pod-deletion-cost and the target's Deployment is made ready (its ReplicaSet fenced) before the freeze,
+// and after the commit the copy is handed to the target's Deployment and the source's is scaled down, so that its
+// ReplicaSet deletes the frozen source (workflows/deployment-move.ts).
 import { ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, proxySinks, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { HandOverPods, PullSecretInput } from '../activities/kubernetes.js';
 import { errorMessage, OUTCOME_FAILURES } from '../api/failures.js';
 import { describeIssues, MigratePodInput, type MigratePodRequest, type MigrationResult, type PodIdentity } from '../api/migration.js';
 import { sourceExecution, targetExecution, type MigrationPlan } from '../api/migration-plan.js';
+import type { PreparedDeployment } from '../activities/deployments.js';
 import type { PodNameFenceInput } from '../activities/pod-name-fence.js';
 import type { CheckpointArchiveImageInput } from '../activities/transfer.js';
-import { MIN_POD_DELETION_COST, nodeTaskQueue, POD_NAME_FENCE } from '../api/names.js';
+import { liftFenceByHand, MIN_POD_DELETION_COST, nodeTaskQueue, ownerFenceKey } from '../api/names.js';
 import { progressQuery, type MigrationMetricsSinks, type MigrationOutcome } from './definitions.js';
+import { handOverToTargetDeployment, prepareTargetDeployment } from './deployment-move.js';
 import { forEachContainer, throwFirst } from './per-container.js';
 import { announce } from './pod-events.js';
 import { ProgressTracker } from './progress.js';
@@ -73,6 +81,8 @@ const PULL_SECRET_PER_MIGRATION = 'pull-secret-per-migration';
 const HANDOVER_WAIT_SECONDS = 30;
 /** How long the undo of the hand-over waits for the ReplicaSet to let go of the copy. */
 const TAKE_BACK_SECONDS = 60;
+/** How long the source's ReplicaSet may take to delete the frozen source after its Deployment's scale-down (measured: ~50 ms). */
+const SCALE_DOWN_SECONDS = 10;
 /** The name of the hand-over's undo (rollbackFailure tells its failure apart). */
 const TAKE_BACK = 'take the copy back from the ReplicaSet';
 /** patched() id of asking the target node's worker what its runtime can restore (runs recorded before trusted the kubelet's report alone). */
@@ -95,6 +105,8 @@ interface MigrationState {
   fence: number;
   /** Where the migration's pull secret was made (the plan's pullSecret), once asked for. */
   pullSecret?: PullSecretInput;
+  /** A Deployment's pod leaving the cluster or namespace: the target's Deployment, once ready to adopt the copy. */
+  targetDeployment?: PreparedDeployment;
 }
 
 export async function migratePod(request: MigratePodRequest): Promise<MigrationResult> {
@@ -174,14 +186,20 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
         await cluster.ensurePullSecret(pullSecret);
       }
 
-      // 1d. AdoptByReplicaSet: make the source its ReplicaSet's cheapest pod, so the hand-over deletes it.
+      // 1d. A ReplicaSet's pod: make the source its ReplicaSet's cheapest pod, so that the hand-over (AdoptByReplicaSet)
+      //     or its Deployment's scale-down (a Deployment's pod leaving the cluster or namespace) deletes it.
       const handOver = plan.replicaSetHandOver;
-      if (handOver) {
-        saga.onFailureCleanUp("restore the source's deletion cost", () => clusterPersistent.setPodDeletionCost({ ...sourcePodOf(plan), cost: handOver.previousDeletionCost }));
+      const cheapened = handOver ?? plan.deploymentMove;
+      if (cheapened) {
+        saga.onFailureCleanUp("restore the source's deletion cost", () => clusterPersistent.setPodDeletionCost({ ...sourcePodOf(plan), cost: cheapened.previousDeletionCost }));
         await cluster.setPodDeletionCost({ ...sourcePodOf(plan), cost: MIN_POD_DELETION_COST });
       }
 
-      // 1e. A StatefulSet's pod: fence its name, since the StatefulSet would start a fresh pod of it once the
+      // 1e. A Deployment's pod leaving the cluster or namespace: the target's Deployment ready to adopt the copy
+      //     (created with 0 replicas when missing), its ReplicaSet's pod creation fenced until the copy is adopted.
+      if (plan.deploymentMove) state.targetDeployment = await prepareTargetDeployment(plan, saga);
+
+      // 1f. A StatefulSet's pod: fence its name, since the StatefulSet would start a fresh pod of it once the
       //     source is deleted; proven to hold before the freeze, lifted once the move has ended.
       const nameFence = podNameFenceOf(plan);
       if (nameFence) {
@@ -358,12 +376,16 @@ async function finishAfterCommit(
   const sourceNode = proxyActivities<NodeWorkerActivities>(persistent(nodeTaskQueue(runsAt.cluster, runsAt.node)));
   const migrationId = plan.migrationId;
   const sourcePod = sourcePodOf(plan);
-  const notRemoved = (what: string, err: unknown) =>
+  /** Committed, but a step that removes the source failed; byHand: what is left to do before deleting the source. */
+  const notRemoved = (what: string, err: unknown, byHand: string[] = []) =>
     ApplicationFailure.create({
       message:
         `migration committed: the target pod ${state.targetPod!.namespace}/${state.targetPod!.name} in cluster ${state.targetPod!.cluster} runs the workload, ` +
-        `but ${what} failed (${errorMessage(err)}). The source pod ${plan.source.namespace}/${plan.source.pod} on node ${plan.source.node} ` +
-        `(cluster ${plan.source.cluster}, uid ${plan.source.uid}) is still frozen; delete it (kubectl delete pod -n ${plan.source.namespace} ${plan.source.pod} --wait=false): ` +
+        `but ${what} failed (${errorMessage(err)}). ` +
+        (byHand.length > 0 ? `Left to do by hand, in this order: ${byHand.map((step, i) => `${i + 1}. ${step}`).join('; ')}. ` : '') +
+        `The source pod ${plan.source.namespace}/${plan.source.pod} on node ${plan.source.node} ` +
+        `(cluster ${plan.source.cluster}, uid ${plan.source.uid}) is still frozen; ${byHand.length > 0 ? 'then, if its ReplicaSet has not, ' : ''}` +
+        `delete it (kubectl delete pod -n ${plan.source.namespace} ${plan.source.pod} --wait=false): ` +
         'its node worker kills the frozen processes once this migration has ended',
       type: OUTCOME_FAILURES.sourceNotRemoved,
       nonRetryable: true,
@@ -391,14 +413,21 @@ async function finishAfterCommit(
   // The restored pod holds the name now: a StatefulSet's own creates would fail on it anyway.
   const nameFence = podNameFenceOf(plan);
   if (nameFence) {
-    await forward(`lifting the fence of pod name ${nameFence.namespace}/${nameFence.pod} (${liftFenceByHand(nameFence)})`, () => clusterPersistent.liftPodNameFence(nameFence));
+    await forward(`lifting the fence of pod name ${nameFence.namespace}/${nameFence.pod} (${liftFenceByHand(nameFence.cluster, nameFence.namespace, nameFence.pod)})`, () => clusterPersistent.liftPodNameFence(nameFence));
   }
 
   // 7. Delete the source (DeleteThenCreate did so before creating the target; with AdoptByReplicaSet its
   //    ReplicaSet requested the deletion, which was the commit): kill its frozen processes, wait until it is gone.
+  //    A Deployment's pod leaving the cluster or namespace first goes to the target's Deployment, and the source's
+  //    is scaled down by one, so that its ReplicaSet deletes the frozen source (the copy serves from its labels on).
   if (plan.strategy !== 'DeleteThenCreate') {
     if (plan.strategy === 'CreateThenDelete') {
       progress.enter('DeletingSource');
+      if (plan.deploymentMove) {
+        const { labelledAt } = await handOverToTargetDeployment(plan, state.targetPod!, state.targetDeployment!, notRemoved);
+        state.readyAt = labelledAt;
+        await awaitScaleDownChoice(plan, progress);
+      }
       progress.sourceOnAbort('hold');
       try {
         await requestSourceDeletion(plan, clusterPersistent);
@@ -584,6 +613,26 @@ async function handOverToReplicaSet(
   return handedOverAt;
 }
 
+/**
+ * After its Deployment's scale-down, the source's ReplicaSet deletes its cheapest pod: the frozen source (measured:
+ * ~50 ms), unless a sibling not Ready at that instant ranks below it. Should the source still be there, a warning
+ * says so; the source is deleted all the same (step 7) and the ReplicaSet replaces the sibling.
+ */
+async function awaitScaleDownChoice(plan: MigrationPlan, progress: ProgressTracker): Promise<void> {
+  const replicaSet = `ReplicaSet ${plan.source.namespace}/${plan.deploymentMove!.source.replicaSet.name} in cluster ${plan.source.cluster}`;
+  const notChosen = (why: string) =>
+    progress.warn(
+      `${replicaSet} ${why}: it may have deleted another of its pods (one not Ready at that instant) instead; podferry deletes the source itself, ` +
+        'and the ReplicaSet starts a fresh pod in place of the one it deleted',
+    );
+  try {
+    const { deleted } = await proxyActivities<OrchestratorActivities>(podWait(SCALE_DOWN_SECONDS)).awaitPodDeletion({ ...sourcePodOf(plan), timeoutSeconds: SCALE_DOWN_SECONDS });
+    if (!deleted) notChosen(`did not delete the frozen source pod ${plan.source.pod} within ${SCALE_DOWN_SECONDS}s of the scale-down`);
+  } catch (err) {
+    notChosen(`could not be watched deleting the frozen source pod ${plan.source.pod} (${errorMessage(err)})`);
+  }
+}
+
 /** A timer that calls onExpiry after `seconds`, unless cancelled first (at the commit). */
 function armFreezeDeadline(seconds: number, onExpiry: () => void): CancellationScope {
   const scope = new CancellationScope();
@@ -634,10 +683,17 @@ function rollbackFailure(cause: unknown, report: CompensationReport, state: Migr
       ? `migration failed (${errorMessage(cause)}) and could not be fully rolled back (${report.failed.join('; ')}). The source pod was deleted and could not be restored: ` +
         `the workload is in its checkpoint images ${images} and archives on node ${archiveNode} (${archives}), which were kept` +
         `${state.pullSecret ? ` with the pull secret ${plan?.pullSecret} that pulls the images` : ''}; create the pod from them to restore it.` +
-        (fence ? ` Its name stays fenced, so that StatefulSet ${plan?.statefulSet?.statefulSet.name} starts no fresh pod of it; once the workload runs again (or to let the StatefulSet start a fresh one): ${liftFenceByHand(fence)}.` : '')
+        (fence ? ` Its name stays fenced, so that StatefulSet ${plan?.statefulSet?.statefulSet.name} starts no fresh pod of it; once the workload runs again (or to let the StatefulSet start a fresh one): ${liftFenceByHand(fence.cluster, fence.namespace, fence.pod)}.` : '')
       : `migration failed (${errorMessage(cause)}) and the source could not be resumed (${report.failed.join('; ')}): ${where} may still be frozen; ` +
         "its node worker's safety net thaws it once this migration has ended." + kept;
-  return ApplicationFailure.create({ message, type: OUTCOME_FAILURES.failed, nonRetryable: true, cause: cause as Error, details: [progress.snapshot()] });
+  // No cleanup ran: a Deployment's move leaves the target's ReplicaSet unable to create pods until its fence goes.
+  const prepared = state.targetDeployment;
+  const ownerFenced = prepared
+    ? ` The pods of ReplicaSet ${plan?.target.namespace}/${prepared.replicaSet.name} in cluster ${plan?.target.cluster} stay fenced` +
+      `${prepared.created ? ` (and Deployment ${plan?.deploymentMove?.deployment}, made for the move with 0 replicas, stays)` : ''}; once the workload is settled: ` +
+      `${liftFenceByHand(plan!.target.cluster, plan!.target.namespace, ownerFenceKey(prepared.replicaSet.uid))}.`
+    : '';
+  return ApplicationFailure.create({ message: message + ownerFenced, type: OUTCOME_FAILURES.failed, nonRetryable: true, cause: cause as Error, details: [progress.snapshot()] });
 }
 
 /**
@@ -716,11 +772,6 @@ async function requestSourceDeletion(plan: MigrationPlan, api: Pick<Orchestrator
 /** The fenced pod name of a StatefulSet's pod (plan.statefulSet), or undefined. */
 function podNameFenceOf(plan: MigrationPlan): PodNameFenceInput | undefined {
   return plan.statefulSet ? { cluster: plan.source.cluster, namespace: plan.source.namespace, pod: plan.source.pod, migrationId: plan.migrationId } : undefined;
-}
-
-/** What an operator runs to lift a fence the migration could not. */
-function liftFenceByHand(fence: PodNameFenceInput): string {
-  return `kubectl --context ${fence.cluster} -n ${fence.namespace} patch configmap ${POD_NAME_FENCE.configMap} --type=json -p '[{"op":"remove","path":"/data/${fence.pod}"}]'`;
 }
 
 /** The source pod as the Kubernetes activities name it. */

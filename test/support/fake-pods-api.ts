@@ -1,16 +1,20 @@
-// A fake API server holding pods, enough for the activities that read, patch and watch pods by name: GET and
-// JSON-patch (RFC 6902: test, add, remove, replace on object paths) of /api/v1/namespaces/<ns>/pods/<name>,
-// and GET of the namespace's pod list. It answers 404 for a missing pod and 422 for a failed test, as the
-// real one does. The test changes the pods directly (the ReplicaSet controller's part) and reads them back.
+// A fake API server holding pods and Deployments, enough for the activities that read, patch and watch them by
+// name: GET and JSON-patch (RFC 6902: test, add, remove, replace on object paths) of
+// /api/v1/namespaces/<ns>/pods/<name> and /apis/apps/v1/namespaces/<ns>/deployments/<name>, and GET of the
+// namespace's pod list. It answers 404 for a missing object and 422 for a failed test, and moves an object's
+// resourceVersion (when it has one) on every patch, as the real one does. The test changes the objects directly
+// (the controllers' part) and reads them back.
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 
 export interface FakePodsApi {
   /** Pods by `namespace/name`. */
   pods: Map<string, V1Pod>;
+  /** Deployments by `namespace/name`. */
+  deployments: Map<string, V1Deployment>;
   /** Every request, `METHOD path`. */
   requests: string[];
   /** A kubeconfig file pointing at this server (context `fake`). */
@@ -20,6 +24,7 @@ export interface FakePodsApi {
 
 export async function startFakePodsApi(): Promise<FakePodsApi> {
   const pods = new Map<string, V1Pod>();
+  const deployments = new Map<string, V1Deployment>();
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -36,16 +41,18 @@ export async function startFakePodsApi(): Promise<FakePodsApi> {
       if (list && req.method === 'GET') {
         return reply(200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [...pods.values()].filter((p) => p.metadata?.namespace === list[1]) });
       }
-      const one = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(url.pathname);
+      const one = /^\/(?:api\/v1|apis\/apps\/v1)\/namespaces\/([^/]+)\/(pods|deployments)\/([^/]+)$/.exec(url.pathname);
       if (!one) return status(404, `no route ${url.pathname}`);
-      const key = `${one[1]}/${one[2]}`;
-      const pod = pods.get(key);
-      if (!pod) return status(404, `pods "${one[2]}" not found`);
-      if (req.method === 'GET') return reply(200, pod);
+      const objects: Map<string, V1Pod | V1Deployment> = one[2] === 'pods' ? pods : deployments;
+      const key = `${one[1]}/${one[3]}`;
+      const object = objects.get(key);
+      if (!object) return status(404, `${one[2]} "${one[3]}" not found`);
+      if (req.method === 'GET') return reply(200, object);
       if (req.method === 'PATCH') {
-        const patched = applyJsonPatch(structuredClone(pod), JSON.parse(body) as Operation[]);
+        const patched = applyJsonPatch(structuredClone(object), JSON.parse(body) as Operation[]);
         if (typeof patched === 'string') return status(422, patched);
-        pods.set(key, patched);
+        if (patched.metadata?.resourceVersion) patched.metadata.resourceVersion = String(Number(patched.metadata.resourceVersion) + 1);
+        objects.set(key, patched);
         return reply(200, patched);
       }
       return status(405, `${req.method} not supported here`);
@@ -65,7 +72,7 @@ export async function startFakePodsApi(): Promise<FakePodsApi> {
       'current-context': 'fake',
     }),
   );
-  return { pods, requests, kubeconfig, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { pods, deployments, requests, kubeconfig, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 interface Operation {

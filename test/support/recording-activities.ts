@@ -4,6 +4,7 @@
 // orchestration; the real activities are exercised against a real registry and (e2e) the lab.
 import { appendFileSync } from 'node:fs';
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { DeploymentActivities } from '../../src/activities/deployments.js';
 import type { KubeletActivities } from '../../src/activities/kubelet.js';
 import type { KubernetesActivities, PodEventInput } from '../../src/activities/kubernetes.js';
 import type { NodeActivities } from '../../src/activities/node.js';
@@ -43,6 +44,15 @@ export interface Script {
    * cluster the plan's strategy is AdoptByReplicaSet.
    */
   replicaSetPods?: string[];
+  /**
+   * Source pods (by name) that belong to ReplicaSet sample-7d9f8c6b5 of Deployment sample (2 replicas), moving to
+   * another cluster or namespace: the plan carries a deploymentMove.
+   */
+  deploymentPods?: string[];
+  /** The target namespace has Deployment sample already (1 replica; default: it has none, podferry creates it). */
+  targetDeploymentExists?: boolean;
+  /** Which pod the source's ReplicaSet deletes after its Deployment's scale-down (default: the source). */
+  scaleDownDeletes?: 'source' | 'sibling';
   /** Source pods (by name) that belong to StatefulSet web: within their cluster the plan fences their name. */
   statefulSetPods?: string[];
   /** Which pod the ReplicaSet deletes after the hand-over (default: the source). */
@@ -118,6 +128,16 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
         ? { replicaSetHandOver: { replicaSet: { name: 'sample-7d9f8c6b5', uid: 'rs-uid' }, deployment: 'sample', copyName: replicaSetCopyName('sample-7d9f8c6b5', input.migrationId) } }
         : {}),
       ...(strategy === 'DeleteThenCreate' && script.statefulSetPods?.includes(input.source.pod) ? { statefulSet: { statefulSet: { name: 'web', uid: 'sts-uid' }, revision: 'web-6c9b7d5f4' } } : {}),
+      ...(strategy === 'CreateThenDelete' && script.deploymentPods?.includes(input.source.pod)
+        ? {
+            deploymentMove: {
+              deployment: 'sample',
+              source: { uid: 'deployment-uid', replicaSet: { name: 'sample-7d9f8c6b5', uid: 'rs-uid' }, replicas: 2 },
+              target: { exists: script.targetDeploymentExists ?? false, replicas: script.targetDeploymentExists ? 1 : 0 },
+              templateHash: '7d9f8c6b5',
+            },
+          }
+        : {}),
       containers: CONTAINERS.map((name) => ({ name, image: '10.231.0.1:5000/podferry/sample:lab', containerId: `containerd://${name}-id`, imageId: '10.231.0.1:5000/podferry/sample@sha256:5e8b' })),
       sourcePod: plannedSourcePod(pod),
       config: referencedConfig(pod.spec!),
@@ -153,6 +173,8 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
     handOverToReplicaSet: (input) => step('handOverToReplicaSet', input, () => ({ handedOver: true })),
     awaitReplicaSetChoice: (input) => step('awaitReplicaSetChoice', input, () => ({ deleted: script.replicaSetDeletes ?? ('source' as const) })),
     takeBackFromReplicaSet: (input) => step('takeBackFromReplicaSet', input, () => ({ sourceDeleted: script.sourceDeletedOnTakeBack ?? false })),
+    awaitPodOwner: (input) => step('awaitPodOwner', input, () => ({ ownedAt: Date.now() })),
+    awaitPodDeletion: (input) => step('awaitPodDeletion', input, () => ({ deleted: (script.scaleDownDeletes ?? 'source') === 'source' })),
     releaseSourceLock: (input) => step('releaseSourceLock', input, () => ({ released: true })),
     findHeldMigration: (input) => step('findHeldMigration', input, () => script.held ?? { targets: [] }),
     // Kept apart from the calls: events are fire-and-forget, so where they fall among the steps is not fixed.
@@ -163,6 +185,20 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
   const podNameFence: PodNameFenceActivities = {
     raisePodNameFence: (input) => step('raisePodNameFence', input, () => ({ waitedMs: 5 })),
     liftPodNameFence: (input) => step('liftPodNameFence', input, () => ({ lifted: true })),
+    raiseOwnerFence: (input) => step('raiseOwnerFence', input, () => ({ waitedMs: 5 })),
+    liftOwnerFence: (input) => step('liftOwnerFence', input, () => ({ lifted: true })),
+  };
+  const deployments: DeploymentActivities = {
+    prepareTargetDeployment: (input) =>
+      step('prepareTargetDeployment', input, () => ({
+        uid: 'target-deployment-uid',
+        created: !script.targetDeploymentExists,
+        replicas: script.targetDeploymentExists ? 1 : 0,
+        replicaSet: { name: 'sample-7d9f8c6b5', uid: 'target-rs-uid' },
+      })),
+    deleteCreatedDeployment: (input) => step('deleteCreatedDeployment', input, () => ({ deleted: !script.targetDeploymentExists })),
+    // Named by cluster: up at the target, down at the source.
+    scaleDeployment: (input) => step(`scaleDeployment:${input.cluster}`, input, () => ({ replicas: 1, scaled: true })),
   };
   // The same step either way (through the kubelet API or the node's runtime): the tests watch the orchestration.
   const checkpoint = (input: { namespace: string; pod: string; container: string }) =>
@@ -227,7 +263,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
   };
   return {
     /** What the orchestrator worker registers (main task queue). */
-    orchestrator: { ...kubernetes, ...kubelet, ...podNameFence, deleteImage: registry.deleteImage },
+    orchestrator: { ...kubernetes, ...kubelet, ...podNameFence, ...deployments, deleteImage: registry.deleteImage },
     /** What the node worker registers (the node's task queue). */
     node: { ...node, ...runtimeCheckpoint, ...runtimeDescription, ...registry, ...transfer },
   };

@@ -15,20 +15,18 @@ describe('which pods of a node a drain moves', () => {
   const withClaim = named('db', { spec: { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }] } });
   const finished = named('job-done', { status: { phase: 'Succeeded' } });
 
-  test('standalone running pods migrate; DaemonSet, static, controller-owned (to another cluster), PVC and finished pods are skipped with the reason', () => {
-    const split = splitNodePods([named('sample'), daemon, mirror, replica, withClaim, named('another'), finished], 'lab-b');
+  test('standalone running pods migrate; DaemonSet, static, PVC and finished pods are skipped with the reason', () => {
+    const split = splitNodePods([named('sample'), daemon, mirror, withClaim, named('another'), finished], 'lab-b');
     expect(split.migratable.map((p) => p.name)).toEqual(['another', 'sample']);
     expect(Object.fromEntries(split.skipped.map((s) => [s.name, s.type]))).toEqual({
       'node-exporter-x1': 'DaemonSetPod',
       'kube-proxy-lab-a-node': 'StaticPod',
-      'web-7d9f-x': 'ControllerOwnedPod',
       db: 'VolumeCannotMove',
       'job-done': 'PodFinished',
     });
     const reason = (name: string) => split.skipped.find((s) => s.name === name)!.reason;
     expect(reason('node-exporter-x1')).toContain('belongs to DaemonSet node-exporter');
     expect(reason('kube-proxy-lab-a-node')).toContain('mirror of a static pod');
-    expect(reason('web-7d9f-x')).toContain('controlled by ReplicaSet web-7d9f, which takes a restored pod over only in its own cluster and namespace');
     expect(reason('db')).toContain('volume data is a persistentVolumeClaim volume');
   });
 
@@ -36,10 +34,15 @@ describe('which pods of a node a drain moves', () => {
     const split = splitNodePods([daemon, mirror, finished], 'lab-a');
     expect(isComplete(split.skipped, [])).toBe(true);
     expect(isComplete(split.skipped, [{}])).toBe(false);
-    expect(isComplete(splitNodePods([replica], 'lab-b').skipped, [])).toBe(false);
+    expect(isComplete(splitNodePods([withClaim], 'lab-b').skipped, [])).toBe(false);
   });
 
-  test("within its cluster a ReplicaSet's pod (its ReplicaSet adopts the copy) and a StatefulSet's (under its fenced name) migrate; to another cluster both are skipped", () => {
+  test("a ReplicaSet's pod migrates within its cluster (its ReplicaSet adopts the copy) and to another (with its Deployment; the plan refuses a bare ReplicaSet's)", () => {
+    expect(splitNodePods([replica], 'lab-a').migratable.map((p) => p.name)).toEqual(['web-7d9f-x']);
+    expect(splitNodePods([replica], 'lab-b')).toEqual({ migratable: [replica], skipped: [] });
+  });
+
+  test("a StatefulSet's pod migrates within its cluster (under its fenced name); to another it is skipped", () => {
     const stateful = named('web-0', { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'web', uid: 'u', controller: true }] } });
     const split = splitNodePods([named('sample'), replica, stateful], 'lab-a');
     expect(split.migratable.map((p) => p.name)).toEqual(['sample', 'web-0', 'web-7d9f-x']);

@@ -43,7 +43,9 @@ describe('which pods can migrate', () => {
     const refusals = refusalsFor(sourcePod({ metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind, name: 'web', uid: 'u', controller: true }] } }));
     expect(refusals.map((r) => r.type)).toEqual(['ControllerOwnedPod']);
     expect(refusals[0]?.message).toContain(`controlled by ${kind} web, ${why}`);
-    expect(refusals[0]?.message).toContain('only those of a ReplicaSet (or Deployment) or a StatefulSet move, to another node of their cluster');
+    expect(refusals[0]?.message).toContain(
+      "only those of a ReplicaSet (a Deployment's also to another cluster or namespace) or a StatefulSet (to another node of its cluster) move",
+    );
   });
 
   test.each(['ReplicaSet', 'StatefulSet'])("a %s's pod is not refused for its owner (the plan checks where it goes), nor warned about its ownerReference", (kind) => {

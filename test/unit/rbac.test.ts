@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from '@jest/globals';
 import { parse, parseAllDocuments, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import { createDeploymentActivities } from '../../src/activities/deployments.js';
 import { createKubeletActivities } from '../../src/activities/kubelet.js';
 import { createKubernetesActivities } from '../../src/activities/kubernetes.js';
 import { createOperationsActivities } from '../../src/activities/operations.js';
@@ -23,6 +24,7 @@ const apiActivities = Object.keys({
   ...createKubeletActivities({ clusters }),
   ...createOperationsActivities({ clusters }),
   ...createPodNameFenceActivities({ clusters }),
+  ...createDeploymentActivities({ clusters }),
 }).sort();
 
 interface Rule {

@@ -5,7 +5,7 @@ import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node'
 import type { PlanMigrationInput } from '../../src/api/migration-plan.js';
 import { ANNOTATIONS, POD_DELETION_COST } from '../../src/api/names.js';
 import { buildTargetPod } from '../../src/kubernetes/target-pod.js';
-import { sourceRefusals, targetPodName, type MigrationFacts } from '../../src/planning/migration.js';
+import { targetPodName, type MigrationFacts } from '../../src/planning/migration.js';
 import { replicaSetCopyName, siblingMigrationRefusal } from '../../src/planning/replicaset-handover.js';
 import { deployment, POD, REPLICASET, replicaSet, replicaSetPod, TEMPLATE_HASH } from '../fixtures/deployment.js';
 import { ownedPodFacts, planOf, refusalsOf } from '../support/plan-decision.js';
@@ -41,23 +41,6 @@ describe("a Deployment's pod to another node of its cluster", () => {
     const bare = replicaSet({ metadata: { ownerReferences: undefined } });
     const plan = planOf(facts({ replicaSet: bare, deployment: undefined }));
     expect(plan.replicaSetHandOver).toEqual({ replicaSet: { name: REPLICASET, uid: bare.metadata!.uid }, copyName: replicaSetCopyName(REPLICASET, 'mig-1') });
-  });
-
-  test.each([
-    ['another cluster', { cluster: 'lab-b' }],
-    ['another namespace', { namespace: 'moved' }],
-  ])('to %s: refused (the ReplicaSet adopts only in its own cluster and namespace), before the target is read', (_, target) => {
-    const f = facts({ target });
-    const refused = refusalsOf(f);
-    expect(refused).toEqual([
-      {
-        type: 'ControllerOwnedPod',
-        message:
-          `pod default/${POD} in cluster lab-a is controlled by ReplicaSet ${REPLICASET}, which takes a restored pod over only in its own cluster and namespace: ` +
-          'move it to another node of its cluster (same namespace); moves of owned pods across clusters or namespaces are not supported yet',
-      },
-    ]);
-    expect(sourceRefusals(f.request, f.sourcePod)).toEqual(refused);
   });
 
   test('PodNotReady: the ReplicaSet would rank it below the copy whatever it is worth', () => {

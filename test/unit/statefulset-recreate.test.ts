@@ -36,7 +36,7 @@ describe("a StatefulSet's pod to another node of its cluster", () => {
         type: 'ControllerOwnedPod',
         message:
           `${ref} is controlled by StatefulSet ${STATEFULSET}, which takes a restored pod over only in its own cluster and namespace: ` +
-          'move it to another node of its cluster (same namespace); moves of owned pods across clusters or namespaces are not supported yet',
+          "move it to another node of its cluster (same namespace); moves of a StatefulSet's pods across clusters or namespaces are not supported yet",
       },
     ]);
     expect(sourceRefusals(f.request, f.sourcePod)).toEqual(refused);

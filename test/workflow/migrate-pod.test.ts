@@ -663,6 +663,127 @@ describe('migratePod with recording stand-in activities', () => {
     }, 60_000);
   });
 
+  describe("a Deployment's pod to another cluster (the target's Deployment adopts the copy, the source's is scaled down)", () => {
+    const cost = "restore the source's deletion cost";
+    const fence = 'lift the owner fence';
+    const created = 'delete the target Deployment this migration created';
+    const moved = (script: Omit<Script, 'node'> = {}) => migrate({ ...script, deploymentPods: ['sample'] });
+    const failureOf = (error: unknown) => (error as WorkflowFailedError).cause as ApplicationFailure;
+    const inputsOf = (recorder: Recorder, call: string) => recorder.calls.filter((c) => c.call === call && c.event === 'start').map((c) => c.input as Record<string, unknown>);
+
+    test('cost, target Deployment and owner fence before the freeze; after the commit: scale the target up, labels back, adopted, fence lifted, scale the source down, then the source goes', async () => {
+      const { result, error, recorder, progress, handle } = await moved();
+      expect(error).toBeUndefined();
+      const calls = withoutRuntimeDescriptions(recorder);
+      expect(calls.slice(0, 6)).toEqual(['planMigration', 'pullImages', 'setPodDeletionCost', 'prepareTargetDeployment', 'raiseOwnerFence', 'freezePod']);
+      expect(calls.slice(calls.indexOf('createTargetPod'), calls.indexOf('deleteArchives'))).toEqual([
+        'createTargetPod',
+        'waitPodReady',
+        'scaleDeployment:lab-b',
+        'handOverToReplicaSet',
+        'awaitPodOwner',
+        'liftOwnerFence',
+        'scaleDeployment:lab-a',
+        'awaitPodDeletion',
+        'deletePod:lab-a:request',
+        'killFrozenPod',
+        'deletePod:lab-a',
+      ]);
+      expect(inputsOf(recorder, 'setPodDeletionCost')).toEqual([expect.objectContaining({ cluster: 'lab-a', name: 'sample', cost: '-2147483648' })]);
+      expect(inputsOf(recorder, 'prepareTargetDeployment')[0]).toMatchObject({
+        migrationId: handle.workflowId,
+        source: { cluster: 'lab-a', namespace: 'default', name: 'sample', uid: 'deployment-uid' },
+        target: { cluster: 'lab-b', namespace: 'default' },
+        templateHash: '7d9f8c6b5',
+      });
+      const ownerFence = { cluster: 'lab-b', namespace: 'default', owner: { kind: 'ReplicaSet', name: 'sample-7d9f8c6b5', uid: 'target-rs-uid' }, migrationId: handle.workflowId };
+      expect([...inputsOf(recorder, 'raiseOwnerFence'), ...inputsOf(recorder, 'liftOwnerFence')]).toEqual([ownerFence, ownerFence]);
+      expect(inputsOf(recorder, 'scaleDeployment:lab-b')).toEqual([{ cluster: 'lab-b', namespace: 'default', name: 'sample', uid: 'target-deployment-uid', by: 1, migrationId: handle.workflowId }]);
+      expect(inputsOf(recorder, 'scaleDeployment:lab-a')).toEqual([{ cluster: 'lab-a', namespace: 'default', name: 'sample', uid: 'deployment-uid', by: -1, migrationId: handle.workflowId }]);
+      expect(inputsOf(recorder, 'handOverToReplicaSet')[0]).toMatchObject({
+        cluster: 'lab-b',
+        copy: { name: 'sample', migrationId: handle.workflowId },
+        labels: { 'app.kubernetes.io/name': 'podferry-sample', tier: 'demo' },
+      });
+      expect(inputsOf(recorder, 'awaitPodOwner')[0]).toMatchObject({ cluster: 'lab-b', name: 'sample', uid: 'target-uid', ownerUid: 'target-rs-uid' });
+      expect(inputsOf(recorder, 'awaitPodDeletion')[0]).toMatchObject({ cluster: 'lab-a', name: 'sample' });
+      expect(calls).not.toContain('thawPod');
+      expect(result).toMatchObject({ strategy: 'CreateThenDelete', target: { cluster: 'lab-b', namespace: 'default', name: 'sample' }, warnings: [] });
+      expect(progress).toMatchObject({ phase: 'Succeeded', compensations: [] });
+      expect((await handle.describe()).memo).toMatchObject({ sourceOnAbort: 'kill' });
+      await Worker.runReplayHistory({ workflowBundle, replayName: 'deployment pod moved' }, keepHistory('committed-deployment-moved', await handle.fetchHistory()), handle.workflowId);
+    }, 60_000);
+
+    test.each([
+      ['prepareTargetDeployment', [created, cost, lock]],
+      ['raiseOwnerFence', [fence, created, cost, lock]],
+    ])('%s fails: nothing was frozen; what was done is undone', async (step, undos) => {
+      const { error, recorder, progress } = await moved({ failAt: step });
+      expect(failureOf(error).type).toBe('MigrationRolledBack');
+      expect(progress.compensations).toEqual(undos.map((name) => ({ name, ok: true })));
+      expect(recorder.started()).not.toContain('freezePod');
+    }, 60_000);
+
+    test('the copy fails to become Ready: it is stopped, the source thawed, its cost put back, the fence lifted and the Deployment made for it deleted; nothing is scaled', async () => {
+      const { error, recorder, progress, handle } = await moved({ failAt: 'waitPodReady' });
+      expect(failureOf(error).type).toBe('MigrationRolledBack');
+      expect(progress.compensations).toEqual([target, thaw, config, received, images, archives, fence, created, cost, lock].map((name) => ({ name, ok: true })));
+      expect(recorder.started().filter((c) => c.startsWith('scaleDeployment') || c === 'handOverToReplicaSet')).toEqual([]);
+      expect(inputsOf(recorder, 'deletePod:lab-b')[0]).toMatchObject({ name: 'sample', onlyIfMigrationId: handle.workflowId, gracePeriodSeconds: 1 });
+      expect(inputsOf(recorder, 'setPodDeletionCost').map((i) => i.cost)).toEqual(['-2147483648', undefined]);
+      expect(inputsOf(recorder, 'deleteCreatedDeployment')).toEqual([{ migrationId: handle.workflowId, cluster: 'lab-b', namespace: 'default', name: 'sample' }]);
+    }, 60_000);
+
+    test('the copy cannot be proven stopped: nothing is cleaned up, and the failure says the target ReplicaSet stays fenced and how to lift it', async () => {
+      const { error, recorder } = await moved({ failAt: ['waitPodReady', 'deletePod:lab-b'] });
+      const failure = failureOf(error);
+      expect(failure.type).toBe('MigrationFailed');
+      expect(failure.message).toContain(
+        'The pods of ReplicaSet default/sample-7d9f8c6b5 in cluster lab-b stay fenced (and Deployment sample, made for the move with 0 replicas, stays); once the workload is settled: ' +
+          `kubectl --context lab-b -n default patch configmap podferry-fence --type=json -p '[{"op":"remove","path":"/data/owner_target-rs-uid"}]'.`,
+      );
+      expect(recorder.started().filter((c) => ['liftOwnerFence', 'deleteCreatedDeployment', 'thawPod'].includes(c))).toEqual([]);
+    }, 60_000);
+
+    test('after the commit, the adoption fails: committed, the source left frozen, and the failure lists what is left to do by hand', async () => {
+      const { error, recorder, handle } = await moved({ failAt: 'awaitPodOwner' });
+      const failure = failureOf(error);
+      expect(failure.type).toBe('SourceNotRemoved');
+      expect(failure.message).toContain('migration committed: the target pod default/sample in cluster lab-b runs the workload, but waiting for ReplicaSet sample-7d9f8c6b5 to adopt');
+      expect(failure.message).toContain(
+        "Left to do by hand, in this order: 1. check that ReplicaSet sample-7d9f8c6b5 owns the pod: kubectl --context lab-b -n default get pod sample -o jsonpath='{.metadata.ownerReferences[*].name}'; " +
+          `2. kubectl --context lab-b -n default patch configmap podferry-fence --type=json -p '[{"op":"remove","path":"/data/owner_target-rs-uid"}]'; ` +
+          `3. kubectl --context lab-a -n default scale deployment sample --current-replicas=2 --replicas=1 (unless its annotation podferry.io/scaled-by names ${handle.workflowId}); ` +
+          'its ReplicaSet then deletes the frozen source, its cheapest pod. The source pod default/sample',
+      );
+      expect(failure.message).toContain('is still frozen; then, if its ReplicaSet has not, delete it');
+      const started = recorder.started();
+      expect(started.filter((c) => ['liftOwnerFence', 'scaleDeployment:lab-a', 'killFrozenPod', 'thawPod'].includes(c) || c.startsWith('deletePod:lab-a'))).toEqual([]);
+      expect((await handle.describe()).memo).toMatchObject({ sourceOnAbort: 'hold' });
+    }, 60_000);
+
+    test('after the commit, the target cannot be scaled up: every step is left, the first with the replicas it had', async () => {
+      const { error, handle } = await moved({ failAt: 'scaleDeployment:lab-b', targetDeploymentExists: true });
+      const failure = failureOf(error);
+      expect(failure.type).toBe('SourceNotRemoved');
+      expect(failure.message).toContain(
+        `1. kubectl --context lab-b -n default scale deployment sample --current-replicas=1 --replicas=2 (unless its annotation podferry.io/scaled-by names ${handle.workflowId}); ` +
+          "2. kubectl --context lab-b -n default label pod sample app.kubernetes.io/name=podferry-sample tier=demo && kubectl --context lab-b -n default annotate pod sample podferry.io/stashed-labels-; 3. check",
+      );
+    }, 60_000);
+
+    test('the source\'s ReplicaSet deletes a sibling instead of the source: a warning says so, and podferry deletes the source itself', async () => {
+      const { result, error, recorder } = await moved({ scaleDownDeletes: 'sibling' });
+      expect(error).toBeUndefined();
+      expect(result?.warnings).toEqual([
+        'ReplicaSet default/sample-7d9f8c6b5 in cluster lab-a did not delete the frozen source pod sample within 10s of the scale-down: it may have deleted another of its pods ' +
+          '(one not Ready at that instant) instead; podferry deletes the source itself, and the ReplicaSet starts a fresh pod in place of the one it deleted',
+      ]);
+      const calls = recorder.started();
+      expect(calls.slice(calls.indexOf('awaitPodDeletion'), calls.indexOf('awaitPodDeletion') + 4)).toEqual(['awaitPodDeletion', 'deletePod:lab-a:request', 'killFrozenPod', 'deletePod:lab-a']);
+    }, 60_000);
+  });
+
   describe('safety (invariants 1-3 and 6; the same on the lab: test/faults)', () => {
     const failureOf = (error: unknown) => (error as WorkflowFailedError).cause as ApplicationFailure;
     const inputOf = (recorder: Recorder, call: string) => recorder.calls.filter((c) => c.call === call && c.event === 'start').map((c) => c.input as Record<string, unknown>);

@@ -61,7 +61,7 @@ function pod(cluster: string, name: string, overrides: Parameters<typeof sourceP
  */
 async function withWorkers<T>(
   state: StandInClusterState,
-  options: { checkpointMs?: number; brokenPods?: string[]; blockAt?: string; replicaSetPods?: string[] },
+  options: { checkpointMs?: number; brokenPods?: string[]; blockAt?: string; replicaSetPods?: string[]; deploymentPods?: string[] },
   body: (taskQueue: string, recorder: Recorder) => Promise<T>,
 ) {
   const id = `ops${++sequence}-${Date.now().toString(36)}`;
@@ -69,6 +69,7 @@ async function withWorkers<T>(
   const migrations = createRecordingStandInActivities(recorder, {
     node: NODE,
     ...(options.replicaSetPods ? { replicaSetPods: options.replicaSetPods } : {}),
+    ...(options.deploymentPods ? { deploymentPods: options.deploymentPods } : {}),
     ...(options.checkpointMs ? { checkpointMs: options.checkpointMs } : {}),
     ...(options.blockAt ? { blockAt: options.blockAt } : {}),
   });
@@ -128,7 +129,7 @@ describe('drainNode', () => {
   const statefulSet = { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'db', uid: 'u', controller: true }] } };
   const mirror = { metadata: { annotations: { 'kubernetes.io/config.mirror': 'abc' } } };
 
-  test('a mix of pods: cordons, moves the migratable ones at most 2 at a time, reports skipped and failed with the reason', async () => {
+  test("a mix of pods: cordons, moves the migratable ones (a Deployment's too) at most 2 at a time, reports skipped and failed with the reason", async () => {
     const state = emptyClusterState();
     state.nodes.set(`lab-a/${NODE}`, false);
     state.nodePods.set(`lab-a/${NODE}`, [
@@ -143,7 +144,7 @@ describe('drainNode', () => {
     ]);
     const request: DrainNodeRequest = { source: { cluster: 'lab-a', node: NODE }, target: { cluster: 'lab-b' } };
     let details = '';
-    const { value, recorder, spans } = await withWorkers(state, { checkpointMs: 300, brokenPods: ['broken'] }, async (taskQueue) => {
+    const { value, recorder, spans } = await withWorkers(state, { checkpointMs: 300, brokenPods: ['broken'], deploymentPods: ['web-7d9f-x'] }, async (taskQueue) => {
       const handle = await startDrain(client, request, { taskQueue, drainId: `drain-mix-${Date.now().toString(36)}` });
       const settled = await outcome(handle.result());
       // What the Web UI shows for it.
@@ -152,13 +153,12 @@ describe('drainNode', () => {
     });
     expect(value.error).toBeUndefined();
     const report = value.result as DrainReport;
-    expect(report.moved.map((m) => m.name).sort()).toEqual(['app-1', 'app-2', 'app-3', 'app-4']);
+    expect(report.moved.map((m) => m.name).sort()).toEqual(['app-1', 'app-2', 'app-3', 'app-4', 'web-7d9f-x']);
     expect(report.moved.every((m) => m.targetCluster === 'lab-b' && m.migrationId === `podferry-lab-a-default-${m.name}`)).toBe(true);
     expect(report.failed).toEqual([expect.objectContaining({ name: 'broken', type: 'MigrationRolledBack', reason: expect.stringContaining('injected failure: pod broken cannot be planned') })]);
     expect(Object.fromEntries(report.skipped.map((s) => [s.name, s.type]))).toEqual({
       'node-exporter-x1': 'DaemonSetPod',
       'kube-proxy': 'StaticPod',
-      'web-7d9f-x': 'ControllerOwnedPod',
     });
     expect(report).toMatchObject({ cordonedByDrain: true, cordoned: true, complete: false, warnings: [] });
     expect(state.nodes.get(`lab-a/${NODE}`)).toBe(true);
@@ -171,10 +171,12 @@ describe('drainNode', () => {
     expect(calls.slice(0, 2)).toEqual(['cordonNode', 'listNodePods']);
     expect(calls).not.toContain('uncordonNode');
     const marked = recorder.calls.filter((c) => c.call === 'markMigrated' && c.event === 'start').map((c) => c.input as { cluster: string; name: string });
-    expect(marked.map((m) => `${m.cluster}/${m.name}`).sort()).toEqual(['lab-b/app-1', 'lab-b/app-2', 'lab-b/app-3', 'lab-b/app-4']);
+    expect(marked.map((m) => `${m.cluster}/${m.name}`).sort()).toEqual(['lab-b/app-1', 'lab-b/app-2', 'lab-b/app-3', 'lab-b/app-4', 'lab-b/web-7d9f-x']);
+    // The Deployment's pod moved with its Deployment: the target's scaled up, the source's down.
+    expect(calls.filter((c) => c.startsWith('scaleDeployment:'))).toEqual(['scaleDeployment:lab-b', 'scaleDeployment:lab-a']);
     // Skipped pods were never planned; the concurrency limit held, and was used.
-    expect(spans.has('node-exporter-x1') || spans.has('web-7d9f-x') || spans.has('kube-proxy')).toBe(false);
-    const moved = ['app-1', 'app-2', 'app-3', 'app-4'].map((name) => spans.get(name)!);
+    expect(spans.has('node-exporter-x1') || spans.has('kube-proxy')).toBe(false);
+    const moved = ['app-1', 'app-2', 'app-3', 'app-4', 'web-7d9f-x'].map((name) => spans.get(name)!);
     expect(moved.every((s) => s.end !== undefined)).toBe(true);
     expect(maxOverlap([...spans.values()])).toBe(2);
   }, 120_000);
