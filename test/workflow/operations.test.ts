@@ -126,7 +126,7 @@ function maxOverlap(spans: Array<{ start: number; end?: number }>): number {
 describe('drainNode', () => {
   const daemonSet = { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'node-exporter', uid: 'u', controller: true }] } };
   const replicaSet = { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9f', uid: 'u', controller: true }] } };
-  const statefulSet = { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'db', uid: 'u', controller: true }] } };
+  const job = { metadata: { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'db-migrate', uid: 'u', controller: true }] } };
   const mirror = { metadata: { annotations: { 'kubernetes.io/config.mirror': 'abc' } } };
 
   test("a mix of pods: cordons, moves the migratable ones (a Deployment's too) at most 2 at a time, reports skipped and failed with the reason", async () => {
@@ -247,16 +247,16 @@ describe('drainNode', () => {
     const state = emptyClusterState();
     state.nodes.set(`lab-a/${NODE}`, false);
     const withClaim = { spec: { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }] } };
-    state.nodePods.set(`lab-a/${NODE}`, [pod('lab-a', 'app-1', withClaim), pod('lab-a', 'db-0', statefulSet), pod('lab-a', 'someone-elses')]);
+    state.nodePods.set(`lab-a/${NODE}`, [pod('lab-a', 'app-1', withClaim), pod('lab-a', 'db-migrate-x', job), pod('lab-a', 'someone-elses')]);
     state.labels.set('app-1', ['team=edge']);
-    state.labels.set('db-0', ['team=edge']);
+    state.labels.set('db-migrate-x', ['team=edge']);
     const request: DrainNodeRequest = { source: { cluster: 'lab-a', node: NODE }, target: { node: OTHER_NODE }, podSelector: 'team=edge' };
     const { value, recorder } = await withWorkers(state, {}, async (taskQueue) => outcome((await startDrain(client, request, { taskQueue })).result()));
     const report = value.result as DrainReport;
     expect(report.moved).toEqual([]);
     expect(report.skipped.map((s) => [s.name, s.type])).toEqual([
       ['app-1', 'VolumeCannotMove'],
-      ['db-0', 'ControllerOwnedPod'],
+      ['db-migrate-x', 'ControllerOwnedPod'],
     ]);
     expect(report).toMatchObject({ targetCluster: 'lab-a', complete: false, cordonedByDrain: true, cordoned: false });
     expect(report.warnings).toEqual([`node ${NODE} was uncordoned again: no pod could be moved`]);
