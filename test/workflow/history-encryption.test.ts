@@ -94,7 +94,11 @@ async function rawHistory(workflowId: string) {
     if (object.metadata && typeof object.metadata === 'object' && 'encoding' in object.metadata) payloads.push(object as Payload);
     else Object.values(object).forEach(collect);
   };
-  collect(history.events);
+  // Except what patched() records: its marker and the TemporalChangeVersion search attribute name a patch id, in
+  // plain JSON by design (search attributes are indexed; markers are the SDK's own), never workflow data.
+  const patchRecords = (event: temporal.api.history.v1.IHistoryEvent) =>
+    event.markerRecordedEventAttributes?.markerName === 'core_patch' || Boolean(event.upsertWorkflowSearchAttributesEventAttributes);
+  collect((history.events ?? []).filter((event) => !patchRecords(event)));
   return { bytes: Buffer.from(temporal.api.history.v1.History.encode(history).finish()), payloads };
 }
 
