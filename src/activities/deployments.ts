@@ -7,8 +7,9 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { ANNOTATIONS, POD_TEMPLATE_HASH, SCALED_BY_KEPT } from '../api/names.js';
-import { apiMessage, apiStatus, ignore404, jsonPointerKey, type Clusters } from '../kubernetes/clusters.js';
-import { buildTargetDeployment } from '../kubernetes/target-deployment.js';
+import { apiStatus, ignore404, jsonPointerKey, type Clusters } from '../kubernetes/clusters.js';
+import { deleteMadeOwnerWhileEmpty, madeBy, readOrCreateTargetOwner, type OwnerRef } from '../kubernetes/made-owner.js';
+import { buildTargetDeployment } from '../kubernetes/target-owner.js';
 import { currentReplicaSet, REVISION_ANNOTATION } from '../planning/replicaset-handover.js';
 import { heartbeatIfActive, sleep } from './context.js';
 
@@ -19,12 +20,7 @@ export interface DeploymentActivityDeps {
 }
 
 /** One Deployment by name, and the incarnation meant (uid). */
-export interface DeploymentRef {
-  cluster: string;
-  namespace: string;
-  name: string;
-  uid: string;
-}
+export type DeploymentRef = OwnerRef;
 
 export interface TargetDeploymentInput {
   migrationId: string;
@@ -58,23 +54,12 @@ export function createDeploymentActivities(deps: DeploymentActivityDeps) {
     const { source, target } = input;
     const apps = clusters.apps(target.cluster);
     const at = `Deployment ${target.namespace}/${source.name} in cluster ${target.cluster}`;
-    let deployment = await ignore404(apps.readNamespacedDeployment({ name: source.name, namespace: target.namespace }));
-    if (!deployment) {
-      const original = await ignore404(clusters.apps(source.cluster).readNamespacedDeployment({ name: source.name, namespace: source.namespace }));
-      if (original?.metadata?.uid !== source.uid) {
-        throw ApplicationFailure.nonRetryable(
-          `Deployment ${source.namespace}/${source.name} in cluster ${source.cluster} (uid ${source.uid}) is gone or was replaced since the plan: nothing to copy to ${target.cluster}; retry`,
-          'OwnerNotFound',
-        );
-      }
-      const body = buildTargetDeployment({ source: original, sourceCluster: source.cluster, targetNamespace: target.namespace, migrationId: input.migrationId });
-      try {
-        deployment = await apps.createNamespacedDeployment({ namespace: target.namespace, body });
-      } catch (err) {
-        if (apiStatus(err) !== 409) throw err;
-        deployment = await apps.readNamespacedDeployment({ name: source.name, namespace: target.namespace }); // made meanwhile: create-or-get
-      }
-    }
+    const deployment = await readOrCreateTargetOwner('Deployment', source, target.cluster, {
+      readTarget: () => ignore404(apps.readNamespacedDeployment({ name: source.name, namespace: target.namespace })),
+      readSource: () => ignore404(clusters.apps(source.cluster).readNamespacedDeployment({ name: source.name, namespace: source.namespace })),
+      build: (original) => buildTargetDeployment({ source: original, sourceCluster: source.cluster, targetNamespace: target.namespace, migrationId: input.migrationId }),
+      create: (body) => apps.createNamespacedDeployment({ namespace: target.namespace, body }),
+    });
     const created = madeBy(deployment, input.migrationId);
     const deadline = Date.now() + input.timeoutSeconds * 1000;
     let last = 'its controller has not observed it yet';
@@ -102,29 +87,16 @@ export function createDeploymentActivities(deps: DeploymentActivityDeps) {
     throw ApplicationFailure.nonRetryable(`${at} is not ready to adopt the moved pod after ${input.timeoutSeconds}s (${last}): is the controller manager running?`, 'TargetDeploymentNotReady');
   }
 
-  /**
-   * The undo of prepareTargetDeployment: deletes the target's Deployment if this migration created it and it
-   * still has 0 replicas (the condition and the deletion are one request); otherwise leaves it and says why.
-   */
+  /** The undo of prepareTargetDeployment: deletes the target's Deployment if this migration created it and it still has 0 replicas. */
   async function deleteCreatedDeployment(input: { migrationId: string; cluster: string; namespace: string; name: string }): Promise<{ deleted: boolean; kept?: string }> {
     const apps = clusters.apps(input.cluster);
-    const deployment = await ignore404(apps.readNamespacedDeployment({ name: input.name, namespace: input.namespace }));
-    if (!deployment || !madeBy(deployment, input.migrationId)) return { deleted: false };
-    const replicas = deployment.spec?.replicas ?? 1;
-    if (replicas !== 0) return { deleted: false, kept: `Deployment ${input.namespace}/${input.name} in cluster ${input.cluster} has ${replicas} replicas now` };
-    try {
-      await apps.deleteNamespacedDeployment({
-        name: input.name,
-        namespace: input.namespace,
-        body: { preconditions: { uid: deployment.metadata?.uid, resourceVersion: deployment.metadata?.resourceVersion }, propagationPolicy: 'Background' },
-      });
-    } catch (err) {
-      const status = apiStatus(err);
-      if (status === 404) return { deleted: true };
-      if (status === 409) throw ApplicationFailure.retryable(`Deployment ${input.namespace}/${input.name} in cluster ${input.cluster} changed while being deleted: ${apiMessage(err)}`, 'DeploymentChanged');
-      throw err;
-    }
-    return { deleted: true };
+    const { name, namespace } = input;
+    return deleteMadeOwnerWhileEmpty(
+      `Deployment ${namespace}/${name} in cluster ${input.cluster}`,
+      input.migrationId,
+      () => ignore404(apps.readNamespacedDeployment({ name, namespace })),
+      (body) => apps.deleteNamespacedDeployment({ name, namespace, body }),
+    );
   }
 
   /**
@@ -168,11 +140,6 @@ export function createDeploymentActivities(deps: DeploymentActivityDeps) {
 }
 
 export type DeploymentActivities = ReturnType<typeof createDeploymentActivities>;
-
-/** Whether this migration made the Deployment (its annotation says so). */
-function madeBy(deployment: V1Deployment, migrationId: string): boolean {
-  return deployment.metadata?.annotations?.[ANNOTATIONS.migrationId] === migrationId;
-}
 
 /** The migrations that scaled the Deployment (ANNOTATIONS.scaledBy); unreadable: none. */
 function scaledBy(deployment: V1Deployment): string[] {

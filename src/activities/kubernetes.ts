@@ -1,8 +1,8 @@
 // Activities that talk to the API server of a named cluster: plan, copy config, make and delete a
-// migration's pull secret, create/watch/delete pods (and watch a ReplicaSet adopt or delete one).
+// migration's pull secret, create/watch/delete pods (and watch a ReplicaSet or StatefulSet adopt, or delete, one).
 // Each is idempotent (deterministic names, create-or-get, 404 = already done) so retries and worker
 // crashes are harmless.
-import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Pod, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import type { RegistryCredentials } from '../api/config.js';
 import type { HeldMigration, HeldPod } from '../api/held-source.js';
@@ -15,9 +15,11 @@ import { isLiqoReflection, virtualNodeClusterId } from '../kubernetes/liqo.js';
 import { readOffloadedSource, readOffloadedTarget } from '../kubernetes/liqo-objects.js';
 import { buildPullSecret } from '../kubernetes/pull-secret.js';
 import { buildTargetPod, migrationObjectLabels } from '../kubernetes/target-pod.js';
+import type { Autoscalers } from '../planning/autoscalers.js';
 import type { DeploymentMoveFacts } from '../planning/deployment-move.js';
 import { decideMigration, migrationStrategy, sourceRefusals, targetPodName } from '../planning/migration.js';
 import { controllingDeployment, controllingReplicaSet, replicaSetCopyName, siblingMigrationRefusal, type ReplicaSetOwners } from '../planning/replicaset-handover.js';
+import type { StatefulSetMoveFacts } from '../planning/statefulset-move.js';
 import { controllingStatefulSet } from '../planning/statefulset-recreate.js';
 import { heartbeatIfActive, sleep } from './context.js';
 
@@ -141,9 +143,10 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     const replicaSet = controllingReplicaSet(pod);
     const strategy = migrationStrategy(input, replicaSet !== undefined);
     const handsOver = strategy === 'AdoptByReplicaSet';
-    // A ReplicaSet's pod leaving its cluster or namespace moves with its Deployment (or is refused).
+    // A ReplicaSet's pod leaving its cluster or namespace moves with its Deployment (or is refused), a StatefulSet's with its StatefulSet.
     const movesDeployment = strategy === 'CreateThenDelete' && replicaSet !== undefined;
     const statefulSetName = controllingStatefulSet(pod)?.name;
+    const movesStatefulSet = strategy === 'CreateThenDelete' && statefulSetName !== undefined;
     const [targetNamespaceExists, targetNode, podAtTarget, sourceNode, targetClusterNodes, owners, statefulSet] = await Promise.all([
       ignore404(targetCore.readNamespace({ name: target.namespace })).then((namespace) => namespace !== undefined),
       target.node ? ignore404(targetCore.readNode({ name: target.node })) : undefined,
@@ -155,10 +158,11 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       statefulSetName ? ignore404(clusters.apps(source.cluster).readNamespacedStatefulSet({ name: statefulSetName, namespace: source.namespace })) : undefined,
     ]);
     // A Liqo virtual node at either end: its provider runs the pod (read there too).
-    const [offloadedTarget, offloadedSource, deploymentMoveFacts] = await Promise.all([
+    const [offloadedTarget, offloadedSource, deploymentMoveFacts, statefulSetMoveFacts] = await Promise.all([
       virtualNodeClusterId(targetNode) !== undefined ? readOffloadedTarget(clusters, target.cluster, targetNode!, target.namespace, source.pod) : undefined,
       virtualNodeClusterId(sourceNode) !== undefined ? readOffloadedSource(clusters, source.cluster, sourceNode, source.namespace, source.pod) : undefined,
       movesDeployment && owners ? readDeploymentMoveFacts(input, owners) : undefined,
+      movesStatefulSet && statefulSet ? readStatefulSetMoveFacts(input, statefulSet) : undefined,
     ]);
     const decision = decideMigration({
       offloadedTarget: unlessRefused(offloadedTarget),
@@ -175,11 +179,12 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       ...(owners ? { owners } : {}),
       ...(deploymentMoveFacts ? { deploymentMoveFacts } : {}),
       ...(statefulSet ? { statefulSet } : {}),
+      ...(statefulSetMoveFacts ? { statefulSetMoveFacts } : {}),
     });
     if ('refused' in decision) throw refusedFailure(decision.refused);
     await lockSourcePod(pod, input);
-    if (handsOver || movesDeployment) {
-      // After taking the lock: of two migrations of one ReplicaSet that start at once, each sees the other's.
+    if (handsOver || movesDeployment || movesStatefulSet) {
+      // After taking the lock: of two migrations of one owner that start at once, each sees the other's.
       const siblings = await clusters.core(source.cluster).listNamespacedPod({ namespace: source.namespace });
       const busy = siblingMigrationRefusal(siblings.items, pod, input.migrationId, `pod ${source.namespace}/${source.pod} in cluster ${source.cluster}`);
       if (busy) throw refusedFailure([busy]);
@@ -203,15 +208,36 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
   async function readDeploymentMoveFacts(input: PlanMigrationInput, owners: ReplicaSetOwners): Promise<DeploymentMoveFacts | undefined> {
     const name = owners.replicaSet && controllingDeployment(owners.replicaSet);
     if (!name) return undefined;
-    const { source, target } = input;
+    const { target } = input;
     const targetApps = clusters.apps(target.cluster);
-    const [targetDeployment, targetReplicaSets, sourceAutoscalers, targetAutoscalers] = await Promise.all([
+    const [targetDeployment, targetReplicaSets, autoscalers] = await Promise.all([
       ignore404(targetApps.readNamespacedDeployment({ name, namespace: target.namespace })),
       targetApps.listNamespacedReplicaSet({ namespace: target.namespace }),
+      readAutoscalers(input),
+    ]);
+    return { targetDeployment, targetReplicaSets: targetReplicaSets.items, autoscalers };
+  }
+
+  /** For a StatefulSet's pod leaving its cluster or namespace: the StatefulSet of its name and its headless Service in the target namespace, and the autoscalers on both sides. */
+  async function readStatefulSetMoveFacts(input: PlanMigrationInput, statefulSet: V1StatefulSet): Promise<StatefulSetMoveFacts> {
+    const { target } = input;
+    const serviceName = statefulSet.spec?.serviceName;
+    const [targetStatefulSet, targetService, autoscalers] = await Promise.all([
+      ignore404(clusters.apps(target.cluster).readNamespacedStatefulSet({ name: statefulSet.metadata!.name!, namespace: target.namespace })),
+      serviceName ? ignore404(clusters.core(target.cluster).readNamespacedService({ name: serviceName, namespace: target.namespace })) : undefined,
+      readAutoscalers(input),
+    ]);
+    return { targetStatefulSet, targetService, autoscalers };
+  }
+
+  /** The HorizontalPodAutoscalers of the source namespace (source cluster) and of the target namespace (target cluster). */
+  async function readAutoscalers(input: PlanMigrationInput): Promise<Autoscalers> {
+    const { source, target } = input;
+    const [sourceAutoscalers, targetAutoscalers] = await Promise.all([
       clusters.autoscaling(source.cluster).listNamespacedHorizontalPodAutoscaler({ namespace: source.namespace }),
       clusters.autoscaling(target.cluster).listNamespacedHorizontalPodAutoscaler({ namespace: target.namespace }),
     ]);
-    return { targetDeployment, targetReplicaSets: targetReplicaSets.items, autoscalers: { source: sourceAutoscalers.items, target: targetAutoscalers.items } };
+    return { source: sourceAutoscalers.items, target: targetAutoscalers.items };
   }
 
   /**
@@ -367,8 +393,8 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
       targetNodeTaints: plan.targetNodeTaints,
       pullSecret: plan.pullSecret,
       name: targetPodName(plan),
-      // A ReplicaSet's copy gets its labels once Ready, when it is handed over (AdoptByReplicaSet, deploymentMove).
-      stashLabels: plan.replicaSetHandOver !== undefined || plan.deploymentMove !== undefined,
+      // A copy an owner takes over gets its labels once Ready, when it is handed over (AdoptByReplicaSet, deploymentMove, statefulSetMove).
+      stashLabels: plan.replicaSetHandOver !== undefined || plan.deploymentMove !== undefined || plan.statefulSetMove !== undefined,
     });
     const core = clusters.core(plan.target.cluster);
     const name = body.metadata!.name!;
@@ -642,8 +668,8 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
   }
 
   /**
-   * Waits until a ReplicaSet owns the pod (its controller ownerReference has that uid): it adopted the restored
-   * copy, whose labels came back. Fails when the pod is gone or another owner took it.
+   * Waits until its owner (a ReplicaSet or StatefulSet) owns the pod (its controller ownerReference has that uid):
+   * it adopted the restored copy, whose labels came back. Fails when the pod is gone or another owner took it.
    */
   async function awaitPodOwner(input: { cluster: string; namespace: string; name: string; uid: string; ownerUid: string; timeoutSeconds: number }): Promise<{ ownedAt: number }> {
     const ref = `pod ${input.namespace}/${input.name} in cluster ${input.cluster}`;
@@ -651,16 +677,16 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     for (let interval = 20; Date.now() < deadline; interval = Math.min(interval * 2, pollIntervalMs)) {
       const pod = await readPod(input.cluster, input.namespace, input.name);
       if (!pod || pod.metadata?.uid !== input.uid || pod.metadata?.deletionTimestamp) {
-        throw ApplicationFailure.nonRetryable(`${ref} (uid ${input.uid}) was deleted before its ReplicaSet (uid ${input.ownerUid}) adopted it`, 'CopyDeleted');
+        throw ApplicationFailure.nonRetryable(`${ref} (uid ${input.uid}) was deleted before its owner (uid ${input.ownerUid}) adopted it`, 'CopyDeleted');
       }
       const controller = pod.metadata?.ownerReferences?.find((o) => o.controller);
       if (controller?.uid === input.ownerUid) return { ownedAt: Date.now() };
-      if (controller) throw ApplicationFailure.nonRetryable(`${ref} was adopted by ${controller.kind} ${controller.name} (uid ${controller.uid}), not the ReplicaSet of uid ${input.ownerUid}`, 'CopyAdoptedByAnother');
+      if (controller) throw ApplicationFailure.nonRetryable(`${ref} was adopted by ${controller.kind} ${controller.name} (uid ${controller.uid}), not the owner of uid ${input.ownerUid}`, 'CopyAdoptedByAnother');
       heartbeatIfActive();
       await sleep(interval);
     }
     throw ApplicationFailure.nonRetryable(
-      `no ReplicaSet adopted ${ref} within ${input.timeoutSeconds}s after it got its labels back (expected the one of uid ${input.ownerUid}): is the controller manager running?`,
+      `no owner adopted ${ref} within ${input.timeoutSeconds}s after it got its labels back (expected the one of uid ${input.ownerUid}): is the controller manager running?`,
       'CopyNotAdopted',
     );
   }

@@ -70,6 +70,31 @@ export const StatefulSetRecreate = z.object({
 });
 export type StatefulSetRecreate = z.infer<typeof StatefulSetRecreate>;
 
+/** The ordinals a StatefulSet runs: [start, start + replicas) (spec.ordinals.start, spec.replicas). */
+export const OrdinalRange = z.object({ start: z.number().int().min(0), replicas: z.number().int().min(0) });
+export type OrdinalRange = z.infer<typeof OrdinalRange>;
+
+/** How a StatefulSet's ordinals split when the pod of `ordinal` moves: the source's range without it, the target's with it. */
+export const OrdinalSplit = z.object({
+  ordinal: z.number().int().min(0),
+  source: z.object({ before: OrdinalRange, after: OrdinalRange }),
+  /** exists: false, the StatefulSet is made at the target with `before` (no replicas, starting at the ordinal). */
+  target: z.object({ exists: z.boolean(), before: OrdinalRange, after: OrdinalRange }),
+});
+export type OrdinalSplit = z.infer<typeof OrdinalSplit>;
+
+/**
+ * A StatefulSet's pod moving to another cluster or namespace (strategy CreateThenDelete): the StatefulSet of that
+ * name at the target (made from the source's with no replicas when missing) takes the ordinal over, the source's
+ * gives it up. `statefulSet` is the source's; revision its update revision (`<name>-<hash>`), which the target's
+ * must have for it to keep the restored pod; the ranges are those planned from, each changed by one conditional patch.
+ */
+export const StatefulSetMove = OrdinalSplit.extend({
+  statefulSet: z.object({ name: z.string(), uid: z.string() }),
+  revision: z.string(),
+});
+export type StatefulSetMove = z.infer<typeof StatefulSetMove>;
+
 /**
  * A Deployment's pod moving to another cluster or namespace (strategy CreateThenDelete): the Deployment of that
  * name at the target (made with 0 replicas when missing) adopts the restored copy, then the source's gives its
@@ -104,16 +129,19 @@ export const MigrationPlan = z.object({
   /**
    * DeleteThenCreate when the target is the source's own cluster and namespace (the name must be freed);
    * AdoptByReplicaSet there for a ReplicaSet's pod (see replicaSetHandOver). A StatefulSet's pod, whose name
-   * is its identity, is DeleteThenCreate with its name fenced (see statefulSet). A Deployment's pod leaving its
-   * cluster or namespace is CreateThenDelete, handed from the source's Deployment to the target's (see deploymentMove).
+   * is its identity, is DeleteThenCreate with its name fenced (see statefulSet). A Deployment's or StatefulSet's pod
+   * leaving its cluster or namespace is CreateThenDelete, handed from the source's owner to the target's (see
+   * deploymentMove, statefulSetMove).
    */
   strategy: MigrationStrategy,
   /** Present exactly when the strategy is AdoptByReplicaSet. */
   replicaSetHandOver: ReplicaSetHandOver.optional(),
-  /** Present when a StatefulSet controls the source (its strategy is DeleteThenCreate, its name fenced). */
+  /** Present when a StatefulSet's pod moves within its namespace (its strategy is DeleteThenCreate, its name fenced). */
   statefulSet: StatefulSetRecreate.optional(),
   /** Present when a Deployment's pod leaves its cluster or namespace (its strategy is CreateThenDelete). */
   deploymentMove: DeploymentMove.optional(),
+  /** Present when a StatefulSet's pod leaves its cluster or namespace (its strategy is CreateThenDelete). */
+  statefulSetMove: StatefulSetMove.optional(),
   /**
    * containerId: the runtime's id as the kubelet (of the node the source runs at) reports it (containerd://<id>); imageId: the image the
    * container runs, by digest (what a runtime needs at the target as the checkpoint's base image).

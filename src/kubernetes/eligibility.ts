@@ -77,7 +77,7 @@ export function refusalsFor(pod: V1Pod): Refusal[] {
       type: 'ControllerOwnedPod',
       message:
         `${ref} is controlled by ${controller.kind} ${controller.name}, ${CONTROLLER_WHY[controller.kind] ?? 'a controller podferry does not know how to hand a restored pod to'}. ` +
-        "Of controller-owned pods only those of a ReplicaSet (a Deployment's also to another cluster or namespace) or a StatefulSet (to another node of its cluster) move: " +
+        "Of controller-owned pods only those of a ReplicaSet (a Deployment's also to another cluster or namespace) or a StatefulSet (also to another cluster or namespace) move: " +
         'migrate a standalone pod (no controller ownerReference) or one of those',
     });
   }
@@ -96,22 +96,6 @@ export function refusalsFor(pod: V1Pod): Refusal[] {
     }
   }
   return refusals;
-}
-
-/**
- * A StatefulSet's pod moves only where its StatefulSet takes the restored pod over: its own cluster and namespace
- * (its name is its identity there). A ReplicaSet's pod may leave them when a Deployment owns its ReplicaSet, which
- * planning/deployment-move.ts decides from the owners. `controller` is the pod's controlling owner, if any;
- * undefined: no refusal.
- */
-export function leavingOwnerRefusal(ref: string, controller: { kind: string; name: string } | undefined, leavesNamespace: boolean): Refusal | undefined {
-  if (controller?.kind !== 'StatefulSet' || !leavesNamespace) return undefined;
-  return {
-    type: 'ControllerOwnedPod',
-    message:
-      `${ref} is controlled by ${controller.kind} ${controller.name}, which takes a restored pod over only in its own cluster and namespace: ` +
-      "move it to another node of its cluster (same namespace); moves of a StatefulSet's pods across clusters or namespaces are not supported yet",
-  };
 }
 
 /**

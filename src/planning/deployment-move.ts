@@ -11,10 +11,11 @@
 // Refused: a scale an autoscaler would undo, a target Deployment whose ReplicaSet would not adopt the copy, and
 // a bare ReplicaSet's pod, which has no owner to carry over: podferry would have to make a ReplicaSet at the
 // target that nothing manages (no rollouts, no template hash to prove what it adopts).
-import type { V1Deployment, V1LabelSelector, V1Pod, V1ReplicaSet, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import type { V1Deployment, V1LabelSelector, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { DeploymentMove, PlanMigrationInput } from '../api/migration-plan.js';
 import { POD_DELETION_COST, POD_TEMPLATE_HASH } from '../api/names.js';
 import type { Refusal } from '../kubernetes/eligibility.js';
+import { autoscalerRefusals, type Autoscalers } from './autoscalers.js';
 import { controllingDeployment, controllingReplicaSet, currentReplicaSet, replicaSetGoneRefusal, REVISION_ANNOTATION, rolloutInProgress, unsettledRefusals, type ReplicaSetOwners } from './replicaset-handover.js';
 
 /** What planMigration read for a Deployment's move, besides the source's owners. */
@@ -23,8 +24,7 @@ export interface DeploymentMoveFacts {
   targetDeployment: V1Deployment | undefined;
   /** The ReplicaSets of the target namespace (those of the target Deployment among them). */
   targetReplicaSets: V1ReplicaSet[];
-  /** The HorizontalPodAutoscalers of the source namespace (source cluster) and of the target namespace (target cluster). */
-  autoscalers: { source: V2HorizontalPodAutoscaler[]; target: V2HorizontalPodAutoscaler[] };
+  autoscalers: Autoscalers;
 }
 
 /**
@@ -51,18 +51,8 @@ export function deploymentMoveRefusals(pod: V1Pod, owners: ReplicaSetOwners, fac
   const unsettled = unsettledRefusals(pod, owners, ref, `when Deployment ${name} is scaled down`);
   if (unsettled.length > 0) return unsettled;
   if (!facts) throw new Error(`Deployment ${name} owns the pod, but the target's Deployment and the autoscalers were not read`);
-  const autoscaled = (side: 'source' | 'target') =>
-    facts.autoscalers[side]
-      .filter((hpa) => hpa.spec?.scaleTargetRef.kind === 'Deployment' && hpa.spec.scaleTargetRef.name === name)
-      .map((hpa) => ({
-        type: 'HpaManagesReplicas',
-        message:
-          `${ref}: HorizontalPodAutoscaler ${request[side].namespace}/${hpa.metadata?.name} in cluster ${request[side].cluster} manages the replicas of Deployment ${name}, ` +
-          `so it would undo the move's scaling by one${side === 'target' ? ' (and with it delete the moved pod)' : ''}: move the pod to another node of its cluster, ` +
-          `or take the Deployment out of its hands for the move (kubectl --context ${request[side].cluster} -n ${request[side].namespace} delete hpa ${hpa.metadata?.name}; create it again after)`,
-      }));
   const atTarget = targetDeploymentRefusal(facts, owners.deployment!, pod.metadata?.labels?.[POD_TEMPLATE_HASH] ?? '', ref, target);
-  return [...autoscaled('source'), ...autoscaled('target'), ...(atTarget ? [atTarget] : [])];
+  return [...autoscalerRefusals({ kind: 'Deployment', name }, facts.autoscalers, request, ref), ...(atTarget ? [atTarget] : [])];
 }
 
 /** The plan's part for a pod whose move with its Deployment was not refused. */

@@ -5,7 +5,7 @@ import type { V1Node, V1Pod, V1StatefulSet, V1Taint, V1Toleration } from '@kuber
 import type { MigrationStrategy } from '../api/migration.js';
 import type { MigrationPlan, OffloadedTo, PlanMigrationInput, PlannedSourcePod } from '../api/migration-plan.js';
 import { ANNOTATIONS, POD_DELETION_COST, pullSecretName } from '../api/names.js';
-import { leavingOwnerRefusal, refusalsFor, warningsFor, type Refusal } from '../kubernetes/eligibility.js';
+import { refusalsFor, warningsFor, type Refusal } from '../kubernetes/eligibility.js';
 import {
   isReflectionOf,
   LIQO_VIRTUAL_NODE_TAINT,
@@ -19,6 +19,7 @@ import { referencedConfig, tolerates } from '../kubernetes/target-pod.js';
 import { deploymentMoveRefusals, deploymentMoveWarnings, plannedDeploymentMove, type DeploymentMoveFacts } from './deployment-move.js';
 import { controllingReplicaSet, handOverRefusals, plannedHandOver, type ReplicaSetOwners } from './replicaset-handover.js';
 import { nodeRuntime, restoreRefusal, sourceRuntime } from './restore-support.js';
+import { plannedStatefulSetMove, statefulSetMoveWarnings, type StatefulSetMoveFacts } from './statefulset-move.js';
 import { controllingStatefulSet, plannedStatefulSetRecreate, statefulSetRefusals } from './statefulset-recreate.js';
 
 /** What planMigration reads from the clusters; undefined stands for "not found". */
@@ -38,6 +39,8 @@ export interface MigrationFacts {
   deploymentMoveFacts?: DeploymentMoveFacts;
   /** Read when a StatefulSet controls the source; undefined: not found (or not read). */
   statefulSet?: V1StatefulSet;
+  /** The target's StatefulSet and Service and both sides' autoscalers, read when a StatefulSet's pod leaves its cluster or namespace. */
+  statefulSetMoveFacts?: StatefulSetMoveFacts;
   /** The target cluster's nodes, when the request names none (the scheduler chooses among them). */
   targetClusterNodes: V1Node[];
   /** Namespaces the configuration protects (protectedNamespaces). */
@@ -103,9 +106,6 @@ export function sourceRefusals(request: PlanMigrationInput, pod: V1Pod | undefin
   if (!pod) return [{ type: 'PodNotFound', message: `${ref} does not exist: check the name with kubectl get pods -n ${source.namespace}` }];
   const ineligible = refusalsFor(pod);
   if (ineligible.length > 0) return ineligible;
-  const controller = pod.metadata?.ownerReferences?.find((owner) => owner.controller);
-  const leavingOwner = leavingOwnerRefusal(ref, controller, migrationStrategy(request) === 'CreateThenDelete');
-  if (leavingOwner) return [leavingOwner];
   const node = pod.spec?.nodeName;
   if (!node) {
     return [{ type: 'PodNotScheduled', message: `${ref} is not bound to a node yet: wait until it is scheduled (kubectl get pod -n ${source.namespace} ${source.pod} -o wide), then retry` }];
@@ -205,7 +205,12 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
     const cannotRecreate = statefulSetRefusals(pod, facts.statefulSet, ref(request));
     if (cannotRecreate.length > 0) return { refused: cannotRecreate };
   }
-  const statefulSet = ownedByStatefulSet ? plannedStatefulSetRecreate(pod, facts.statefulSet!) : undefined;
+  // A StatefulSet's pod leaving its cluster or namespace goes from its StatefulSet to the target's.
+  const movesStatefulSet = ownedByStatefulSet && strategy === 'CreateThenDelete';
+  const statefulSetMoved = movesStatefulSet ? plannedStatefulSetMove(pod, facts.statefulSet!, facts.statefulSetMoveFacts, request) : undefined;
+  if (statefulSetMoved && 'refused' in statefulSetMoved) return { refused: statefulSetMoved.refused };
+  const statefulSetMove = statefulSetMoved?.move;
+  const statefulSet = ownedByStatefulSet && !movesStatefulSet ? plannedStatefulSetRecreate(pod, facts.statefulSet!) : undefined;
   // The target pod keeps the source's name (a ReplicaSet's copy has its own); a pod of that name we did not
   // create (other than the source itself, which DeleteThenCreate removes first) is in the way.
   const inTheWay = facts.podAtTarget;
@@ -236,6 +241,7 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
     );
   }
   if (deploymentMove) warnings.push(...deploymentMoveWarnings(deploymentMove, request));
+  if (statefulSetMove) warnings.push(...statefulSetMoveWarnings(statefulSetMove, facts.statefulSet!, facts.statefulSetMoveFacts!, request));
   if (strategy !== 'CreateThenDelete' && !target.node && !facts.sourceNodeUnschedulable) {
     warnings.push(`no target node given and ${node} is schedulable: the scheduler may place the pod on ${node} again (cordon it, or pass a target node)`);
   }
@@ -249,6 +255,7 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
       ...(replicaSetHandOver ? { replicaSetHandOver } : {}),
       ...(statefulSet ? { statefulSet } : {}),
       ...(deploymentMove ? { deploymentMove } : {}),
+      ...(statefulSetMove ? { statefulSetMove } : {}),
       containers: pod.spec!.containers.map((c) => ({
         name: c.name,
         image: c.image ?? '',

@@ -150,23 +150,26 @@ function replicaSetUnsettled(replicaSet: V1ReplicaSet): string | undefined {
 }
 
 /**
- * Another migration works on a pod of the same ReplicaSet: its frozen source has the same lowest deletion
- * cost, so either hand-over could delete the other's source. Checked after this migration took its own
- * lock, so of two that start at once each sees the other's lock and both refuse (neither moves; safe).
+ * Another migration works on a pod of the same owner: a ReplicaSet's frozen sources would have the same lowest
+ * deletion cost, so either hand-over could delete the other's source; a StatefulSet's would both change its range
+ * from the one they planned from. Checked after this migration took its own lock, so of two that start at once each
+ * sees the other's lock and both refuse (neither moves; safe).
  */
 export function siblingMigrationRefusal(siblings: V1Pod[], pod: V1Pod, migrationId: string, ref: string): Refusal | undefined {
-  const owner = controllingReplicaSet(pod)!;
+  const owner = pod.metadata?.ownerReferences?.find((o) => o.controller)!;
   const busy = siblings.find(
     (s) =>
       s.metadata?.uid !== pod.metadata?.uid &&
-      controllingReplicaSet(s)?.uid === owner.uid &&
+      s.metadata?.ownerReferences?.some((o) => o.controller && o.uid === owner.uid) &&
       (s.metadata?.annotations?.[ANNOTATIONS.lock] ?? migrationId) !== migrationId,
   );
   if (!busy) return undefined;
   const holder = busy.metadata!.annotations![ANNOTATIONS.lock]!;
   return {
     type: 'OwnerBusy',
-    message: `${ref}: pod ${busy.metadata?.name} of the same ReplicaSet ${owner.name} is being migrated by ${holder}; one pod of a ReplicaSet moves at a time: wait for it (podferry status ${holder}), then retry`,
+    message:
+      `${ref}: pod ${busy.metadata?.name} of the same ${owner.kind} ${owner.name} is being migrated by ${holder}; one pod of a ${owner.kind} moves at a time: ` +
+      `wait for it (podferry status ${holder}), then retry`,
   };
 }
 

@@ -57,7 +57,7 @@ export function statefulSetRefusals(pod: V1Pod, statefulSet: V1StatefulSet | und
 }
 
 /** Why the StatefulSet's rollout is not complete, or undefined when it is. */
-function rolloutInProgress(statefulSet: V1StatefulSet): string | undefined {
+export function rolloutInProgress(statefulSet: V1StatefulSet): string | undefined {
   const generation = statefulSet.metadata?.generation ?? 0;
   const observed = statefulSet.status?.observedGeneration ?? 0;
   if (observed < generation) return `its controller has observed generation ${observed} of ${generation}`;

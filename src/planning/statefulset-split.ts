@@ -10,20 +10,8 @@
 // the existing pod, and relabelling the pod lets the target adopt it. Revisions are the same in both clusters
 // for the same template, so a target StatefulSet of another revision has another template: refused.
 import type { V1StatefulSet } from '@kubernetes/client-node';
+import type { OrdinalRange, OrdinalSplit } from '../api/migration-plan.js';
 import type { Refusal } from '../kubernetes/eligibility.js';
-
-/** The ordinals a StatefulSet runs: [start, start + replicas). */
-export interface OrdinalRange {
-  start: number;
-  replicas: number;
-}
-
-/** What the move changes: the source's range without the ordinal, the target's with it. */
-export interface OrdinalSplit {
-  ordinal: number;
-  source: { before: OrdinalRange; after: OrdinalRange };
-  target: { exists: boolean; before: OrdinalRange; after: OrdinalRange };
-}
 
 export function ordinalRange(statefulSet: V1StatefulSet): OrdinalRange {
   return { start: statefulSet.spec?.ordinals?.start ?? 0, replicas: statefulSet.spec?.replicas ?? 1 };
@@ -42,7 +30,8 @@ function templateHash(statefulSet: V1StatefulSet): string | undefined {
   return revision?.startsWith(prefix) ? revision.slice(prefix.length) : undefined;
 }
 
-const describeRange = (r: OrdinalRange) => (r.replicas === 0 ? 'no ordinals' : r.replicas === 1 ? `ordinal ${r.start}` : `ordinals ${r.start}–${r.start + r.replicas - 1}`);
+/** A range as the messages say it: ordinals 0–2, ordinal 2, no ordinals. */
+export const describeRange = (r: OrdinalRange) => (r.replicas === 0 ? 'no ordinals' : r.replicas === 1 ? `ordinal ${r.start}` : `ordinals ${r.start}–${r.start + r.replicas - 1}`);
 
 /**
  * How the two StatefulSets' ranges change when the pod of `ordinal` moves, or why it cannot: a middle ordinal of

@@ -10,6 +10,7 @@ import { createKubernetesActivities, type KubernetesActivityDeps } from '../acti
 import { createOperationsActivities } from '../activities/operations.js';
 import { createPodNameFenceActivities } from '../activities/pod-name-fence.js';
 import { createRegistryActivities, type RegistryActivities } from '../activities/registry.js';
+import { createStatefulSetActivities } from '../activities/statefulsets.js';
 import type { PodferryConfig } from '../api/config.js';
 import { Clusters } from '../kubernetes/clusters.js';
 import { RegistryClient } from '../registry/client.js';
@@ -34,6 +35,7 @@ export function createOrchestratorActivities(config: PodferryConfig) {
     ...createOperationsActivities({ clusters }),
     ...createPodNameFenceActivities({ clusters }),
     ...createDeploymentActivities({ clusters }),
+    ...createStatefulSetActivities({ clusters }),
     // Cleaning up checkpoint images is the orchestrator's (the node pushes them).
     deleteImage: registry?.deleteImage ?? missingRegistry,
   };

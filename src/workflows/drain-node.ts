@@ -84,15 +84,15 @@ export async function drainNode(request: DrainNodeRequest): Promise<DrainReport>
     // 2. What is on the node, and what can leave it.
     progress.phase = 'Listing';
     const pods = await api.listNodePods({ ...node, ...(input.podSelector ? { labelSelector: input.podSelector } : {}) });
-    const split = splitNodePods(pods, targetCluster);
+    const split = splitNodePods(pods);
     progress.skipped.push(...split.skipped);
     progress.pending.push(...split.migratable.map((p) => ({ namespace: p.namespace, name: p.name })));
 
     // 3. Migrate, at most `concurrency` at a time (a pool of lanes taking the next batch when one is done:
-    //    a ReplicaSet's pods are one batch, moved one after another).
+    //    a ReplicaSet's pods are one batch, moved one after another, and so are a StatefulSet's leaving the cluster).
     progress.phase = 'Migrating';
     publish();
-    const queue = batchesByOwner(split.migratable);
+    const queue = batchesByOwner(split.migratable, targetCluster);
     const lane = async () => {
       for (let batch = queue.shift(); batch; batch = queue.shift()) for (const pod of batch) await moveOne(pod);
     };

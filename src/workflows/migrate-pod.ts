@@ -37,7 +37,10 @@
 // made without labels or owner, committed once Ready as any CreateThenDelete; around that, the source gets the
 // lowest pod-deletion-cost and the target's Deployment is made ready (its ReplicaSet fenced) before the freeze,
 // and after the commit the copy is handed to the target's Deployment and the source's is scaled down, so that its
-// ReplicaSet deletes the frozen source (workflows/deployment-move.ts).
+// ReplicaSet deletes the frozen source (workflows/deployment-move.ts). A StatefulSet's pod leaving its cluster or
+// namespace (plan.statefulSetMove) moves the same way, its name kept: the target's StatefulSet is made ready before the
+// freeze, and after the commit its range takes the ordinal in and adopts the copy, then the source's range gives the
+// ordinal up, so that its StatefulSet does not recreate the frozen source (workflows/statefulset-move.ts).
 import { ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, proxySinks, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { HandOverPods, PullSecretInput } from '../activities/kubernetes.js';
 import { errorMessage, OUTCOME_FAILURES } from '../api/failures.js';
@@ -45,10 +48,12 @@ import { describeIssues, MigratePodInput, type MigratePodRequest, type Migration
 import { sourceExecution, targetExecution, type MigrationPlan } from '../api/migration-plan.js';
 import type { PreparedDeployment } from '../activities/deployments.js';
 import type { PodNameFenceInput } from '../activities/pod-name-fence.js';
+import type { PreparedStatefulSet } from '../activities/statefulsets.js';
 import type { CheckpointArchiveImageInput } from '../activities/transfer.js';
 import { liftFenceByHand, MIN_POD_DELETION_COST, nodeTaskQueue, ownerFenceKey } from '../api/names.js';
 import { progressQuery, type MigrationMetricsSinks, type MigrationOutcome } from './definitions.js';
 import { handOverToTargetDeployment, prepareTargetDeployment } from './deployment-move.js';
+import { handOverToTargetStatefulSet, prepareTargetStatefulSet } from './statefulset-move.js';
 import { forEachContainer, throwFirst } from './per-container.js';
 import { announce } from './pod-events.js';
 import { ProgressTracker } from './progress.js';
@@ -107,6 +112,8 @@ interface MigrationState {
   pullSecret?: PullSecretInput;
   /** A Deployment's pod leaving the cluster or namespace: the target's Deployment, once ready to adopt the copy. */
   targetDeployment?: PreparedDeployment;
+  /** A StatefulSet's pod leaving the cluster or namespace: the target's StatefulSet, once of the source's revision. */
+  targetStatefulSet?: PreparedStatefulSet;
 }
 
 export async function migratePod(request: MigratePodRequest): Promise<MigrationResult> {
@@ -198,6 +205,8 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       // 1e. A Deployment's pod leaving the cluster or namespace: the target's Deployment ready to adopt the copy
       //     (created with 0 replicas when missing), its ReplicaSet's pod creation fenced until the copy is adopted.
       if (plan.deploymentMove) state.targetDeployment = await prepareTargetDeployment(plan, saga);
+      //     A StatefulSet's pod: the target's StatefulSet ready to take the ordinal (created with no replicas when missing).
+      if (plan.statefulSetMove) state.targetStatefulSet = await prepareTargetStatefulSet(plan, saga);
 
       // 1f. A StatefulSet's pod: fence its name, since the StatefulSet would start a fresh pod of it once the
       //     source is deleted; proven to hold before the freeze, lifted once the move has ended.
@@ -384,7 +393,7 @@ async function finishAfterCommit(
         `but ${what} failed (${errorMessage(err)}). ` +
         (byHand.length > 0 ? `Left to do by hand, in this order: ${byHand.map((step, i) => `${i + 1}. ${step}`).join('; ')}. ` : '') +
         `The source pod ${plan.source.namespace}/${plan.source.pod} on node ${plan.source.node} ` +
-        `(cluster ${plan.source.cluster}, uid ${plan.source.uid}) is still frozen; ${byHand.length > 0 ? 'then, if its ReplicaSet has not, ' : ''}` +
+        `(cluster ${plan.source.cluster}, uid ${plan.source.uid}) is still frozen; ${byHand.length > 0 ? 'then, if its owner has not, ' : ''}` +
         `delete it (kubectl delete pod -n ${plan.source.namespace} ${plan.source.pod} --wait=false): ` +
         'its node worker kills the frozen processes once this migration has ended',
       type: OUTCOME_FAILURES.sourceNotRemoved,
@@ -420,6 +429,7 @@ async function finishAfterCommit(
   //    ReplicaSet requested the deletion, which was the commit): kill its frozen processes, wait until it is gone.
   //    A Deployment's pod leaving the cluster or namespace first goes to the target's Deployment, and the source's
   //    is scaled down by one, so that its ReplicaSet deletes the frozen source (the copy serves from its labels on).
+  //    A StatefulSet's goes to the target's StatefulSet, and the source's range gives its ordinal up.
   if (plan.strategy !== 'DeleteThenCreate') {
     if (plan.strategy === 'CreateThenDelete') {
       progress.enter('DeletingSource');
@@ -427,6 +437,10 @@ async function finishAfterCommit(
         const { labelledAt } = await handOverToTargetDeployment(plan, state.targetPod!, state.targetDeployment!, notRemoved);
         state.readyAt = labelledAt;
         await awaitScaleDownChoice(plan, progress);
+      }
+      if (plan.statefulSetMove) {
+        const { labelledAt } = await handOverToTargetStatefulSet(plan, state.targetPod!, state.targetStatefulSet!, notRemoved);
+        state.readyAt = labelledAt;
       }
       progress.sourceOnAbort('hold');
       try {
@@ -693,7 +707,10 @@ function rollbackFailure(cause: unknown, report: CompensationReport, state: Migr
       `${prepared.created ? ` (and Deployment ${plan?.deploymentMove?.deployment}, made for the move with 0 replicas, stays)` : ''}; once the workload is settled: ` +
       `${liftFenceByHand(plan!.target.cluster, plan!.target.namespace, ownerFenceKey(prepared.replicaSet.uid))}.`
     : '';
-  return ApplicationFailure.create({ message: message + ownerFenced, type: OUTCOME_FAILURES.failed, nonRetryable: true, cause: cause as Error, details: [progress.snapshot()] });
+  const madeStatefulSet = state.targetStatefulSet?.created
+    ? ` StatefulSet ${plan?.target.namespace}/${plan?.statefulSetMove?.statefulSet.name} in cluster ${plan?.target.cluster}, made for the move with no replicas, stays.`
+    : '';
+  return ApplicationFailure.create({ message: message + ownerFenced + madeStatefulSet, type: OUTCOME_FAILURES.failed, nonRetryable: true, cause: cause as Error, details: [progress.snapshot()] });
 }
 
 /**

@@ -1,6 +1,6 @@
-// A fake API server holding pods and Deployments, enough for the activities that read, patch and watch them by
-// name: GET and JSON-patch (RFC 6902: test, add, remove, replace on object paths) of
-// /api/v1/namespaces/<ns>/pods/<name> and /apis/apps/v1/namespaces/<ns>/deployments/<name>, and GET of the
+// A fake API server holding pods, Deployments and StatefulSets, enough for the activities that read, patch and watch
+// them by name: GET and JSON-patch (RFC 6902: test, add, remove, replace on object paths) of
+// /api/v1/namespaces/<ns>/pods/<name> and /apis/apps/v1/namespaces/<ns>/{deployments,statefulsets}/<name>, and GET of the
 // namespace's pod list. It answers 404 for a missing object and 422 for a failed test, and moves an object's
 // resourceVersion (when it has one) on every patch, as the real one does. The test changes the objects directly
 // (the controllers' part) and reads them back.
@@ -8,13 +8,15 @@ import { createServer, type Server } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 
 export interface FakePodsApi {
   /** Pods by `namespace/name`. */
   pods: Map<string, V1Pod>;
   /** Deployments by `namespace/name`. */
   deployments: Map<string, V1Deployment>;
+  /** StatefulSets by `namespace/name`. */
+  statefulSets: Map<string, V1StatefulSet>;
   /** Every request, `METHOD path`. */
   requests: string[];
   /** A kubeconfig file pointing at this server (context `fake`). */
@@ -25,6 +27,7 @@ export interface FakePodsApi {
 export async function startFakePodsApi(): Promise<FakePodsApi> {
   const pods = new Map<string, V1Pod>();
   const deployments = new Map<string, V1Deployment>();
+  const statefulSets = new Map<string, V1StatefulSet>();
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -41,9 +44,9 @@ export async function startFakePodsApi(): Promise<FakePodsApi> {
       if (list && req.method === 'GET') {
         return reply(200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [...pods.values()].filter((p) => p.metadata?.namespace === list[1]) });
       }
-      const one = /^\/(?:api\/v1|apis\/apps\/v1)\/namespaces\/([^/]+)\/(pods|deployments)\/([^/]+)$/.exec(url.pathname);
+      const one = /^\/(?:api\/v1|apis\/apps\/v1)\/namespaces\/([^/]+)\/(pods|deployments|statefulsets)\/([^/]+)$/.exec(url.pathname);
       if (!one) return status(404, `no route ${url.pathname}`);
-      const objects: Map<string, V1Pod | V1Deployment> = one[2] === 'pods' ? pods : deployments;
+      const objects: Map<string, V1Pod | V1Deployment | V1StatefulSet> = { pods, deployments, statefulsets: statefulSets }[one[2] as 'pods' | 'deployments' | 'statefulsets'];
       const key = `${one[1]}/${one[3]}`;
       const object = objects.get(key);
       if (!object) return status(404, `${one[2]} "${one[3]}" not found`);
@@ -72,7 +75,7 @@ export async function startFakePodsApi(): Promise<FakePodsApi> {
       'current-context': 'fake',
     }),
   );
-  return { pods, deployments, requests, kubeconfig, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { pods, deployments, statefulSets, requests, kubeconfig, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 interface Operation {

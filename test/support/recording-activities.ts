@@ -12,6 +12,7 @@ import type { PodNameFenceActivities } from '../../src/activities/pod-name-fence
 import type { RegistryActivities } from '../../src/activities/registry.js';
 import type { RuntimeCheckpointActivities } from '../../src/activities/runtime-checkpoint.js';
 import type { RuntimeDescriptionActivities } from '../../src/activities/runtime-description.js';
+import type { StatefulSetActivities } from '../../src/activities/statefulsets.js';
 import type { TransferActivities } from '../../src/activities/transfer.js';
 import type { HeldMigration } from '../../src/api/held-source.js';
 import type { MigrationPlan } from '../../src/api/migration-plan.js';
@@ -53,8 +54,14 @@ export interface Script {
   targetDeploymentExists?: boolean;
   /** Which pod the source's ReplicaSet deletes after its Deployment's scale-down (default: the source). */
   scaleDownDeletes?: 'source' | 'sibling';
-  /** Source pods (by name) that belong to StatefulSet web: within their cluster the plan fences their name. */
+  /**
+   * Source pods (by name) that belong to StatefulSet web: within their cluster the plan fences their name; to another
+   * cluster or namespace the plan carries a statefulSetMove of ordinal 2 (web runs 0–2; the target runs ordinals 3–4
+   * when targetStatefulSetExists, else has no StatefulSet web).
+   */
   statefulSetPods?: string[];
+  /** The target namespace has StatefulSet web already, running ordinals 3–4 (default: it has none, podferry creates it). */
+  targetStatefulSetExists?: boolean;
   /** Which pod the ReplicaSet deletes after the hand-over (default: the source). */
   replicaSetDeletes?: 'source' | 'copy';
   /** What takeBackFromReplicaSet finds: the ReplicaSet deleted the source after all (default: no). */
@@ -128,6 +135,19 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
         ? { replicaSetHandOver: { replicaSet: { name: 'sample-7d9f8c6b5', uid: 'rs-uid' }, deployment: 'sample', copyName: replicaSetCopyName('sample-7d9f8c6b5', input.migrationId) } }
         : {}),
       ...(strategy === 'DeleteThenCreate' && script.statefulSetPods?.includes(input.source.pod) ? { statefulSet: { statefulSet: { name: 'web', uid: 'sts-uid' }, revision: 'web-6c9b7d5f4' } } : {}),
+      ...(strategy === 'CreateThenDelete' && script.statefulSetPods?.includes(input.source.pod)
+        ? {
+            statefulSetMove: {
+              statefulSet: { name: 'web', uid: 'sts-uid' },
+              revision: 'web-6c9b7d5f4',
+              ordinal: 2,
+              source: { before: { start: 0, replicas: 3 }, after: { start: 0, replicas: 2 } },
+              target: script.targetStatefulSetExists
+                ? { exists: true, before: { start: 3, replicas: 2 }, after: { start: 2, replicas: 3 } }
+                : { exists: false, before: { start: 2, replicas: 0 }, after: { start: 2, replicas: 1 } },
+            },
+          }
+        : {}),
       ...(strategy === 'CreateThenDelete' && script.deploymentPods?.includes(input.source.pod)
         ? {
             deploymentMove: {
@@ -200,6 +220,12 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
     // Named by cluster: up at the target, down at the source.
     scaleDeployment: (input) => step(`scaleDeployment:${input.cluster}`, input, () => ({ replicas: 1, scaled: true })),
   };
+  const statefulSets: StatefulSetActivities = {
+    prepareTargetStatefulSet: (input) => step('prepareTargetStatefulSet', input, () => ({ uid: 'target-sts-uid', created: !script.targetStatefulSetExists })),
+    deleteCreatedStatefulSet: (input) => step('deleteCreatedStatefulSet', input, () => ({ deleted: !script.targetStatefulSetExists })),
+    // Named by cluster: the ordinal joins the target's range, leaves the source's.
+    setStatefulSetOrdinals: (input) => step(`setStatefulSetOrdinals:${input.cluster}`, input, () => ({ changed: true })),
+  };
   // The same step either way (through the kubelet API or the node's runtime): the tests watch the orchestration.
   const checkpoint = (input: { namespace: string; pod: string; container: string }) =>
     step(`checkpointContainer:${input.container}`, input, async () => {
@@ -263,7 +289,7 @@ export function createRecordingStandInActivities(recorder: Recorder, script: Scr
   };
   return {
     /** What the orchestrator worker registers (main task queue). */
-    orchestrator: { ...kubernetes, ...kubelet, ...podNameFence, ...deployments, deleteImage: registry.deleteImage },
+    orchestrator: { ...kubernetes, ...kubelet, ...podNameFence, ...deployments, ...statefulSets, deleteImage: registry.deleteImage },
     /** What the node worker registers (the node's task queue). */
     node: { ...node, ...runtimeCheckpoint, ...runtimeDescription, ...registry, ...transfer },
   };

@@ -4,7 +4,7 @@ import { describe, expect, test } from '@jest/globals';
 import type { V1Deployment, V1Pod, V1ReplicaSet, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import type { PlanMigrationInput } from '../../src/api/migration-plan.js';
 import { ANNOTATIONS, LABELS, POD_DELETION_COST } from '../../src/api/names.js';
-import { buildTargetDeployment } from '../../src/kubernetes/target-deployment.js';
+import { buildTargetDeployment } from '../../src/kubernetes/target-owner.js';
 import type { DeploymentMoveFacts } from '../../src/planning/deployment-move.js';
 import { sourceRefusals, targetPodName, type MigrationFacts } from '../../src/planning/migration.js';
 import { deployment, POD, REPLICASET, replicaSet, replicaSetPod, TEMPLATE_HASH } from '../fixtures/deployment.js';

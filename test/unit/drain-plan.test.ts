@@ -16,7 +16,7 @@ describe('which pods of a node a drain moves', () => {
   const finished = named('job-done', { status: { phase: 'Succeeded' } });
 
   test('standalone running pods migrate; DaemonSet, static, PVC and finished pods are skipped with the reason', () => {
-    const split = splitNodePods([named('sample'), daemon, mirror, withClaim, named('another'), finished], 'lab-b');
+    const split = splitNodePods([named('sample'), daemon, mirror, withClaim, named('another'), finished]);
     expect(split.migratable.map((p) => p.name)).toEqual(['another', 'sample']);
     expect(Object.fromEntries(split.skipped.map((s) => [s.name, s.type]))).toEqual({
       'node-exporter-x1': 'DaemonSetPod',
@@ -31,32 +31,31 @@ describe('which pods of a node a drain moves', () => {
   });
 
   test('complete: only node-bound pods stay and nothing failed', () => {
-    const split = splitNodePods([daemon, mirror, finished], 'lab-a');
+    const split = splitNodePods([daemon, mirror, finished]);
     expect(isComplete(split.skipped, [])).toBe(true);
     expect(isComplete(split.skipped, [{}])).toBe(false);
-    expect(isComplete(splitNodePods([withClaim], 'lab-b').skipped, [])).toBe(false);
+    expect(isComplete(splitNodePods([withClaim]).skipped, [])).toBe(false);
   });
 
-  test("a ReplicaSet's pod migrates within its cluster (its ReplicaSet adopts the copy) and to another (with its Deployment; the plan refuses a bare ReplicaSet's)", () => {
-    expect(splitNodePods([replica], 'lab-a').migratable.map((p) => p.name)).toEqual(['web-7d9f-x']);
-    expect(splitNodePods([replica], 'lab-b')).toEqual({ migratable: [replica], skipped: [] });
-  });
-
-  test("a StatefulSet's pod migrates within its cluster (under its fenced name); to another it is skipped", () => {
+  test("a ReplicaSet's and a StatefulSet's pods migrate, wherever they go (each migration's plan checks their owners there)", () => {
     const stateful = named('web-0', { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'web', uid: 'u', controller: true }] } });
-    const split = splitNodePods([named('sample'), replica, stateful], 'lab-a');
-    expect(split.migratable.map((p) => p.name)).toEqual(['sample', 'web-0', 'web-7d9f-x']);
-    expect(split.skipped).toEqual([]);
-    const away = splitNodePods([stateful], 'lab-b');
-    expect(away.skipped.map((s) => [s.name, s.type])).toEqual([['web-0', 'ControllerOwnedPod']]);
-    expect(away.skipped[0]?.reason).toContain('controlled by StatefulSet web, which takes a restored pod over only in its own cluster and namespace');
+    expect(splitNodePods([named('sample'), replica, stateful])).toEqual({ migratable: [named('sample'), stateful, replica], skipped: [] });
   });
 
   test("a ReplicaSet's pods are one batch, moved one after another; other pods are batches of their own, in order", () => {
     const ofReplicaSet = (name: string, rs: string) =>
       named(name, { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs, uid: rs, controller: true }] } });
     const pods = [named('a'), ofReplicaSet('web-1-x', 'web-1'), named('b'), ofReplicaSet('web-1-y', 'web-1'), ofReplicaSet('api-2-z', 'api-2')];
-    expect(batchesByOwner(pods).map((batch) => batch.map((p) => p.name))).toEqual([['a'], ['web-1-x', 'web-1-y'], ['b'], ['api-2-z']]);
+    expect(batchesByOwner(pods, 'lab-a').map((batch) => batch.map((p) => p.name))).toEqual([['a'], ['web-1-x', 'web-1-y'], ['b'], ['api-2-z']]);
+    expect(batchesByOwner(pods, 'lab-b')).toEqual(batchesByOwner(pods, 'lab-a'));
+  });
+
+  test("a StatefulSet's pods leaving the cluster are one batch, highest ordinal first (only an end of its range can leave); within the cluster each goes alone", () => {
+    const ofStatefulSet = (name: string, sts: string) =>
+      named(name, { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: sts, uid: sts, controller: true }] } });
+    const pods = [ofStatefulSet('web-0', 'web'), named('a'), ofStatefulSet('web-10', 'web'), ofStatefulSet('db-0', 'db'), ofStatefulSet('web-2', 'web')];
+    expect(batchesByOwner(pods, 'lab-b').map((batch) => batch.map((p) => p.name))).toEqual([['web-10', 'web-2', 'web-0'], ['a'], ['db-0']]);
+    expect(batchesByOwner(pods, 'lab-a').map((batch) => batch.map((p) => p.name))).toEqual([['web-0'], ['a'], ['web-10'], ['db-0'], ['web-2']]);
   });
 });
 

@@ -44,7 +44,7 @@ describe('which pods can migrate', () => {
     expect(refusals.map((r) => r.type)).toEqual(['ControllerOwnedPod']);
     expect(refusals[0]?.message).toContain(`controlled by ${kind} web, ${why}`);
     expect(refusals[0]?.message).toContain(
-      "only those of a ReplicaSet (a Deployment's also to another cluster or namespace) or a StatefulSet (to another node of its cluster) move",
+      "only those of a ReplicaSet (a Deployment's also to another cluster or namespace) or a StatefulSet (also to another cluster or namespace) move",
     );
   });
 

@@ -12,6 +12,7 @@ import { createKubeletActivities } from '../../src/activities/kubelet.js';
 import { createKubernetesActivities } from '../../src/activities/kubernetes.js';
 import { createOperationsActivities } from '../../src/activities/operations.js';
 import { createPodNameFenceActivities } from '../../src/activities/pod-name-fence.js';
+import { createStatefulSetActivities } from '../../src/activities/statefulsets.js';
 import { Clusters } from '../../src/kubernetes/clusters.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -25,6 +26,7 @@ const apiActivities = Object.keys({
   ...createOperationsActivities({ clusters }),
   ...createPodNameFenceActivities({ clusters }),
   ...createDeploymentActivities({ clusters }),
+  ...createStatefulSetActivities({ clusters }),
 }).sort();
 
 interface Rule {

@@ -1,9 +1,9 @@
-// The plan of moving a StatefulSet's pod within its cluster: DeleteThenCreate with its name fenced, the
-// preconditions refused with their reasons, and moves out of the namespace refused.
+// The plan of moving a StatefulSet's pod within its cluster: DeleteThenCreate with its name fenced, and the
+// preconditions refused with their reasons (out of the namespace: statefulset-move.test.ts).
 import { describe, expect, test } from '@jest/globals';
 import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { PlanMigrationInput } from '../../src/api/migration-plan.js';
-import { sourceRefusals, targetPodName, type MigrationFacts } from '../../src/planning/migration.js';
+import { targetPodName, type MigrationFacts } from '../../src/planning/migration.js';
 import { POD, REVISION, STATEFULSET, statefulSet, statefulSetPod } from '../fixtures/statefulset.js';
 import { ownedPodFacts, planOf, refusalsOf } from '../support/plan-decision.js';
 
@@ -23,23 +23,6 @@ describe("a StatefulSet's pod to another node of its cluster", () => {
     expect(plan.statefulSet).toEqual({ statefulSet: { name: STATEFULSET, uid: statefulSet().metadata!.uid }, revision: REVISION });
     expect(plan.replicaSetHandOver).toBeUndefined();
     expect(plan.warnings).toContainEqual(expect.stringContaining(`the pod belongs to StatefulSet ${STATEFULSET}: its name is fenced until the move ends`));
-  });
-
-  test.each([
-    ['another cluster', { cluster: 'lab-b' }],
-    ['another namespace', { namespace: 'moved' }],
-  ])('to %s: refused before the target is read (its StatefulSet takes a restored pod over only in its own namespace)', (_, target) => {
-    const f = facts({ target });
-    const refused = refusalsOf(f);
-    expect(refused).toEqual([
-      {
-        type: 'ControllerOwnedPod',
-        message:
-          `${ref} is controlled by StatefulSet ${STATEFULSET}, which takes a restored pod over only in its own cluster and namespace: ` +
-          "move it to another node of its cluster (same namespace); moves of a StatefulSet's pods across clusters or namespaces are not supported yet",
-      },
-    ]);
-    expect(sourceRefusals(f.request, f.sourcePod)).toEqual(refused);
   });
 
   test('OwnerNotFound: the StatefulSet is gone, replaced (another uid) or being deleted', () => {

@@ -756,7 +756,7 @@ describe('migratePod with recording stand-in activities', () => {
           `3. kubectl --context lab-a -n default scale deployment sample --current-replicas=2 --replicas=1 (unless its annotation podferry.io/scaled-by names ${handle.workflowId}); ` +
           'its ReplicaSet then deletes the frozen source, its cheapest pod. The source pod default/sample',
       );
-      expect(failure.message).toContain('is still frozen; then, if its ReplicaSet has not, delete it');
+      expect(failure.message).toContain('is still frozen; then, if its owner has not, delete it');
       const started = recorder.started();
       expect(started.filter((c) => ['liftOwnerFence', 'scaleDeployment:lab-a', 'killFrozenPod', 'thawPod'].includes(c) || c.startsWith('deletePod:lab-a'))).toEqual([]);
       expect((await handle.describe()).memo).toMatchObject({ sourceOnAbort: 'hold' });
@@ -781,6 +781,107 @@ describe('migratePod with recording stand-in activities', () => {
       ]);
       const calls = recorder.started();
       expect(calls.slice(calls.indexOf('awaitPodDeletion'), calls.indexOf('awaitPodDeletion') + 4)).toEqual(['awaitPodDeletion', 'deletePod:lab-a:request', 'killFrozenPod', 'deletePod:lab-a']);
+    }, 60_000);
+  });
+
+  describe("a StatefulSet's pod to another cluster (the target's StatefulSet takes the ordinal over, the source's gives it up)", () => {
+    const created = 'delete the target StatefulSet this migration created';
+    const moved = (script: Omit<Script, 'node'> = {}) => migrate({ ...script, statefulSetPods: ['sample'] });
+    const failureOf = (error: unknown) => (error as WorkflowFailedError).cause as ApplicationFailure;
+    const inputsOf = (recorder: Recorder, call: string) => recorder.calls.filter((c) => c.call === call && c.event === 'start').map((c) => c.input as Record<string, unknown>);
+
+    test('the target StatefulSet before the freeze (no fence); after the commit: the target range takes the ordinal, labels back, adopted, the source range gives it up, then the source goes', async () => {
+      const { result, error, recorder, progress, handle } = await moved();
+      expect(error).toBeUndefined();
+      const calls = withoutRuntimeDescriptions(recorder);
+      expect(calls.slice(0, 4)).toEqual(['planMigration', 'pullImages', 'prepareTargetStatefulSet', 'freezePod']);
+      expect(calls.filter((c) => c.endsWith('Fence') || c === 'setPodDeletionCost')).toEqual([]);
+      expect(calls.slice(calls.indexOf('createTargetPod'), calls.indexOf('deleteArchives'))).toEqual([
+        'createTargetPod',
+        'waitPodReady',
+        'setStatefulSetOrdinals:lab-b',
+        'handOverToReplicaSet',
+        'awaitPodOwner',
+        'setStatefulSetOrdinals:lab-a',
+        'deletePod:lab-a:request',
+        'killFrozenPod',
+        'deletePod:lab-a',
+      ]);
+      expect(inputsOf(recorder, 'prepareTargetStatefulSet')).toEqual([
+        {
+          migrationId: handle.workflowId,
+          source: { cluster: 'lab-a', namespace: 'default', name: 'web', uid: 'sts-uid' },
+          target: { cluster: 'lab-b', namespace: 'default' },
+          ordinal: 2,
+          range: { start: 2, replicas: 0 },
+          revision: 'web-6c9b7d5f4',
+          timeoutSeconds: 60,
+        },
+      ]);
+      expect(inputsOf(recorder, 'setStatefulSetOrdinals:lab-b')).toEqual([
+        { cluster: 'lab-b', namespace: 'default', name: 'web', uid: 'target-sts-uid', from: { start: 2, replicas: 0 }, to: { start: 2, replicas: 1 } },
+      ]);
+      expect(inputsOf(recorder, 'setStatefulSetOrdinals:lab-a')).toEqual([
+        { cluster: 'lab-a', namespace: 'default', name: 'web', uid: 'sts-uid', from: { start: 0, replicas: 3 }, to: { start: 0, replicas: 2 } },
+      ]);
+      expect(inputsOf(recorder, 'handOverToReplicaSet')[0]).toMatchObject({ cluster: 'lab-b', copy: { name: 'sample', migrationId: handle.workflowId } });
+      expect(inputsOf(recorder, 'awaitPodOwner')[0]).toMatchObject({ cluster: 'lab-b', name: 'sample', uid: 'target-uid', ownerUid: 'target-sts-uid' });
+      expect(calls).not.toContain('thawPod');
+      expect(result).toMatchObject({ strategy: 'CreateThenDelete', target: { cluster: 'lab-b', namespace: 'default', name: 'sample' }, warnings: [] });
+      expect(progress).toMatchObject({ phase: 'Succeeded', compensations: [] });
+      expect((await handle.describe()).memo).toMatchObject({ sourceOnAbort: 'kill' });
+      await Worker.runReplayHistory({ workflowBundle, replayName: 'statefulset pod moved' }, keepHistory('committed-statefulset-moved', await handle.fetchHistory()), handle.workflowId);
+    }, 60_000);
+
+    test('the target StatefulSet does not reach the source\'s revision: nothing was frozen; the StatefulSet made for it is deleted and the lock released', async () => {
+      const { error, recorder, progress } = await moved({ failAt: 'prepareTargetStatefulSet' });
+      expect(failureOf(error).type).toBe('MigrationRolledBack');
+      expect(progress.compensations).toEqual([created, lock].map((name) => ({ name, ok: true })));
+      expect(recorder.started()).not.toContain('freezePod');
+    }, 60_000);
+
+    test('the copy fails to become Ready: it is stopped, the source thawed, and the StatefulSet made for it deleted; no range is changed', async () => {
+      const { error, recorder, progress, handle } = await moved({ failAt: 'waitPodReady' });
+      expect(failureOf(error).type).toBe('MigrationRolledBack');
+      expect(progress.compensations).toEqual([target, thaw, config, received, images, archives, created, lock].map((name) => ({ name, ok: true })));
+      expect(recorder.started().filter((c) => c.startsWith('setStatefulSetOrdinals') || c === 'handOverToReplicaSet')).toEqual([]);
+      expect(inputsOf(recorder, 'deleteCreatedStatefulSet')).toEqual([{ migrationId: handle.workflowId, cluster: 'lab-b', namespace: 'default', name: 'web' }]);
+    }, 60_000);
+
+    test('the copy cannot be proven stopped: nothing is cleaned up, and the failure says the StatefulSet made for the move stays', async () => {
+      const { error, recorder } = await moved({ failAt: ['waitPodReady', 'deletePod:lab-b'] });
+      const failure = failureOf(error);
+      expect(failure.type).toBe('MigrationFailed');
+      expect(failure.message).toContain('StatefulSet default/web in cluster lab-b, made for the move with no replicas, stays.');
+      expect(recorder.started().filter((c) => ['deleteCreatedStatefulSet', 'thawPod'].includes(c))).toEqual([]);
+    }, 60_000);
+
+    test('after the commit, the adoption fails: committed, the source left frozen, and the failure lists what is left to do by hand', async () => {
+      const { error, recorder, handle } = await moved({ failAt: 'awaitPodOwner', targetStatefulSetExists: true });
+      const failure = failureOf(error);
+      expect(failure.type).toBe('SourceNotRemoved');
+      expect(failure.message).toContain('migration committed: the target pod default/sample in cluster lab-b runs the workload, but waiting for StatefulSet web to adopt');
+      expect(failure.message).toContain(
+        "Left to do by hand, in this order: 1. check that StatefulSet web owns the pod: kubectl --context lab-b -n default get pod sample -o jsonpath='{.metadata.ownerReferences[*].name}'; " +
+          `2. kubectl --context lab-a -n default patch statefulset web --type=merge -p '{"spec":{"ordinals":{"start":0},"replicas":2}}' (if it still runs ordinals 0–2). ` +
+          'The source pod default/sample',
+      );
+      expect(failure.message).toContain('is still frozen; then, if its owner has not, delete it');
+      expect(recorder.started().filter((c) => ['setStatefulSetOrdinals:lab-a', 'killFrozenPod', 'thawPod'].includes(c) || c.startsWith('deletePod:lab-a'))).toEqual([]);
+      expect((await handle.describe()).memo).toMatchObject({ sourceOnAbort: 'hold' });
+    }, 60_000);
+
+    test('after the commit, the target range cannot be set: every step is left, the first from the range it had', async () => {
+      const { error } = await moved({ failAt: 'setStatefulSetOrdinals:lab-b', targetStatefulSetExists: true });
+      const failure = failureOf(error);
+      expect(failure.type).toBe('SourceNotRemoved');
+      expect(failure.message).toContain(
+        `setting the range of StatefulSet default/web in cluster lab-b from ordinals 3–4 to ordinals 2–4 (ordinal 2 joins its range; its own create of sample fails on the restored pod, which holds the name) failed`,
+      );
+      expect(failure.message).toContain(
+        `1. kubectl --context lab-b -n default patch statefulset web --type=merge -p '{"spec":{"ordinals":{"start":2},"replicas":3}}' (if it still runs ordinals 3–4); ` +
+          '2. kubectl --context lab-b -n default label pod sample app.kubernetes.io/name=podferry-sample tier=demo && kubectl --context lab-b -n default annotate pod sample podferry.io/stashed-labels-; 3. check',
+      );
     }, 60_000);
   });
 
