@@ -8,18 +8,15 @@
 // 2. A failure before the commit (injected: the copy's readiness wait fails): the copy is stopped, the source
 //    resumes where it was, its deletion cost is put back, and the Deployment the migration made in lab-b is gone.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { V1Pod } from '@kubernetes/client-node';
 import { Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { POD_DELETION_COST, POD_NAME_FENCE } from '../../src/api/names.js';
-import { startMigration } from '../../src/client/migrations.js';
-import { createTemporalClient } from '../../src/client/connection.js';
 import { loadConfig } from '../../src/config/load.js';
 import { apiStatus, Clusters } from '../../src/kubernetes/clusters.js';
 import { compareSampleStates, isReady, putSampleKey, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
 import { createOrchestratorActivities } from '../../src/worker/orchestrator.js';
 import { startLabOrchestrator, type LabOrchestrator } from '../support/lab-orchestrator.js';
-import { OwnedSample } from '../support/owned-workloads.js';
+import { moveToLabB, OwnedSample, watchIncarnations } from '../support/owned-workloads.js';
 
 const config = loadConfig();
 const clusters = new Clusters(config.clusters);
@@ -33,25 +30,6 @@ const orchestrators: LabOrchestrator[] = [];
 const atSource = new OwnedSample(clusters, 'lab-a', 'Deployment', DEPLOYMENT, SELECTOR);
 const atTarget = new OwnedSample(clusters, 'lab-b', 'Deployment', DEPLOYMENT, SELECTOR);
 
-/** Every pod name of the Deployment seen in either cluster until stopped (polled every 100 ms). */
-function watchPodNames() {
-  const seen = new Set<string>();
-  let watching = true;
-  const loop = (async () => {
-    while (watching) {
-      for (const sample of [atSource, atTarget]) for (const p of await sample.pods().catch(() => [])) seen.add(`${sample.cluster}/${p.metadata!.name}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  })();
-  return {
-    async stop() {
-      watching = false;
-      await loop;
-      return [...seen].sort();
-    },
-  };
-}
-
 const replicasOf = async (cluster: string) => (await clusters.apps(cluster).readNamespacedDeployment({ namespace: NAMESPACE, name: DEPLOYMENT })).spec!.replicas;
 const deploymentIn = (cluster: string) =>
   clusters.apps(cluster).readNamespacedDeployment({ namespace: NAMESPACE, name: DEPLOYMENT }).then(() => true, (err: unknown) => (apiStatus(err) === 404 ? false : Promise.reject(err)));
@@ -59,15 +37,6 @@ const deploymentIn = (cluster: string) =>
 async function fenceKeys(cluster: string): Promise<string[]> {
   const configMap = await clusters.core(cluster).readNamespacedConfigMap({ namespace: NAMESPACE, name: POD_NAME_FENCE.configMap }).catch(() => undefined);
   return Object.keys(configMap?.data ?? {});
-}
-
-async function move(pod: V1Pod, taskQueue: string, migrationId: string) {
-  const handle = await startMigration(
-    createTemporalClient(connection, config),
-    { source: { cluster: 'lab-a', namespace: NAMESPACE, pod: pod.metadata!.name! }, target: { cluster: 'lab-b', node: 'lab-b-node' } },
-    { taskQueue, migrationId },
-  );
-  return handle.result();
 }
 
 beforeAll(async () => {
@@ -92,10 +61,10 @@ describe("a Deployment's pods move to another cluster, taken over by the Deploym
       before.set(pod.metadata!.name!, await readSampleState(pod.status!.podIP!));
     }
 
-    const watch = watchPodNames();
+    const watch = watchIncarnations([atSource, atTarget]);
     const results = [];
     for (const [i, pod] of sources.entries()) {
-      const result = await move(pod, taskQueue, `across-${i}-${run}`);
+      const result = await moveToLabB(connection, config, pod, taskQueue, `across-${i}-${run}`);
       results.push(result);
       const copy = (await waitForPod(clusters.core('lab-b'), NAMESPACE, result.target.name, (p) => isReady(p) && (p!.metadata!.ownerReferences ?? []).length > 0, 30_000))!;
       expect(copy.metadata!.ownerReferences).toEqual([expect.objectContaining({ kind: 'ReplicaSet', controller: true })]);
@@ -106,7 +75,7 @@ describe("a Deployment's pods move to another cluster, taken over by the Deploym
       expect({ source: await replicasOf('lab-a'), target: await replicasOf('lab-b') }).toEqual({ source: 1 - i, target: 1 + i });
     }
     await new Promise((resolve) => setTimeout(resolve, 2000));
-    const seen = await watch.stop();
+    const seen = [...new Set((await watch.stop()).map((incarnation) => incarnation.split(' ')[0]))].sort();
 
     // Only the sources and their copies ever existed: no fresh pod in either cluster.
     expect(seen).toEqual([...sources.map((p) => `lab-a/${p.metadata!.name}`), ...results.map((r) => `lab-b/${r.target.name}`)].sort());
@@ -136,7 +105,7 @@ describe("a Deployment's pods move to another cluster, taken over by the Deploym
     await putSampleKey(ip, 'e2e', 'still here after the failed move');
     const before = await readSampleState(ip);
 
-    const failure = await move(source!, taskQueue, `across-undo-${run}`).then(
+    const failure = await moveToLabB(connection, config, source!, taskQueue, `across-undo-${run}`).then(
       () => undefined,
       (err: unknown) => err,
     );

@@ -12,14 +12,12 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import { Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { startMigration } from '../../src/client/migrations.js';
-import { createTemporalClient } from '../../src/client/connection.js';
 import { loadConfig } from '../../src/config/load.js';
 import { apiStatus, Clusters } from '../../src/kubernetes/clusters.js';
 import { compareSampleStates, isReady, putSampleKey, readSampleState, waitForPod } from '../../src/lab/sample-workload.js';
 import { createOrchestratorActivities } from '../../src/worker/orchestrator.js';
 import { startLabOrchestrator, type LabOrchestrator } from '../support/lab-orchestrator.js';
-import { OwnedSample } from '../support/owned-workloads.js';
+import { moveToLabB, OwnedSample, watchIncarnations } from '../support/owned-workloads.js';
 
 const config = loadConfig();
 const clusters = new Clusters(config.clusters);
@@ -33,40 +31,12 @@ const orchestrators: LabOrchestrator[] = [];
 const atSource = new OwnedSample(clusters, 'lab-a', 'StatefulSet', STATEFULSET, SELECTOR);
 const atTarget = new OwnedSample(clusters, 'lab-b', 'StatefulSet', STATEFULSET, SELECTOR);
 
-/** Every incarnation (cluster/name uid) of the StatefulSet's pods seen until stopped (polled every 50 ms). */
-function watchIncarnations() {
-  const seen = new Set<string>();
-  let watching = true;
-  const loop = (async () => {
-    while (watching) {
-      for (const sample of [atSource, atTarget]) for (const p of await sample.pods().catch(() => [])) seen.add(`${sample.cluster}/${p.metadata!.name} ${p.metadata!.uid}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  })();
-  return {
-    async stop() {
-      watching = false;
-      await loop;
-      return [...seen].sort();
-    },
-  };
-}
-
 const statefulSetIn = (cluster: string) =>
   clusters.apps(cluster).readNamespacedStatefulSet({ namespace: NAMESPACE, name: STATEFULSET }).catch((err: unknown) => (apiStatus(err) === 404 ? undefined : Promise.reject(err)));
 const rangeIn = async (cluster: string) => {
   const spec = (await statefulSetIn(cluster))?.spec;
   return spec ? { start: spec.ordinals?.start ?? 0, replicas: spec.replicas } : undefined;
 };
-
-async function move(pod: V1Pod, taskQueue: string, migrationId: string) {
-  const handle = await startMigration(
-    createTemporalClient(connection, config),
-    { source: { cluster: 'lab-a', namespace: NAMESPACE, pod: pod.metadata!.name! }, target: { cluster: 'lab-b', node: 'lab-b-node' } },
-    { taskQueue, migrationId },
-  );
-  return handle.result();
-}
 
 beforeAll(async () => {
   connection = await Connection.connect({ address: config.temporal.address });
@@ -90,12 +60,12 @@ describe("a StatefulSet's pods move to another cluster, ordinal by ordinal", () 
       before.set(pod.metadata!.name!, await readSampleState(pod.status!.podIP!));
     }
 
-    const watch = watchIncarnations();
+    const watch = watchIncarnations([atSource, atTarget]);
     const results = [];
     const copies: V1Pod[] = [];
     for (const [i, pod] of [...sources].reverse().entries()) {
       const name = pod.metadata!.name!;
-      const result = await move(pod, taskQueue, `sts-across-${i}-${run}`);
+      const result = await moveToLabB(connection, config, pod, taskQueue, `sts-across-${i}-${run}`);
       results.push(result);
       expect(result.target.name).toBe(name);
       const copy = (await waitForPod(clusters.core('lab-b'), NAMESPACE, name, (p) => isReady(p) && (p!.metadata!.ownerReferences ?? []).length > 0, 30_000))!;
@@ -135,7 +105,7 @@ describe("a StatefulSet's pods move to another cluster, ordinal by ordinal", () 
     await putSampleKey(ip, 'e2e', 'still here after the failed move');
     const before = await readSampleState(ip);
 
-    const failure = await move(source!, taskQueue, `sts-across-undo-${run}`).then(
+    const failure = await moveToLabB(connection, config, source!, taskQueue, `sts-across-undo-${run}`).then(
       () => undefined,
       (err: unknown) => err,
     );

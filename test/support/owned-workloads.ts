@@ -2,6 +2,11 @@
 // StatefulSet in the namespace default whose pods start on one node, created fresh (once any earlier one and its
 // pods are gone) and removed the same way.
 import type { V1Pod } from '@kubernetes/client-node';
+import type { Connection } from '@temporalio/client';
+import type { PodferryConfig } from '../../src/api/config.js';
+import type { MigrationResult } from '../../src/api/migration.js';
+import { createTemporalClient } from '../../src/client/connection.js';
+import { startMigration } from '../../src/client/migrations.js';
 import { apiStatus, type Clusters } from '../../src/kubernetes/clusters.js';
 import { isReady, sampleManifest } from '../../src/lab/sample-workload.js';
 
@@ -64,4 +69,33 @@ export class OwnedSample {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
+}
+
+/** Every incarnation (`<cluster>/<name> <uid>`) of the samples' pods seen until stopped (polled every 50 ms). */
+export function watchIncarnations(samples: OwnedSample[]) {
+  const seen = new Set<string>();
+  let watching = true;
+  const loop = (async () => {
+    while (watching) {
+      for (const sample of samples) for (const p of await sample.pods().catch(() => [])) seen.add(`${sample.cluster}/${p.metadata!.name} ${p.metadata!.uid}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  return {
+    async stop(): Promise<string[]> {
+      watching = false;
+      await loop;
+      return [...seen].sort();
+    },
+  };
+}
+
+/** Moves one pod of lab-a's namespace default to lab-b-node through the given task queue; resolves with the result. */
+export async function moveToLabB(connection: Connection, config: PodferryConfig, pod: V1Pod, taskQueue: string, migrationId: string): Promise<MigrationResult> {
+  const handle = await startMigration(
+    createTemporalClient(connection, config),
+    { source: { cluster: 'lab-a', namespace: NAMESPACE, pod: pod.metadata!.name! }, target: { cluster: 'lab-b', node: 'lab-b-node' } },
+    { taskQueue, migrationId },
+  );
+  return handle.result();
 }
