@@ -13,6 +13,7 @@ import { apiMessage, apiStatus, ignore404, jsonPointerKey, type Clusters } from 
 import type { Refusal } from '../kubernetes/eligibility.js';
 import { isLiqoReflection, virtualNodeClusterId } from '../kubernetes/liqo.js';
 import { readOffloadedSource, readOffloadedTarget } from '../kubernetes/liqo-objects.js';
+import { madeBy } from '../kubernetes/made-owner.js';
 import { buildPullSecret } from '../kubernetes/pull-secret.js';
 import { buildTargetPod, migrationObjectLabels } from '../kubernetes/target-pod.js';
 import type { Autoscalers } from '../planning/autoscalers.js';
@@ -412,7 +413,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
         });
       }
       const existing = await core.readNamespacedPod({ name, namespace: plan.target.namespace });
-      if (!madeBy(existing, plan.migrationId, plan.source.uid)) {
+      if (!madeFrom(existing, plan.migrationId, plan.source.uid)) {
         throw ApplicationFailure.nonRetryable(
           `pod ${plan.target.namespace}/${name} already exists in cluster ${plan.target.cluster} and was not created by migration ${plan.migrationId} ` +
             `from source pod uid ${plan.source.uid}: delete it or migrate into another namespace`,
@@ -475,7 +476,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
     const pod = await readPod(input.cluster, input.namespace, input.name);
     if (!pod) return { deleted: false };
     if (input.uid && pod.metadata?.uid !== input.uid) return { deleted: false, skipped: `${ref} is another incarnation (uid ${pod.metadata?.uid})` };
-    if (input.onlyIfMigrationId && !madeBy(pod, input.onlyIfMigrationId, input.onlyIfSourceUid)) {
+    if (input.onlyIfMigrationId && !madeFrom(pod, input.onlyIfMigrationId, input.onlyIfSourceUid)) {
       return { deleted: false, skipped: `${ref} was not created by migration ${input.onlyIfMigrationId}${input.onlyIfSourceUid ? ` from source uid ${input.onlyIfSourceUid}` : ''}; left alone` };
     }
     // A pod already terminating is deleted again only to shorten its grace period (to 0: removed at once).
@@ -641,7 +642,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
    */
   async function handOverToReplicaSet(input: Omit<HandOverPods, 'source'> & { labels: Record<string, string> }): Promise<{ handedOver: boolean }> {
     const copy = await readPod(input.cluster, input.namespace, input.copy.name);
-    if (!copy || copy.metadata?.deletionTimestamp || !madeBy(copy, input.copy.migrationId, input.copy.sourceUid)) return { handedOver: false };
+    if (!copy || copy.metadata?.deletionTimestamp || !madeFrom(copy, input.copy.migrationId, input.copy.sourceUid)) return { handedOver: false };
     const stash = `/metadata/annotations/${jsonPointerKey(ANNOTATIONS.stashedLabels)}`;
     const body = [{ op: 'add', path: '/metadata/labels', value: input.labels }, ...(copy.metadata?.annotations?.[ANNOTATIONS.stashedLabels] !== undefined ? [{ op: 'remove', path: stash }] : [])];
     const { changed } = await patchIncarnation({ ...input, name: input.copy.name, uid: copy.metadata!.uid! }, body);
@@ -711,7 +712,7 @@ export function createKubernetesActivities(deps: KubernetesActivityDeps) {
   async function takeBackFromReplicaSet(input: HandOverPods & { labels: Record<string, string>; timeoutSeconds: number }): Promise<{ sourceDeleted: boolean }> {
     const sourceDeleted = async () => (await podLifecycle({ ...input, ...input.source })) !== 'present';
     const copy = await readPod(input.cluster, input.namespace, input.copy.name);
-    if (!copy || copy.metadata?.deletionTimestamp || !madeBy(copy, input.copy.migrationId, input.copy.sourceUid)) return { sourceDeleted: await sourceDeleted() };
+    if (!copy || copy.metadata?.deletionTimestamp || !madeFrom(copy, input.copy.migrationId, input.copy.sourceUid)) return { sourceDeleted: await sourceDeleted() };
     const copyRef = { ...input, name: input.copy.name, uid: copy.metadata!.uid! };
     const stash = ANNOTATIONS.stashedLabels;
     await patchIncarnation(copyRef, [
@@ -787,9 +788,8 @@ function refusedFailure(refusals: Refusal[]): ApplicationFailure {
 }
 
 /** Whether a pod was created by this migration from this source pod (its annotations say so). */
-function madeBy(pod: V1Pod, migrationId: string, sourceUid?: string): boolean {
-  const annotations = pod.metadata?.annotations ?? {};
-  return annotations[ANNOTATIONS.migrationId] === migrationId && (!sourceUid || annotations[ANNOTATIONS.sourceUid] === sourceUid);
+function madeFrom(pod: V1Pod, migrationId: string, sourceUid?: string): boolean {
+  return madeBy(pod, migrationId) && (!sourceUid || pod.metadata?.annotations?.[ANNOTATIONS.sourceUid] === sourceUid);
 }
 
 /** Whether a ConfigMap or Secret was made by the migration of this key (its label says so). */

@@ -39,15 +39,20 @@ export function replicaSetCopyName(replicaSet: string, migrationId: string): str
   return `${`${replicaSet}-`.slice(0, 58)}${suffix}`;
 }
 
+/** An object's controller (its ownerReference with controller: true) if it is of that kind. */
+export function controllingOwner(object: V1Pod | V1ReplicaSet, kind: string): { name: string; uid: string } | undefined {
+  const owner = object.metadata?.ownerReferences?.find((o) => o.controller && o.kind === kind);
+  return owner ? { name: owner.name, uid: owner.uid } : undefined;
+}
+
 /** The pod's controlling ReplicaSet, from its ownerReferences. */
 export function controllingReplicaSet(pod: V1Pod): { name: string; uid: string } | undefined {
-  const owner = pod.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'ReplicaSet');
-  return owner ? { name: owner.name, uid: owner.uid } : undefined;
+  return controllingOwner(pod, 'ReplicaSet');
 }
 
 /** The ReplicaSet's controlling Deployment's name, if it has one. */
 export function controllingDeployment(replicaSet: V1ReplicaSet): string | undefined {
-  return replicaSet.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'Deployment')?.name;
+  return controllingOwner(replicaSet, 'Deployment')?.name;
 }
 
 /**

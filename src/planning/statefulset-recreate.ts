@@ -11,11 +11,11 @@ import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { StatefulSetRecreate } from '../api/migration-plan.js';
 import { CONTROLLER_REVISION_HASH } from '../api/names.js';
 import type { Refusal } from '../kubernetes/eligibility.js';
+import { controllingOwner } from './replicaset-handover.js';
 
 /** The pod's controlling StatefulSet, from its ownerReferences. */
 export function controllingStatefulSet(pod: V1Pod): { name: string; uid: string } | undefined {
-  const owner = pod.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'StatefulSet');
-  return owner ? { name: owner.name, uid: owner.uid } : undefined;
+  return controllingOwner(pod, 'StatefulSet');
 }
 
 /**
