@@ -89,6 +89,7 @@ remove_network() {
   done
   ip link del "$LAB_BRIDGE" 2>/dev/null || true
   if [[ -f "$LAB_RUN/ip_forward.saved" ]]; then cat "$LAB_RUN/ip_forward.saved" >/proc/sys/net/ipv4/ip_forward; fi
+  if [[ -f "$LAB_RUN/pipe-max-size.saved" ]]; then cat "$LAB_RUN/pipe-max-size.saved" >/proc/sys/fs/pipe-max-size; fi
 }
 
 # CRI-O's image library writes /var/lib/containers/cache/blob-info-cache-v1.sqlite (see up.sh): removed with

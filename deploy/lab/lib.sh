@@ -11,6 +11,8 @@ LAB_CACHE="${PODFERRY_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/podferry-lab}"
 # Runtime state (etcd data, node roots, logs, pids) of the running lab.
 LAB_STATE="${PODFERRY_LAB_STATE:-/var/lib/podferry-lab}"
 LAB_RUN="/run/podferry-lab"
+# fs.pipe-max-size the lab sets for post-copy (the node worker checks for at least this much).
+POSTCOPY_PIPE_BYTES=4194304
 LAB_KUBECONFIG="$LAB_STATE/kubeconfig"
 
 K8S_VERSION="v1.37.2"

@@ -224,6 +224,9 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.traci
     default_runtime_name = "runc"
     [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
+      # Post-copy: a checkpoint podferry made lazily names, per container, the CRIU configuration that makes its
+      # restore lazy (org.criu.config, runc reads it from the spec); containerd passes only the annotations listed.
+      container_annotations = ["org.criu.config"]
       [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
         BinaryName = "$RUNC_BIN/runc"
         Root = "$run/runc"
@@ -450,6 +453,17 @@ install_criu_config() {
   touch "$LAB_RUN/criu-config.installed"
 }
 
+# Post-copy (options.mode: postcopy): CRIU's lazy page server asks for pipes of ~3.2 MiB per dump, beyond the
+# default fs.pipe-max-size (1 MiB), and the node worker refuses post-copy below POSTCOPY_PIPE_BYTES. The setting is
+# host-wide: saved here, put back by down.
+raise_pipe_max_size() {
+  local current
+  current=$(cat /proc/sys/fs/pipe-max-size)
+  ((current >= POSTCOPY_PIPE_BYTES)) && return 0
+  echo "$current" >"$LAB_RUN/pipe-max-size.saved"
+  echo "$POSTCOPY_PIPE_BYTES" >/proc/sys/fs/pipe-max-size
+}
+
 # The kubelet-client identity of the API server needs nodes/checkpoint (not in system:kubelet-api-admin).
 # deploy/admission: the pod name fence a StatefulSet's pod moves behind.
 apply_cluster_rbac() {
@@ -537,6 +551,7 @@ main() {
     mount --make-rshared /
     setup_host_network
     install_criu_config
+    raise_pipe_max_size
   fi
   for cluster in "${STARTING[@]}"; do ensure_pki "$cluster"; done
   ensure_lab_keys

@@ -18,6 +18,7 @@ export const PlanMigrationInput = z.object({
   /** How the containers are to be checkpointed and their images sent (some runtimes allow only one way). */
   checkpointVia: MigrationOptions.shape.checkpointVia.unwrap().optional(),
   transfer: CheckpointTransfer.optional(),
+  mode: MigrationOptions.shape.mode.unwrap().optional(),
 });
 export type PlanMigrationInput = z.infer<typeof PlanMigrationInput>;
 

@@ -25,8 +25,24 @@ export const MigrationId = z
 export const CheckpointTransfer = z.enum(['direct', 'registry']);
 export type CheckpointTransfer = z.infer<typeof CheckpointTransfer>;
 
+/**
+ * How the memory moves: `stop-and-copy`, all of it inside the downtime, in the checkpoint images; `postcopy`, the
+ * target restores from checkpoint images without the memory (CRIU lazy pages) and pulls the pages from the frozen
+ * source while it already runs (docs/postcopy.md).
+ */
+export const MigrationMode = z.enum(['stop-and-copy', 'postcopy']);
+export type MigrationMode = z.infer<typeof MigrationMode>;
+
 export const MigrationOptions = z
   .object({
+    /**
+     * `postcopy` shortens the downtime to about what restoring without the memory takes, whatever the pod's memory;
+     * the cost: from the target's start until its last page arrived, the source's memory holds pages the target
+     * lacks, so a failure there (source node, network) leaves neither copy running: the source is held frozen
+     * (never resumed once the target ran) and the failure says so. Needs a named target node whose worker answers;
+     * the images go node to node.
+     */
+    mode: MigrationMode.default('stop-and-copy'),
     /** Checkpoint and push all containers at once; false runs them one after another (the benchmark baseline). */
     parallel: z.boolean().default(true),
     /**
@@ -219,6 +235,11 @@ export const MigrationResult = z.object({
   totalMs: z.number(),
   /** From the moment the source pod was frozen (made no more progress) until the target pod was Ready. */
   downtimeMs: z.number(),
+  mode: MigrationMode.optional(),
+  /** Post-copy: from the freeze until the last page of every container had reached the target. */
+  pagesArrivedMs: z.number().optional(),
+  /** Post-copy: the memory that reached the target after its start (lazy pages), all containers. */
+  lazyPageBytes: z.number().optional(),
   bytesPushed: z.number(),
   images: z.array(MigratedImage),
   parallel: z.boolean(),

@@ -18,6 +18,7 @@ import {
 import { referencedConfig, tolerates } from '../kubernetes/target-pod.js';
 import { deploymentMoveRefusals, deploymentMoveWarnings, plannedDeploymentMove, type DeploymentMoveFacts } from './deployment-move.js';
 import { controllingReplicaSet, handOverRefusals, plannedHandOver, type ReplicaSetOwners } from './replicaset-handover.js';
+import { postCopyRefusal } from './postcopy.js';
 import { nodeRuntime, restoreRefusal, sourceRuntime } from './restore-support.js';
 import { plannedStatefulSetMove, statefulSetMoveWarnings, type StatefulSetMoveFacts } from './statefulset-move.js';
 import { controllingStatefulSet, plannedStatefulSetRecreate, statefulSetRefusals } from './statefulset-recreate.js';
@@ -211,6 +212,8 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
   if (statefulSetMoved && 'refused' in statefulSetMoved) return { refused: statefulSetMoved.refused };
   const statefulSetMove = statefulSetMoved?.move;
   const statefulSet = ownedByStatefulSet && !movesStatefulSet ? plannedStatefulSetRecreate(pod, facts.statefulSet!) : undefined;
+  const notPostCopy = postCopyRefusal(request, { strategy, runtime, owned: ownedByReplicaSet || ownedByStatefulSet, offloaded: runsAt !== undefined || offloaded !== undefined });
+  if (notPostCopy) return { refused: [notPostCopy] };
   // The target pod keeps the source's name (a ReplicaSet's copy has its own); a pod of that name we did not
   // create (other than the source itself, which DeleteThenCreate removes first) is in the way.
   const inTheWay = facts.podAtTarget;

@@ -153,6 +153,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
         allowSecretsToOtherNamespace: options.allowSecretsToOtherNamespace,
         allowUnschedulableTargetNode: options.allowUnschedulableTargetNode,
         checkpointVia: options.checkpointVia,
+        mode: options.mode,
         transfer: options.transfer,
       });
       state.plan = plan;
