@@ -1,9 +1,12 @@
 // `npm run bench`: podferry's downtime against the CRIU floor and the sequential baseline, on the lab.
 //
-//   npm run bench -- [--runs 5] [--containers 1,2,4] [--sizes 16,64,256] [--ways podferry,sequential,floor[,direct,kubelet-pull,crio,liqo]]
+//   npm run bench -- [--runs 5] [--containers 1,2,4] [--sizes 16,64,256] [--ways podferry,sequential,floor[,direct,kubelet-pull,crio,liqo,postcopy]]
 //                    [--out bench/results] [--config config/lab.yaml] [--task-queue <queue>]
 //   crio (lab-c → lab-c, CRI-O) needs a configuration naming lab-c (config/lab-c.yaml) and lab-c-node's node worker;
 //   liqo (lab-a-node → lab-a's virtual node for lab-b) needs Liqo peered (make lab-up does it).
+//   postcopy moves the pod like direct (lab-a → lab-b-node, node to node) with options.mode: postcopy, the target starting
+//   before its memory arrives: the downtime, when the last page arrived and how many bytes came lazily. It needs
+//   fs.pipe-max-size ≥ 4 MiB on the nodes (make lab-up sets it).
 //   --task-queue: migrations go to that queue, whose workers someone else runs; the bench then leaves the lab,
 //   its workers and its registries alone (no workers.sh, no prune.sh), e.g. beside other work on the lab.
 //   npm run bench -- --report bench/results/<timestamp>     (rebuild results.md and the plot from raw.json)
@@ -171,10 +174,12 @@ async function measure(
           containers,
           sizeMiB,
           // podferry and sequential as shipped (through the registry, checkpoints through the node's runtime);
-          // direct: node to node; kubelet-pull: no pulls ahead; kubelet-checkpoint: through the kubelet API.
+          // direct: node to node; kubelet-pull: no pulls ahead; kubelet-checkpoint: through the kubelet API;
+          // postcopy: direct, the memory pulled after the target's start (post-copy sends the images node to node).
           {
+            mode: way === 'postcopy' ? 'postcopy' : 'stop-and-copy',
             parallel: way !== 'sequential',
-            transfer: way === 'direct' ? 'direct' : 'registry',
+            transfer: way === 'direct' || way === 'postcopy' ? 'direct' : 'registry',
             pullOnTarget: way !== 'kubelet-pull',
             checkpointVia: way === 'kubelet-checkpoint' ? 'kubelet' : 'runtime',
           },
@@ -182,17 +187,27 @@ async function measure(
         MIGRATION_TIMEOUT_MS,
         'migration',
       );
+      const { result } = migration;
+      // A post-copy run that moved the memory another way would be measured under the wrong name.
+      const error = !migration.restored
+        ? 'a counter restarted instead of being restored (startedAt changed)'
+        : way === 'postcopy' && result.mode !== 'postcopy'
+          ? `asked for post-copy, the result says ${result.mode ? `mode ${result.mode}` : 'no mode'}`
+          : undefined;
       return {
         ...base,
-        ok: migration.restored,
-        ...(migration.restored ? {} : { error: 'a counter restarted instead of being restored (startedAt changed)' }),
+        ok: error === undefined,
+        ...(error === undefined ? {} : { error }),
         attempts: attempt,
-        downtimeMs: migration.result.downtimeMs,
+        downtimeMs: result.downtimeMs,
         workloadGapMs: migration.workloadGapMs,
         monotonicGapMs: Math.max(...migration.monotonicGapMs),
         clientGapMs: migration.client.gapMs,
-        totalMs: migration.result.totalMs,
-        bytes: migration.result.bytesPushed,
+        totalMs: result.totalMs,
+        bytes: result.bytesPushed,
+        mode: result.mode,
+        pagesArrivedMs: result.pagesArrivedMs,
+        lazyPageBytes: result.lazyPageBytes,
         restored: migration.restored,
         migration,
       };
@@ -233,6 +248,8 @@ function progressLine(done: number, total: number, started: number, r: RunRecord
   const head = `[${String(done).padStart(String(total).length)}/${total} ${fmtDuration(elapsed)} eta ${fmtDuration(eta)}] ${r.way.padEnd(10)} ${r.containers}×${String(r.sizeMiB).padStart(3)} MiB ${r.warmup ? 'warm-up' : `run ${r.run}  `}`;
   if (!r.ok) return `${head}  FAILED: ${r.error?.split('\n')[0]?.slice(0, 200)}`;
   const s = (x: number | undefined) => (x === undefined ? '—' : `${(x / 1000).toFixed(2)} s`);
+  const mib = (bytes: number | undefined) => (bytes === undefined ? '—' : `${(bytes / 2 ** 20).toFixed(0)} MiB`);
+  const pages = r.mode === 'postcopy' ? `, pages arrived ${s(r.pagesArrivedMs)} (${mib(r.lazyPageBytes)} lazily)` : '';
   const phases = r.migration
     ? `  [${['Freezing', 'Checkpointing', 'Pushing', 'CreatingTarget', 'WaitingReady']
         .map((p) => `${p.slice(0, 5)} ${Math.round(r.migration!.result.phasesMs[p as 'Freezing'] ?? 0)}`)
@@ -240,7 +257,7 @@ function progressLine(done: number, total: number, started: number, r: RunRecord
     : r.floor
       ? `  [checkpoint ${Math.round(r.floor.checkpointMs)} restore ${Math.round(r.floor.restoreMs)}]`
       : '';
-  return `${head}  downtime ${s(r.workloadGapMs)} (client ${s(r.clientGapMs)}, own ${s(r.downtimeMs)}, monotonic ${s(r.monotonicGapMs)}), total ${s(r.totalMs)}, ${((r.bytes ?? 0) / 2 ** 20).toFixed(0)} MiB${phases}`;
+  return `${head}  downtime ${s(r.workloadGapMs)} (client ${s(r.clientGapMs)}, own ${s(r.downtimeMs)}, monotonic ${s(r.monotonicGapMs)}), total ${s(r.totalMs)}, ${mib(r.bytes ?? 0)}${pages}${phases}`;
 }
 
 const fmtDuration = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, '0')}s`);
@@ -292,7 +309,7 @@ async function merge(dir: string, sources: string[]): Promise<number> {
 }
 
 function readHelp(): string {
-  return execFileSync('sed', ['-n', '2,10p', fileURLToPath(import.meta.url).replace('/dist/', '/src/').replace(/\.js$/, '.ts')], { encoding: 'utf8' })
+  return execFileSync('sed', ['-n', '2,13p', fileURLToPath(import.meta.url).replace('/dist/', '/src/').replace(/\.js$/, '.ts')], { encoding: 'utf8' })
     .replace(/^\/\/ ?/gm, '');
 }
 

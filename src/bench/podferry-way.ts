@@ -1,6 +1,6 @@
 // The podferry ways: one migration of the bench pod lab-a → lab-b, parallel through the registry (as it
-// ships), sequential (options.parallel=false), node to node (direct), or leaving the pulls to the kubelet
-// (kubelet-pull); or on CRI-O, lab-c → lab-c into another namespace (crio); or through Liqo onto lab-a's virtual node (liqo); measured from outside (workload gap, client gap) and from inside (the result's
+// ships), sequential (options.parallel=false), node to node (direct), node to node post-copy (postcopy), or leaving
+// the pulls to the kubelet (kubelet-pull); or on CRI-O, lab-c → lab-c into another namespace (crio); or through Liqo onto lab-a's virtual node (liqo); measured from outside (workload gap, client gap) and from inside (the result's
 // downtime, phases and containers; the workflow history for the time no activity was running).
 import type { Client } from '@temporalio/client';
 import type { MigratePodInput, MigrationResult } from '../api/migration.js';
@@ -67,7 +67,7 @@ export async function runMigration(
   taskQueue: string,
   containers: number,
   ballastMiB: number,
-  options: Pick<MigratePodInput['options'], 'parallel' | 'transfer' | 'pullOnTarget' | 'checkpointVia'>,
+  options: Pick<MigratePodInput['options'], 'mode' | 'parallel' | 'transfer' | 'pullOnTarget' | 'checkpointVia'>,
 ): Promise<MigrationRun> {
   const deployStarted = Date.now();
   const { target } = route;
@@ -99,7 +99,7 @@ export async function runMigration(
   await new Promise((r) => setTimeout(r, 300)); // a few answers before the freeze
 
   let result: MigrationResult;
-  const kind = !options.pullOnTarget ? 'kub' : !options.parallel ? 'seq' : options.transfer === 'direct' ? 'dir' : 'par';
+  const kind = options.mode === 'postcopy' ? 'pc' : !options.pullOnTarget ? 'kub' : !options.parallel ? 'seq' : options.transfer === 'direct' ? 'dir' : 'par';
   const migrationId = `bench-${kind}-${route.sourceCluster}-${containers}x${ballastMiB}-${Date.now().toString(36)}`;
   try {
     const handle = await startMigration(

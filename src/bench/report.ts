@@ -45,6 +45,7 @@ export function markdown(records: RunRecord[], machine: string, command: string)
     }
   }
   lines.push('');
+  if (records.some((r) => r.way === 'postcopy')) lines.push(...postCopy(records, all));
 
   lines.push('## Ratios, per run pair', '');
   lines.push('Each ratio is computed within a run pair (the runs of one index in one cell, done back to back), then the median (min–max) is taken.', '');
@@ -121,6 +122,29 @@ export function markdown(records: RunRecord[], machine: string, command: string)
   lines.push('## Machine', '', '```', machine.trim(), '```', '');
   lines.push('Raw data: `raw.json` (one record per run, warm-ups included, with every phase, container timing and the activity spans from the workflow history).');
   return lines.join('\n') + '\n';
+}
+
+/** The postcopy way beside its stop-and-copy twin (direct): the downtime, and how long the target still needed the source. */
+function postCopy(records: RunRecord[], all: Cell[]): string[] {
+  const out: string[] = [];
+  out.push('## Post-copy: the pages after the start', '');
+  out.push('Way `postcopy`: the `direct` move with options.mode=postcopy, the target restored without the memory, pulling the pages from the');
+  out.push('frozen source while it runs. **Pages arrived**: freeze → the last page of every container at the target (until then the target');
+  out.push('depends on the source). **Lazy pages**: the memory that reached the target after its start, all containers.');
+  out.push('`postcopy / direct`: the workload downtime against the same move stop-and-copy, per run pair.', '');
+  out.push('| pod | downtime (workload) | own downtime | pages arrived | lazy pages | postcopy / direct (workload downtime) | runs |');
+  out.push('|---|---|---|---|---|---|---|');
+  for (const cell of all) {
+    const rs = measured(records, 'postcopy', cell);
+    if (rs.length === 0) continue;
+    const vsDirect = summarize(pairRatios(records, cell, 'postcopy', 'direct', (r) => r.workloadGapMs));
+    out.push(
+      `| ${cell.containers} × ${cell.sizeMiB} | ${ms(pick(rs, (r) => r.workloadGapMs))} | ${ms(pick(rs, (r) => r.downtimeMs))} | ` +
+        `${ms(pick(rs, (r) => r.pagesArrivedMs))} | ${mib(pick(rs, (r) => r.lazyPageBytes))} | ${ratio(vsDirect)} | ${rs.length} |`,
+    );
+  }
+  out.push('');
+  return out;
 }
 
 /** Fills in each migration's target timeline from the target node's containerd log when it is missing. */
