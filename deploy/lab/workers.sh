@@ -21,9 +21,10 @@ start_worker() {
   local name=$1 queue=$2 config=$3; shift 3
   local stamp_file="$LAB_RUN/builds/$name"
   # The lab's ctr for the configuration that names containerd nodes (config/lab.yaml); lab-c's names none, and
-  # the variable alone would make its node.containerd half-configured.
+  # the variable alone would make its node.containerd half-configured. CRIU on the PATH, as containerd has it: the
+  # node worker reports its version, and runs runc itself for post-copy's lazy dumps.
   local ctr_env=()
-  [[ $config == "$CONFIG" ]] && ctr_env=(PODFERRY_CONTAINERD_CTR="$CONTAINERD_BIN/ctr")
+  [[ $config == "$CONFIG" ]] && ctr_env=(PODFERRY_CONTAINERD_CTR="$CONTAINERD_BIN/ctr" PATH="$CRIU_BIN:$PATH")
   if is_running "$name"; then
     [[ $(cat "$stamp_file" 2>/dev/null) == "$(build_stamp)" ]] && return 0
     log "$name: restarting on the new build"

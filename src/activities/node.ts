@@ -34,6 +34,11 @@ export interface NodeActivityDeps {
   criImages?: CriImages;
   /** What this node decided about the pods it froze (the fences). */
   frozenPods: FrozenPodRecords;
+  /**
+   * Stops a migration's post-copy page servers on this node: CRIU holds the processes it serves pages of, so they
+   * go before a thaw or a kill (src/activities/postcopy.ts).
+   */
+  stopLazyDumps?: (migrationId: string) => Promise<void>;
 }
 
 export interface PodContainers {
@@ -210,6 +215,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
   async function thawPod(input: FencedPodInput): Promise<{ thawed: boolean }> {
     const call = fencedCall('thawPod', input);
     await deps.frozenPods.update(input.podUid, (current) => recordAfter(current, call, Date.now()));
+    await deps.stopLazyDumps?.(input.migrationId);
     const cgroup = await findPodCgroup(deps.cgroupFsRoot, input.podUid);
     if (!cgroup) return { thawed: false };
     await resumeAll(cgroup, input.containerIds);
@@ -263,6 +269,7 @@ export function createNodeActivities(deps: NodeActivityDeps) {
       }
       return recordAfter(current, call, Date.now());
     });
+    await deps.stopLazyDumps?.(input.migrationId);
     const cgroup = await findPodCgroup(deps.cgroupFsRoot, input.podUid);
     if (!cgroup) return { killed: 0 };
     const pids = await podPids(cgroup);

@@ -132,6 +132,8 @@ export const MigrationPhase = z.enum([
   'Pushing',
   'CreatingTarget',
   'WaitingReady',
+  /** Post-copy: the target runs; the pages it has not faulted in yet stream from the frozen source. */
+  'StreamingPages',
   'DeletingSource',
   'Finalizing',
   'Succeeded',

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // podferry: start, watch and list pod migrations.
-//   podferry migrate <ns>/<pod> --from <cluster> --to <cluster> [--node N] [--target-namespace X] [--sequential] [--transfer direct|registry] [--wait] [--json]
+//   podferry migrate <ns>/<pod> --from <cluster> --to <cluster> [--node N] [--target-namespace X] [--sequential] [--transfer direct|registry] [--mode postcopy] [--wait] [--json]
 //   podferry status <id> [--json]
 //   podferry list [--json]
 //   podferry cancel <id>
@@ -8,7 +8,7 @@
 import cliProgress from 'cli-progress';
 import { WorkflowFailedError } from '@temporalio/client';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { MigratePodInput, type MigratePodRequest, type MigrationProgress } from '../api/migration.js';
+import { MigratePodInput, MigrationMode, type MigratePodRequest, type MigrationProgress } from '../api/migration.js';
 import { WORKFLOW_TYPE } from '../api/names.js';
 import { ConfigError } from '../config/load.js';
 import {
@@ -117,6 +117,11 @@ function podferryProgram(): Command {
         .choices(['registry', 'direct'])
         .default('registry'),
     )
+    .addOption(
+      new Option('--mode <mode>', 'stop-and-copy: all memory inside the downtime; postcopy: the target starts first and pulls the memory from the frozen source (needs --node)')
+        .choices(MigrationMode.options)
+        .default('stop-and-copy'),
+    )
     .option('--checkpoint-timeout <seconds>', 'kubelet checkpoint timeout per container', positiveInt)
     .option('--ready-timeout <seconds>', 'how long the target pod may take to become Ready', positiveInt)
     .option('--keep-images', 'keep the checkpoint images in the registry after success')
@@ -139,6 +144,7 @@ function podferryProgram(): Command {
         options: {
           parallel: !opts.sequential,
           transfer: opts.transfer,
+          mode: opts.mode,
           ...(opts.checkpointTimeout ? { checkpointTimeoutSeconds: opts.checkpointTimeout } : {}),
           ...(opts.readyTimeout ? { readyTimeoutSeconds: opts.readyTimeout } : {}),
           cleanup: { images: opts.keepImages ? 'keep' : 'delete', archives: opts.keepArchives ? 'keep' : 'delete' },

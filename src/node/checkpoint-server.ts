@@ -112,7 +112,7 @@ function tlsOptions(material: NodeTlsMaterial) {
   return { cert: material.cert, key: material.key, ca: material.ca };
 }
 
-function firstExternalIPv4(): string {
+export function firstExternalIPv4(): string {
   for (const addresses of Object.values(networkInterfaces())) {
     const found = addresses?.find((a) => a.family === 'IPv4' && !a.internal);
     if (found) return found.address;

@@ -54,6 +54,21 @@ export class ContainerdImport {
   }
 }
 
+/**
+ * A blob of containerd's content store (a checkpoint image's layer is its archive), streamed by ctr. The stream
+ * fails with ctr's error when ctr does.
+ */
+export function readContainerdBlob(options: { ctr: string; address: string; namespace: string }, digest: string, signal?: AbortSignal): Readable {
+  const child = spawn(options.ctr, ['--address', options.address, '--namespace', options.namespace, 'content', 'get', digest], { stdio: ['ignore', 'pipe', 'pipe'], signal });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-2000)));
+  child.once('error', (err) => child.stdout.destroy(new Error(`cannot run ${options.ctr} (node.containerd.ctr): ${err.message}`)));
+  child.once('close', (code) => {
+    if (code !== 0) child.stdout.destroy(new Error(`${options.ctr} content get ${digest} exited with ${code}: ${lastErrorLine(stderr)}`));
+  });
+  return child.stdout;
+}
+
 function lastErrorLine(stderr: string): string {
   const lines = stderr.split('\n').filter((l) => l.trim() && !/level=warning/.test(l));
   return lines.at(-1)?.trim() ?? 'no message';

@@ -7,14 +7,10 @@
 // identity and base image, from CRI-O's annotations), bind.mounts, rootfs-diff.tar (the overlay's upper
 // directory) and deleted.files (its whiteouts), when there are any. CRI-O's copy of the container log is left
 // out: restore does not need it.
-import { execFile } from 'node:child_process';
-import type { Dirent } from 'node:fs';
-import { access, copyFile, lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { findWhiteouts, tar, writeJson } from './archive-files.js';
 import type { CrioRunc } from './crio-runc.js';
-
-const run = promisify(execFile);
 
 /** Mounts CRI-O sets up itself at restore: not listed in bind.mounts (as CRI-O leaves them out). */
 const RUNTIME_MOUNTS = new Set(['/dev', '/dev/shm', '/proc', '/run', '/run/.containerenv', '/run/secrets', '/sys']);
@@ -121,29 +117,6 @@ async function bindMounts(spec: OciSpec, onHost: (hostPath: string) => string) {
       return { source: m.source, destination: m.destination, file_type: stats.isDirectory() ? 'directory' : 'file', permissions: stats.mode & 0o7777 };
     }),
   );
-}
-
-/** overlay's whiteouts (0/0 character devices) in the upper directory: files the container deleted, relative paths. */
-async function findWhiteouts(upper: string, relative = ''): Promise<string[]> {
-  const found: string[] = [];
-  const entries: Dirent[] = await readdir(path.join(upper, relative), { withFileTypes: true });
-  for (const entry of entries) {
-    const name = relative ? `${relative}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) found.push(...(await findWhiteouts(upper, name)));
-    else if (entry.isCharacterDevice() && (await lstat(path.join(upper, name))).rdev === 0) found.push(name);
-  }
-  return found;
-}
-
-async function tar(args: string[], signal?: AbortSignal): Promise<void> {
-  await run('tar', args, { signal, maxBuffer: 16 << 20 }).catch((err: { stderr?: string; message: string }) => {
-    if (signal?.aborted) throw signal.reason;
-    throw new Error(`tar ${args.join(' ')}: ${(err.stderr || err.message).trim()}`);
-  });
-}
-
-function writeJson(file: string, value: unknown): Promise<void> {
-  return writeFile(file, JSON.stringify(value), { mode: 0o600 });
 }
 
 function exists(file: string): Promise<boolean> {

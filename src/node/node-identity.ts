@@ -58,7 +58,7 @@ export async function issueNodeCertificate(ca: TransferCa, cluster: string, node
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomBytes(16).toString('hex').replace(/^[89a-f]/, '1'), // positive, as RFC 5280 asks
     subject: `CN=${cluster}/${node}, O=podferry node`,
-    issuer: caCert.subject,
+    issuer: caCert.subjectName, // its encoding as it is: gnutls (CRIU's TLS) matches issuer and CA subject byte for byte
     notBefore: new Date(now - 5 * 60 * 1000), // tolerates clock skew between nodes
     notAfter,
     publicKey: keys.publicKey,

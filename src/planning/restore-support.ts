@@ -106,7 +106,7 @@ export function describedRestoreCheck(
 }
 
 /** Sign of a vs b by major.minor, and by the whole version (numeric parts). */
-function compareVersions(a: string, b: string): { minor: number; patch: number } {
+export function compareVersions(a: string, b: string): { minor: number; patch: number } {
   const parts = (v: string) => v.split(/[.-]/).map((p) => Number.parseInt(p, 10) || 0);
   const [pa, pb] = [parts(a), parts(b)];
   const sign = (n: number) => Math.sign(n);

@@ -14,10 +14,11 @@ import { createRegistryActivities } from '../activities/registry.js';
 import { createRuntimeCheckpointActivities } from '../activities/runtime-checkpoint.js';
 import { createRuntimeDescriptionActivities } from '../activities/runtime-description.js';
 import { createTransferActivities } from '../activities/transfer.js';
+import { createPostCopyActivities } from '../activities/postcopy.js';
 import type { NodeWorkerConfig, PodferryConfig } from '../api/config.js';
 import { createArchiveSweeper } from '../node/archive-sweeper.js';
 import { CheckpointArchives } from '../node/checkpoint-archives.js';
-import { CheckpointServer } from '../node/checkpoint-server.js';
+import { CheckpointServer, firstExternalIPv4 } from '../node/checkpoint-server.js';
 import { ContainerdImport } from '../node/containerd-import.js';
 import { ContainerdTasks } from '../node/containerd-tasks.js';
 import { NodeCredentials, readTransferCa } from '../node/node-identity.js';
@@ -27,6 +28,7 @@ import { readCrioSettings } from '../node/crio-config.js';
 import { CrioRunc, type CrioAccess } from '../node/crio-runc.js';
 import { createFrozenPodSweeper, describeWithTemporal } from '../node/frozen-pod-sweeper.js';
 import { FrozenPodRecords, frozenPodsDir } from '../node/frozen-pods.js';
+import { PostCopyDirs } from '../node/postcopy-dirs.js';
 import { RegistryClient } from '../registry/client.js';
 import { flag, HEARTBEAT_FLUSH, SHUTDOWN_GRACE_TIME, startWorkerProcess } from './bootstrap.js';
 import { deletedArchivesCounter } from './metrics.js';
@@ -50,6 +52,16 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
   const frozenPods = new FrozenPodRecords(frozenPodsDir(node.stateDir, node.cluster, node.nodeName));
   // The only archives this worker reads, serves or deletes, whatever its input names.
   const archives = new CheckpointArchives({ hostRoot: node.hostRoot, checkpointDir: node.checkpointDir, archiveDir: node.archiveDir });
+  const postCopy = createPostCopyActivities({
+    runtime: criRuntime,
+    containerd: node.containerd,
+    archives,
+    dirs: new PostCopyDirs({ hostRoot: node.hostRoot, hostDir: postCopyDir(node) }),
+    credentials,
+    pageServerHost: node.transfer.advertiseHost ?? firstExternalIPv4(),
+    hostRoot: node.hostRoot,
+    nodeName: node.nodeName,
+  });
   const activities = {
     ...createNodeActivities({
       cgroupFsRoot: node.cgroupFsRoot,
@@ -60,7 +72,9 @@ export async function createNodeWorkerActivities(config: PodferryConfig) {
       runtime: criRuntime,
       criImages,
       frozenPods,
+      stopLazyDumps: postCopy.stopPostCopyProcesses,
     }),
+    ...postCopy.activities,
     ...createRuntimeCheckpointActivities({ runtime: criRuntime, crio, archives, nodeName: node.nodeName }),
     ...createRuntimeDescriptionActivities({ runtime: criRuntime, criAddress, crio, nodeName: node.nodeName }),
     // The archives exist only on this node: it pushes them. (Deleting images is the orchestrator's.)
@@ -106,6 +120,11 @@ function crioAccess(criRuntime: CriRuntime, criAddress: string, overrides: NodeW
     found.catch(() => (found = undefined));
     return found;
   };
+}
+
+/** Where post-copy's files go on the node (a host path): beside the frozen-pod records, per node. */
+function postCopyDir(node: NodeWorkerConfig): string {
+  return `${node.stateDir}/postcopy/${node.cluster}/${node.nodeName}`;
 }
 
 /** What a node worker registers on its task queue: the workflows' proxies to a node are typed from it. */
@@ -166,6 +185,8 @@ async function main(): Promise<void> {
       (transferUrl ? `, checkpoints served at ${transferUrl}` : ', no node-to-node transfers (node.transfer.tls not set)') +
       `, frozen-pod records in ${frozenPods.dir}, archives in ${archives.directories.join(' and ')}`,
   );
+  const postCopy = await activities.describePostCopy().catch((err: unknown) => ({ available: false, reason: (err as Error).message }));
+  console.log(`node worker: post-copy ${postCopy.available ? 'available' : `unavailable on this node: ${postCopy.reason}`}`);
   // The sweepers' own client connection: the worker's is closed as soon as the worker stops, the sweepers after.
   const temporal = await Connection.connect({ ...temporalConnectionOptions(proc.config.temporal), connectTimeout: '10s' });
   const describeWorkflow = describeWithTemporal(createTemporalClient(temporal, proc.config));

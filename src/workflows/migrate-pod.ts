@@ -59,6 +59,8 @@ import { announce } from './pod-events.js';
 import { ProgressTracker } from './progress.js';
 import { Saga, type CompensationReport } from './saga.js';
 import { sendCheckpointImages, type SentCheckpointImage } from './send-images.js';
+import { awaitPages, checkpointLazily, endPostCopy, preparePostCopy, startLazyPagesDaemons } from './postcopy.js';
+import type { LazyCheckpoint } from '../activities/postcopy.js';
 import { API_CALL, checkpointCall, nodeCheckpointCall, nodeDescription, nodeLocal, persistent, podWait, SOURCE_DELETION, TARGET_STOP, targetNodePrep } from './timing.js';
 import type { RuntimeDescription } from '../api/runtime-description.js';
 import { targetPodName } from '../planning/migration.js';
@@ -114,6 +116,18 @@ interface MigrationState {
   targetDeployment?: PreparedDeployment;
   /** A StatefulSet's pod leaving the cluster or namespace: the target's StatefulSet, once of the source's revision. */
   targetStatefulSet?: PreparedStatefulSet;
+  /** Post-copy (options.mode): what its steps made, and whether the target may have run (the commit point). */
+  postCopy?: PostCopyState;
+}
+
+interface PostCopyState {
+  /** The target's CRIU configuration per container (the archives name it). */
+  criuConfigs: Record<string, string>;
+  lazy: Record<string, LazyCheckpoint>;
+  lazyPageBytes: Record<string, number>;
+  /** The target pod's creation was asked for: from here the source is never resumed by the workflow. */
+  targetCreated: boolean;
+  pagesArrivedAt?: number;
 }
 
 export async function migratePod(request: MigratePodRequest): Promise<MigrationResult> {
@@ -217,12 +231,19 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
         await cluster.raisePodNameFence(nameFence);
       }
 
+      // 1g. Post-copy: both nodes can, and the target has each container's CRIU configuration ready.
+      if (options.mode === 'postcopy') {
+        state.postCopy = { criuConfigs: await preparePostCopy(plan, saga), lazy: {}, lazyPageBytes: {}, targetCreated: false };
+      }
+
       // 2. Freeze the whole source pod: from here on it makes no progress, so no state is lost after the
       //    checkpoints, and all containers are checkpointed at one instant. Downtime starts here, and so
       //    does the freeze deadline.
       progress.enter('Freezing');
       progress.sourceOnAbort('thaw');
-      saga.onFailureRestore('thaw source pod', () => sourceNodePersistent.thawPod({ ...pod, fence: nextFence() }));
+      saga.onFailureRestore('thaw source pod', () =>
+        state.postCopy?.targetCreated ? holdSourceAfterTargetRan(plan) : sourceNodePersistent.thawPod({ ...pod, fence: nextFence() }),
+      );
       deadline = armFreezeDeadline(options.maxFrozenSeconds, () => {
         state.frozenTooLong = true;
         beforeCommit.cancel();
@@ -246,9 +267,12 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       const checkpoints = await forEachContainer(containers, options.parallel, async (container) => {
         progress.container(container, 'Checkpointing');
         const where = { namespace: runsAt.namespace, pod: runsAt.pod, container, timeoutSeconds: options.checkpointTimeoutSeconds };
-        const result = throughRuntime
-          ? await sourceRuntime.checkpointThroughRuntime({ ...where, podUid: runsAt.uid, containerId: plan.containers.find((c) => c.name === container)!.containerId })
-          : await kubelet.checkpointContainer({ ...where, cluster: runsAt.cluster, node: runsAt.node });
+        const postCopy = state.postCopy;
+        const result = postCopy
+          ? (postCopy.lazy[container] = await checkpointLazily(plan, container, postCopy.criuConfigs[container]!, options.checkpointTimeoutSeconds))
+          : throughRuntime
+            ? await sourceRuntime.checkpointThroughRuntime({ ...where, podUid: runsAt.uid, containerId: plan.containers.find((c) => c.name === container)!.containerId })
+            : await kubelet.checkpointContainer({ ...where, cluster: runsAt.cluster, node: runsAt.node });
         state.checkpoints[container] = { archivePath: result.archivePath, durationMs: result.durationMs };
         progress.container(container, 'Checkpointed', { archivePath: result.archivePath });
         return result;
@@ -258,8 +282,11 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
 
       // 4. Send one checkpoint image per container to the target (registry, or node to node).
       progress.enter('Pushing');
-      const sent = await sendCheckpointImages({ plan, options, answering, imageOf, saga, progress, sent: state.sent });
+      // Post-copy: node to node whatever options.transfer says (the target's daemons read the images before the pod exists).
+      const sendOptions = state.postCopy ? { ...options, transfer: 'direct' as const } : options;
+      const sent = await sendCheckpointImages({ plan, options: sendOptions, answering, imageOf, saga, progress, sent: state.sent });
       const images = Object.fromEntries(sent.map((s) => [s.container, s.ref]));
+      if (state.postCopy) state.postCopy.lazyPageBytes = await startLazyPagesDaemons(plan, sent, state.postCopy.lazy, options.parallel);
 
       // 4b. DeleteThenCreate: free the name. From here until the target is Ready the workload exists only in
       //     its checkpoint images; the undo restores it from them on the source node.
@@ -307,10 +334,17 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
             waitSeconds: 60,
           });
         }
-        // Proven: the target's kubelet stopped its containers (or it never had any). The source may resume.
-        progress.sourceOnAbort(plan.strategy === 'DeleteThenCreate' ? 'hold' : 'thaw');
+        // Proven: the target's kubelet stopped its containers (or it never had any). The source may resume, unless
+        // post-copy's target may have run.
+        progress.sourceOnAbort(plan.strategy === 'DeleteThenCreate' || state.postCopy?.targetCreated ? 'hold' : 'thaw');
       });
       progress.sourceOnAbort('hold');
+      if (state.postCopy) {
+        // Post-copy's commit point: the target may run from its creation on, with pages only the source has. The
+        // freeze bound ends here; what follows is bounded by readyTimeoutSeconds.
+        state.postCopy.targetCreated = true;
+        deadline.cancel();
+      }
       state.targetPod = await cluster.createTargetPod({ plan, images });
       progress.step();
 
@@ -329,6 +363,10 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
             sourceNodePersistent.killFrozenPod({ ...pod, fence: nextFence() }),
           )
         : undefined;
+      if (state.postCopy) {
+        progress.enter('StreamingPages');
+        state.postCopy.pagesArrivedAt = await awaitPages(plan, options.readyTimeoutSeconds, options.parallel);
+      }
       deadline.cancel();
       state.readyAt = handedOverAt ?? ready.readyAt;
       state.targetPod = { ...state.targetPod, uid: ready.uid || state.targetPod.uid, node: ready.node ?? state.targetPod.node };
@@ -467,6 +505,7 @@ async function finishAfterCommit(
   //    archives they are made of go). Archives are copies of the workload's memory (secrets included):
   //    deleted by default.
   progress.enter('Finalizing');
+  if (state.postCopy) await forward('removing the post-copy files of both nodes', () => endPostCopy(plan));
   if (options.cleanup.images === 'keep') {
     for (const image of state.sent.filter((p) => p.via === 'direct')) {
       await forward(`pushing the checkpoint image of ${image.container} to the registry`, () =>
@@ -511,6 +550,10 @@ async function finishAfterCommit(
     ),
     totalMs: Date.now() - startedAt,
     downtimeMs,
+    mode: options.mode,
+    ...(state.postCopy?.pagesArrivedAt !== undefined && state.frozenAt !== undefined
+      ? { pagesArrivedMs: state.postCopy.pagesArrivedAt - state.frozenAt, lazyPageBytes: sum(Object.values(state.postCopy.lazyPageBytes)) }
+      : {}),
     bytesPushed: sum(state.sent.map((p) => p.bytesPushed)),
     images: state.sent.map((p) => ({
       container: p.container,
@@ -648,6 +691,16 @@ async function awaitScaleDownChoice(plan: MigrationPlan, progress: ProgressTrack
   }
 }
 
+/**
+ * Post-copy's undo of the freeze once the target may have run: the source is not resumed (it would run the workload
+ * from the freeze instant while the target's effects stand). Its page servers stop (the frozen processes keep their
+ * memory, whole), and the undo fails, so that the failure says where the workload is: held frozen at the source.
+ */
+async function holdSourceAfterTargetRan(plan: MigrationPlan): Promise<never> {
+  await endPostCopy(plan);
+  throw ApplicationFailure.nonRetryable('not resumed: the post-copy target may have run', 'SourceHeld');
+}
+
 /** A timer that calls onExpiry after `seconds`, unless cancelled first (at the commit). */
 function armFreezeDeadline(seconds: number, onExpiry: () => void): CancellationScope {
   const scope = new CancellationScope();
@@ -686,9 +739,14 @@ function rollbackFailure(cause: unknown, report: CompensationReport, state: Migr
   const kept = images || archives ? ` Its checkpoint images (${images || 'none'}) and archives on node ${archiveNode} (${archives || 'none'}) were kept.` : '';
   const fence = plan && podNameFenceOf(plan);
   const targetNotStopped = report.failed.find((f) => f.startsWith('stop the target'));
+  const heldAfterPostCopy = state.postCopy?.targetCreated && !targetNotStopped;
   const committedByReplicaSet = report.failed.find((f) => f.startsWith(TAKE_BACK));
   const message = committedByReplicaSet
     ? `migration failed (${errorMessage(cause)}) and was not rolled back: ${committedByReplicaSet}.${kept}`
+    : heldAfterPostCopy
+    ? `post-copy migration failed after the target pod was created (${errorMessage(cause)}): the target ran from its lazy restore, so the source is not resumed. ` +
+      `The target pod was stopped. The source ${where} is held frozen with all its memory, as at the freeze${state.frozenAt ? ` (${new Date(state.frozenAt).toISOString()})` : ''}: ` +
+      `podferry resume ${plan?.migrationId} runs it again from there (what the target did since is lost), deleting it gives the workload up.${kept}`
     : targetNotStopped
     ? `migration failed (${errorMessage(cause)}) and the target pod could not be proven stopped (${targetNotStopped}): so that the workload never runs twice, ` +
       `the source ${where} stays frozen and locked.${kept} Check the target pod ${plan?.source.pod} in ${plan?.target.cluster}/${plan?.target.namespace}` +

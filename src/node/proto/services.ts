@@ -68,8 +68,14 @@ export interface ListContainersRequest {
 export interface CriContainer {
   id: string;
   podSandboxId: string;
+  metadata: { name: string; attempt: number } | null;
+  image: { image: string; userSpecifiedImage: string } | null;
+  imageRef: string;
   state: 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
+  /** Nanoseconds since the epoch (longs as strings). */
+  createdAt: string;
   labels: Record<string, string>;
+  annotations: Record<string, string>;
 }
 
 export interface CheckpointContainerRequest {

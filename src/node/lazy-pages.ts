@@ -1,0 +1,111 @@
+// Post-copy's target side. Before the freeze: a CRIU configuration file per container that makes its restore lazy
+// (`lazy-pages`, and a work directory of its own, where the restore finds the daemon's socket); the checkpoint
+// archive names it in the container's annotations (org.criu.config), which containerd hands to runc. Once the
+// checkpoint image is here: the CRIU images from it, and `criu lazy-pages`, which takes the restored processes'
+// page faults and pulls the missing pages from the source's page server (mutual TLS, the transfer identities),
+// then the rest in the background, and exits once every page has arrived.
+import { spawn } from 'node:child_process';
+import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { lazyPageCount } from './criu-pagemap.js';
+import { processEnd, startDetached, type ProcessEnd } from './detached-process.js';
+import { writeTlsFiles, type PageServer } from './lazy-dump.js';
+import type { NodeTlsMaterial } from './node-identity.js';
+import type { PostCopyDir } from './postcopy-dirs.js';
+
+const SOCKET = 'lazy-pages.socket';
+const POLL_MS = 20;
+/** The page size of the nodes podferry runs on (x86-64, and arm64 with 4 KiB pages). */
+const PAGE_BYTES = 4096;
+/** runc's default CRIU configuration, which a container's own (org.criu.config) replaces: its lines are kept. */
+const RUNC_CRIU_CONFIG = '/etc/criu/runc.conf';
+
+/** Writes the container's restore configuration; returns its host path (what org.criu.config names). */
+export async function writeLazyRestoreConfig(dir: PostCopyDir, hostRoot: string): Promise<string> {
+  const runcDefaults = await readFile(path.join(hostRoot, RUNC_CRIU_CONFIG), 'utf8').catch(() => '');
+  const lines = [...runcDefaults.split('\n').filter((line) => line.trim() && !line.trim().startsWith('#')), 'lazy-pages', `work-dir ${dir.host}`];
+  await writeFile(path.join(dir.local, 'criu.conf'), `${lines.join('\n')}\n`, { mode: 0o600 });
+  return path.posix.join(dir.host, 'criu.conf');
+}
+
+export interface LazyPagesInput {
+  dir: PostCopyDir;
+  /** The checkpoint archive (the checkpoint image's layer), streamed by the runtime. */
+  archive: NodeJS.ReadableStream;
+  pageServer: PageServer;
+  tls: NodeTlsMaterial;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** Unpacks the CRIU images and starts the daemon; resolves once its socket is there. Returns the bytes it is to pull. */
+export async function startLazyPages(input: LazyPagesInput): Promise<{ lazyPageBytes: number }> {
+  const { dir } = input;
+  const images = path.join(dir.local, 'images');
+  await rm(images, { recursive: true, force: true });
+  await rm(path.join(dir.local, SOCKET), { force: true });
+  await rm(path.join(dir.local, 'exit-status'), { force: true });
+  await mkdir(images, { mode: 0o700 });
+  await untar(input.archive, images, input.signal);
+  const lazyPageBytes = await lazyBytes(images);
+  const tls = await writeTlsFiles(dir, input.tls);
+  await startDetached({
+    dir: dir.local,
+    command: 'criu',
+    args: [
+      'lazy-pages', '--page-server', '--address', input.pageServer.host, '--port', String(input.pageServer.port), '-D', images, '-W', dir.local,
+      '--tls', '--tls-cacert', tls.ca, '--tls-cert', tls.cert, '--tls-key', tls.key, '--tls-no-cn-verify', '-o', 'lazy-pages.log',
+    ],
+    logFile: path.join(dir.local, 'criu.out'),
+  });
+  const deadline = Date.now() + input.timeoutMs;
+  while (!(await exists(path.join(dir.local, SOCKET)))) {
+    input.signal?.throwIfAborted();
+    const end = await processEnd(dir.local);
+    if (end.ended) throw new Error(await explain(dir, `criu lazy-pages ended before it listened (${end.status ?? 'killed'})`));
+    if (Date.now() > deadline) throw new Error(await explain(dir, `criu lazy-pages did not listen within ${input.timeoutMs} ms`));
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  return { lazyPageBytes };
+}
+
+/** How the daemon ended (status 0: every page arrived); a failure explained from its log. */
+export async function lazyPagesEnd(dir: PostCopyDir): Promise<ProcessEnd & { failure?: string }> {
+  const end = await processEnd(dir.local);
+  if (!end.ended || end.status === 0) return end;
+  return { ...end, failure: await explain(dir, end.status === undefined ? 'criu lazy-pages was killed' : `criu lazy-pages exited with ${end.status}`) };
+}
+
+/** The archive's checkpoint/ directory, into `images` (what the daemon reads: the process tree and the page maps). */
+async function untar(archive: NodeJS.ReadableStream, images: string, signal?: AbortSignal): Promise<void> {
+  const child = spawn('tar', ['-x', '-C', images, '--strip-components=1', 'checkpoint'], { stdio: ['pipe', 'ignore', 'pipe'], signal });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
+  const exited = new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve(code ?? -1));
+  });
+  const [, code] = await Promise.all([pipeline(archive, child.stdin), exited]);
+  if (code !== 0) throw new Error(`unpacking the CRIU images of the checkpoint archive: tar exited with ${code}: ${stderr.trim()}`);
+}
+
+async function lazyBytes(images: string): Promise<number> {
+  let pages = 0;
+  for (const name of await readdir(images)) if (/^pagemap-\d+\.img$/.test(name)) pages += lazyPageCount(await readFile(path.join(images, name)));
+  return pages * PAGE_BYTES;
+}
+
+async function explain(dir: PostCopyDir, what: string): Promise<string> {
+  const log = await readFile(path.join(dir.local, 'lazy-pages.log'), 'utf8').catch(() => '');
+  const out = await readFile(path.join(dir.local, 'criu.out'), 'utf8').catch(() => '');
+  const lines = [...out.split('\n'), ...log.split('\n')].filter((line) => /error|fail/i.test(line)).slice(-5);
+  return `${what}${lines.length > 0 ? `: ${lines.join(' | ')}` : ''} (log: ${dir.host}/lazy-pages.log on the node)`;
+}
+
+function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
