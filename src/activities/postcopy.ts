@@ -5,6 +5,7 @@
 // daemon listening), awaitPagesReceived (the daemon ended: every page arrived). Both: describePostCopy (whether the
 // node can; the others check it first), endPostCopy (stop what still runs, remove the files).
 import { execFile } from 'node:child_process';
+import { access } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CheckpointArchives } from '../node/checkpoint-archives.js';
@@ -14,7 +15,7 @@ import type { CriRuntime } from '../node/cri-runtime.js';
 import { criuVersion } from '../node/criu-version.js';
 import { killDetached } from '../node/detached-process.js';
 import { imagesOf, lazyDumpEnd, LazyDumpFailed, startLazyDump, type PageServer } from '../node/lazy-dump.js';
-import { lazyPagesEnd, startLazyPages as startDaemon, writeLazyRestoreConfig } from '../node/lazy-pages.js';
+import { lazyPagesEnd, settleLazyRestoreConfig, startLazyPages as startDaemon, writeLazyRestoreConfig } from '../node/lazy-pages.js';
 import type { NodeCredentials } from '../node/node-identity.js';
 import type { PostCopyDirs } from '../node/postcopy-dirs.js';
 import { containerdRunc, CRIU_CONFIG_ANNOTATION, postCopySupport, readPipeMaxSize, type PostCopySupport } from '../node/postcopy-support.js';
@@ -97,10 +98,11 @@ export function createPostCopyActivities(deps: PostCopyDeps) {
     if (state.status !== 'paused') {
       throw ApplicationFailure.nonRetryable(`checkpointing ${ref} lazily: it is ${state.status}, not paused (the pod freeze did not hold)`, 'ContainerNotPaused');
     }
-    const dir = await deps.dirs.container(input.migrationId, input.container);
+    const dir = await deps.dirs.container(input.migrationId, input.container, 'source');
     const started = Date.now();
     const pageServer = await whileHeartbeating(
-      (signal) => startLazyDump({ runc, containerId: id!, dir, host: deps.pageServerHost, tls: credentials.current(), timeoutMs: input.timeoutSeconds * 1000, signal }),
+      (signal) =>
+        startLazyDump({ runc, containerId: id!, dir, host: deps.pageServerHost, tls: credentials.current(), hostRoot: deps.hostRoot, timeoutMs: input.timeoutSeconds * 1000, signal }),
       () => ({ waitingMs: Date.now() - started }),
     ).catch((err: unknown) => {
       throw ApplicationFailure.create({ message: `checkpointing ${ref} lazily: ${(err as Error).message}`, type: 'CheckpointFailed', nonRetryable: err instanceof LazyDumpFailed, cause: err as Error });
@@ -125,7 +127,7 @@ export function createPostCopyActivities(deps: PostCopyDeps) {
 
   /** Resolves once the lazy dump ended having served every page; PagesNotSent when it ended otherwise. */
   async function awaitPagesSent(input: PagesInput): Promise<{ container: string }> {
-    const dir = await deps.dirs.container(input.migrationId, input.container);
+    const dir = await deps.dirs.container(input.migrationId, input.container, 'source');
     await untilEnded(input, 'the source to have sent every page', async () => {
       const end = await lazyDumpEnd(dir);
       if (!end.ended) return false;
@@ -140,9 +142,17 @@ export function createPostCopyActivities(deps: PostCopyDeps) {
     for (const dir of await deps.dirs.containers(migrationId)) await killDetached(dir.local);
   }
 
-  /** Stops what a migration still runs on this node and removes its files, on either side (idempotent). */
-  async function endPostCopy(input: { migrationId: string }): Promise<void> {
+  /**
+   * Stops what a migration still runs on this node and removes its files, on either side (idempotent). The CRIU
+   * configuration of a container it restored here stays, without post-copy's options, when `restored` (the
+   * container names it for life), else it goes too.
+   */
+  async function endPostCopy(input: { migrationId: string; containers: string[]; restored: boolean }): Promise<void> {
     await stopPostCopyProcesses(input.migrationId);
+    for (const container of input.containers) {
+      const config = await deps.dirs.restoreConfig(input.migrationId, container);
+      if (await exists(config.local)) await settleLazyRestoreConfig(config, deps.hostRoot, input.restored);
+    }
     await deps.dirs.remove(input.migrationId);
   }
 
@@ -150,14 +160,16 @@ export function createPostCopyActivities(deps: PostCopyDeps) {
     await requirePostCopy();
     const criuConfigs: Record<string, string> = {};
     for (const container of input.containers) {
-      criuConfigs[container] = await writeLazyRestoreConfig(await deps.dirs.container(input.migrationId, container), deps.hostRoot);
+      const config = await deps.dirs.restoreConfig(input.migrationId, container);
+      await writeLazyRestoreConfig(await deps.dirs.container(input.migrationId, container, 'target'), config, deps.hostRoot);
+      criuConfigs[container] = config.host;
     }
     return { criuConfigs };
   }
 
   async function startLazyPages(input: { migrationId: string; container: string; layerDigest: string; pageServer: PageServer }): Promise<{ container: string; lazyPageBytes: number }> {
     const { credentials, containerd } = await requirePostCopy();
-    const dir = await deps.dirs.container(input.migrationId, input.container);
+    const dir = await deps.dirs.container(input.migrationId, input.container, 'target');
     await killDetached(dir.local); // an earlier attempt's daemon
     const { lazyPageBytes } = await whileHeartbeating((signal) =>
       startDaemon({ dir, archive: readContainerdBlob(containerd, input.layerDigest, signal), pageServer: input.pageServer, tls: credentials.current(), timeoutMs: START_TIMEOUT_MS, signal }),
@@ -169,7 +181,7 @@ export function createPostCopyActivities(deps: PostCopyDeps) {
 
   /** Resolves once every page of the container has arrived (with the time it did); PagesNotReceived otherwise. */
   async function awaitPagesReceived(input: PagesInput): Promise<{ container: string; arrivedAt: number }> {
-    const dir = await deps.dirs.container(input.migrationId, input.container);
+    const dir = await deps.dirs.container(input.migrationId, input.container, 'target');
     await untilEnded(input, 'every page to arrive', async () => {
       const end = await lazyPagesEnd(dir);
       if (!end.ended) return false;
@@ -206,4 +218,11 @@ async function untilEnded(input: PagesInput, what: string, ended: () => Promise<
 async function runcState(runc: { binary: string; root: string }, id: string): Promise<{ status: string; bundle: string; pid: number }> {
   const { stdout } = await run(runc.binary, ['--root', runc.root, 'state', id], { timeout: 30_000 });
   return JSON.parse(stdout) as { status: string; bundle: string; pid: number };
+}
+
+function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
 }

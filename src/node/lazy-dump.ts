@@ -13,6 +13,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { killDetached, processEnd, startDetached, type ProcessEnd } from './detached-process.js';
+import { writeCriuConfig } from './criu-config.js';
 import type { NodeTlsMaterial } from './node-identity.js';
 import type { PostCopyDir } from './postcopy-dirs.js';
 
@@ -31,6 +32,8 @@ export interface LazyDumpInput {
   /** The address the page server listens on (the node's transfer address); its port is chosen here. */
   host: string;
   tls: NodeTlsMaterial;
+  /** Where the host's files are, for the node's CRIU options (runc.conf). */
+  hostRoot: string;
   timeoutMs: number;
   signal?: AbortSignal;
 }
@@ -55,9 +58,8 @@ export async function startLazyDump(input: LazyDumpInput): Promise<PageServer> {
   const pageServer = { host: input.host, port: await freePort(input.host) };
   const tls = await writeTlsFiles(dir, input.tls);
   const config = path.join(dir.local, 'criu.conf');
-  await writeFile(config, [`address ${pageServer.host}`, 'tls', `tls-cacert ${tls.ca}`, `tls-cert ${tls.cert}`, `tls-key ${tls.key}`, 'tls-no-cn-verify', ''].join('\n'), {
-    mode: 0o600,
-  });
+  // Parsed when CRIU starts; a restored container's own file (org.criu.config), parsed after it, holds the same node options.
+  await writeCriuConfig(config, input.hostRoot, [`address ${pageServer.host}`, 'tls', `tls-cacert ${tls.ca}`, `tls-cert ${tls.cert}`, `tls-key ${tls.key}`, 'tls-no-cn-verify']);
 
   // runc's --status-fd must be write-only: a FIFO, read here without blocking (EOF once runc and its shell are gone).
   const fifo = path.join(dir.local, 'status');

@@ -5,9 +5,10 @@
 // page faults and pulls the missing pages from the source's page server (mutual TLS, the transfer identities),
 // then the rest in the background, and exits once every page has arrived.
 import { spawn } from 'node:child_process';
-import { access, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { writeCriuConfig } from './criu-config.js';
 import { lazyPageCount } from './criu-pagemap.js';
 import { processEnd, startDetached, type ProcessEnd } from './detached-process.js';
 import { writeTlsFiles, type PageServer } from './lazy-dump.js';
@@ -18,15 +19,19 @@ const SOCKET = 'lazy-pages.socket';
 const POLL_MS = 20;
 /** The page size of the nodes podferry runs on (x86-64, and arm64 with 4 KiB pages). */
 const PAGE_BYTES = 4096;
-/** runc's default CRIU configuration, which a container's own (org.criu.config) replaces: its lines are kept. */
-const RUNC_CRIU_CONFIG = '/etc/criu/runc.conf';
+/**
+ * Writes the container's restore configuration (`config`: what org.criu.config names): lazy, with the daemon's
+ * socket in the container's directory. The restored container keeps the annotation for life, so once the move has
+ * ended the file is rewritten without them (settleLazyRestoreConfig).
+ */
+export async function writeLazyRestoreConfig(dir: PostCopyDir, config: PostCopyDir, hostRoot: string): Promise<void> {
+  await writeCriuConfig(config.local, hostRoot, ['lazy-pages', `work-dir ${dir.host}`]);
+}
 
-/** Writes the container's restore configuration; returns its host path (what org.criu.config names). */
-export async function writeLazyRestoreConfig(dir: PostCopyDir, hostRoot: string): Promise<string> {
-  const runcDefaults = await readFile(path.join(hostRoot, RUNC_CRIU_CONFIG), 'utf8').catch(() => '');
-  const lines = [...runcDefaults.split('\n').filter((line) => line.trim() && !line.trim().startsWith('#')), 'lazy-pages', `work-dir ${dir.host}`];
-  await writeFile(path.join(dir.local, 'criu.conf'), `${lines.join('\n')}\n`, { mode: 0o600 });
-  return path.posix.join(dir.host, 'criu.conf');
+/** After the move: the restored container's later checkpoints read the node's options alone; without a restored container the file goes. */
+export async function settleLazyRestoreConfig(config: PostCopyDir, hostRoot: string, restored: boolean): Promise<void> {
+  if (restored) await writeCriuConfig(config.local, hostRoot, []);
+  else await rm(config.local, { force: true });
 }
 
 export interface LazyPagesInput {
@@ -86,8 +91,11 @@ async function untar(archive: NodeJS.ReadableStream, images: string, signal?: Ab
     child.once('error', reject);
     child.once('close', (code) => resolve(code ?? -1));
   });
-  const [, code] = await Promise.all([pipeline(archive, child.stdin), exited]);
-  if (code !== 0) throw new Error(`unpacking the CRIU images of the checkpoint archive: tar exited with ${code}: ${stderr.trim()}`);
+  // tar stops reading at the archive's end marker, before the padding after it: a broken pipe then is no failure.
+  const [sendError, code] = await Promise.all([pipeline(archive, child.stdin).then(() => undefined, (err: Error) => err), exited]);
+  if (code !== 0) {
+    throw new Error(`unpacking the CRIU images of the checkpoint archive: tar exited with ${code}: ${stderr.trim() || sendError?.message || 'no message'}`);
+  }
 }
 
 async function lazyBytes(images: string): Promise<number> {

@@ -18,6 +18,11 @@ export interface PostCopyDir {
   local: string;
 }
 
+/** Migration ids may hold any printable character: files are named by a digest of it. */
+function migrationKey(migrationId: string): string {
+  return createHash('sha256').update(migrationId).digest('hex').slice(0, 24);
+}
+
 export class PostCopyDirs {
   private readonly hostRoot: string;
   private readonly hostDir: string;
@@ -28,13 +33,27 @@ export class PostCopyDirs {
     this.hostDir = options.hostDir;
   }
 
-  /** The directory of one container of one migration, made if missing. */
-  async container(migrationId: string, container: string): Promise<PostCopyDir> {
+  /**
+   * The directory of one container of one migration on one side (a move into another namespace of the same node has
+   * both here), made if missing.
+   */
+  async container(migrationId: string, container: string, side: 'source' | 'target'): Promise<PostCopyDir> {
     if (!DNS1123_LABEL.test(container)) throw new Error(`container name ${JSON.stringify(container)} is not a DNS-1123 label`);
-    const host = path.posix.join(this.migrationHostDir(migrationId), container);
+    const host = path.posix.join(this.migrationHostDir(migrationId), `${side}-${container}`);
     const dir = { host, local: this.onHost(host) };
     await mkdir(dir.local, { recursive: true, mode: 0o700 });
     return dir;
+  }
+
+  /**
+   * The CRIU configuration a container restored by a migration reads (org.criu.config): outside the migration's
+   * directory, since the restored container names it for life.
+   */
+  async restoreConfig(migrationId: string, container: string): Promise<PostCopyDir> {
+    if (!DNS1123_LABEL.test(container)) throw new Error(`container name ${JSON.stringify(container)} is not a DNS-1123 label`);
+    const host = path.posix.join(this.hostDir, 'restored', `${migrationKey(migrationId)}-${container}.conf`);
+    await mkdir(path.dirname(this.onHost(host)), { recursive: true, mode: 0o700 });
+    return { host, local: this.onHost(host) };
   }
 
   /** The container directories a migration has on this node. */
@@ -60,9 +79,8 @@ export class PostCopyDirs {
     await rm(dir, { recursive: true, force: true });
   }
 
-  /** Migration ids may hold any printable character: the directory is named by a digest of it. */
   private migrationHostDir(migrationId: string): string {
-    return path.posix.join(this.hostDir, createHash('sha256').update(migrationId).digest('hex').slice(0, 24));
+    return path.posix.join(this.hostDir, migrationKey(migrationId));
   }
 
   private onHost(hostPath: string): string {

@@ -505,7 +505,7 @@ async function finishAfterCommit(
   //    archives they are made of go). Archives are copies of the workload's memory (secrets included):
   //    deleted by default.
   progress.enter('Finalizing');
-  if (state.postCopy) await forward('removing the post-copy files of both nodes', () => endPostCopy(plan));
+  if (state.postCopy) await forward('removing the post-copy files of both nodes', () => endPostCopy(plan, true));
   if (options.cleanup.images === 'keep') {
     for (const image of state.sent.filter((p) => p.via === 'direct')) {
       await forward(`pushing the checkpoint image of ${image.container} to the registry`, () =>
@@ -697,7 +697,7 @@ async function awaitScaleDownChoice(plan: MigrationPlan, progress: ProgressTrack
  * memory, whole), and the undo fails, so that the failure says where the workload is: held frozen at the source.
  */
 async function holdSourceAfterTargetRan(plan: MigrationPlan): Promise<never> {
-  await endPostCopy(plan);
+  await endPostCopy(plan, false);
   throw ApplicationFailure.nonRetryable('not resumed: the post-copy target may have run', 'SourceHeld');
 }
 

@@ -40,14 +40,14 @@ export async function preparePostCopy(plan: MigrationPlan, saga: Saga): Promise<
   if (!source.available) {
     throw ApplicationFailure.nonRetryable(`post-copy: the source node ${sourceExecution(plan).node} cannot take part: ${source.reason}`, 'PostCopyUnavailable');
   }
-  saga.onFailureCleanUp('remove post-copy files on the target node', () => proxyActivities<NodeWorkerActivities>(persistent(targetQueue)).endPostCopy({ migrationId }));
-  saga.onFailureCleanUp('stop the page servers and remove post-copy files on the source node', () =>
-    proxyActivities<NodeWorkerActivities>(persistent(sourceQueue)).endPostCopy({ migrationId }),
+  const containers = plan.containers.map((c) => c.name);
+  saga.onFailureCleanUp('remove post-copy files on the target node', () =>
+    proxyActivities<NodeWorkerActivities>(persistent(targetQueue)).endPostCopy({ migrationId, containers, restored: false }),
   );
-  const { criuConfigs } = await proxyActivities<NodeWorkerActivities>(nodeLocal(targetQueue)).prepareLazyRestore({
-    migrationId,
-    containers: plan.containers.map((c) => c.name),
-  });
+  saga.onFailureCleanUp('stop the page servers and remove post-copy files on the source node', () =>
+    proxyActivities<NodeWorkerActivities>(persistent(sourceQueue)).endPostCopy({ migrationId, containers, restored: false }),
+  );
+  const { criuConfigs } = await proxyActivities<NodeWorkerActivities>(nodeLocal(targetQueue)).prepareLazyRestore({ migrationId, containers });
   return criuConfigs;
 }
 
@@ -116,8 +116,12 @@ export async function awaitPages(plan: MigrationPlan, timeoutSeconds: number, pa
   return Math.max(...Object.values(arrived.values as Record<string, number>));
 }
 
-/** After the move (or with the source held): stop and remove what post-copy left on both nodes. */
-export async function endPostCopy(plan: MigrationPlan): Promise<void> {
+/**
+ * After the move (restored: the target runs, the files its containers name stay), or with the source held (the target
+ * stopped): stop and remove what post-copy left on both nodes.
+ */
+export async function endPostCopy(plan: MigrationPlan, restored: boolean): Promise<void> {
   const { sourceQueue, targetQueue } = nodes(plan);
-  await Promise.all([sourceQueue, targetQueue].map((queue) => proxyActivities<NodeWorkerActivities>(persistent(queue)).endPostCopy({ migrationId: plan.migrationId })));
+  const input = { migrationId: plan.migrationId, containers: plan.containers.map((c) => c.name), restored };
+  await Promise.all([sourceQueue, targetQueue].map((queue) => proxyActivities<NodeWorkerActivities>(persistent(queue)).endPostCopy(input)));
 }
