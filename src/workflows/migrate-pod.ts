@@ -59,7 +59,7 @@ import { announce } from './pod-events.js';
 import { ProgressTracker } from './progress.js';
 import { Saga, type CompensationReport } from './saga.js';
 import { sendCheckpointImages, type SentCheckpointImage } from './send-images.js';
-import { awaitPages, checkpointLazily, endPostCopy, preparePostCopy, startLazyPagesDaemons } from './postcopy.js';
+import { awaitPages, checkpointLazily, endPostCopy, preparePostCopy, removeLazyImages, startLazyPagesDaemons } from './postcopy.js';
 import type { LazyCheckpoint } from '../activities/postcopy.js';
 import { API_CALL, checkpointCall, nodeCheckpointCall, nodeDescription, nodeLocal, persistent, podWait, SOURCE_DELETION, TARGET_STOP, targetNodePrep } from './timing.js';
 import type { RuntimeDescription } from '../api/runtime-description.js';
@@ -505,7 +505,10 @@ async function finishAfterCommit(
   //    archives they are made of go). Archives are copies of the workload's memory (secrets included):
   //    deleted by default.
   progress.enter('Finalizing');
-  if (state.postCopy) await forward('removing the post-copy files of both nodes', () => endPostCopy(plan, true));
+  if (state.postCopy) {
+    await forward('removing the post-copy files of both nodes', () => endPostCopy(plan, true));
+    await forward('removing the memoryless checkpoint images from the target node', () => removeLazyImages(plan, state.sent.map((s) => s.ref)));
+  }
   if (options.cleanup.images === 'keep') {
     for (const image of state.sent.filter((p) => p.via === 'direct')) {
       await forward(`pushing the checkpoint image of ${image.container} to the registry`, () =>

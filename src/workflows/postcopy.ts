@@ -117,6 +117,15 @@ export async function awaitPages(plan: MigrationPlan, timeoutSeconds: number, pa
 }
 
 /**
+ * After the move: the checkpoint images leave the target node's runtime. They hold no memory, so a restart of a
+ * restored container must not restore from them again (CRIU would run the processes without their pages): the kubelet
+ * then fails to pull them, and the container stays down instead of coming back wrong.
+ */
+export async function removeLazyImages(plan: MigrationPlan, refs: string[]): Promise<void> {
+  await proxyActivities<NodeWorkerActivities>(persistent(nodes(plan).targetQueue)).removeCheckpointImages({ refs });
+}
+
+/**
  * After the move (restored: the target runs, the files its containers name stay), or with the source held (the target
  * stopped): stop and remove what post-copy left on both nodes.
  */
