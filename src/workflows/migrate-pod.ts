@@ -351,12 +351,16 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       // 6. Wait until the target pod is Ready: the commit point. Downtime ends here. (AdoptByReplicaSet:
       //    the commit point and the downtime's end are the hand-over's, step 6b.)
       progress.enter('WaitingReady');
-      const ready = await proxyActivities<OrchestratorActivities>(podWait(options.readyTimeoutSeconds)).waitPodReady({
+      const readyWait = proxyActivities<OrchestratorActivities>(podWait(options.readyTimeoutSeconds)).waitPodReady({
         cluster: state.targetPod.cluster,
         namespace: state.targetPod.namespace,
         name: state.targetPod.name,
         timeoutSeconds: options.readyTimeoutSeconds,
       });
+      // Post-copy: the pages stream from the target's start; a lost stream ends the wait for Ready too (the target's
+      // processes die on the first page that cannot come).
+      const pagesArrived = state.postCopy ? awaitPages(plan, options.readyTimeoutSeconds, options.parallel) : undefined;
+      const ready = await (pagesArrived ? Promise.race([readyWait, pagesArrived.then(() => readyWait)]) : readyWait);
       // 6b. AdoptByReplicaSet: the copy gets its labels back; the ReplicaSet deletes the source (COMMIT) or the copy.
       const handedOverAt = handOver
         ? await handOverToReplicaSet(plan, { ...state.targetPod, uid: ready.uid || state.targetPod.uid }, saga, progress, () =>
@@ -365,7 +369,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
         : undefined;
       if (state.postCopy) {
         progress.enter('StreamingPages');
-        state.postCopy.pagesArrivedAt = await awaitPages(plan, options.readyTimeoutSeconds, options.parallel);
+        state.postCopy.pagesArrivedAt = await pagesArrived;
       }
       deadline.cancel();
       state.readyAt = handedOverAt ?? ready.readyAt;

@@ -4,14 +4,16 @@
 // SIGKILL and started again, a daemon stalled with SIGSTOP, a node cut off with iptables, a full disk, a
 // corrupted blob, the workflow terminated, a second migration of the same pod) and a probe samples both
 // copies' counters every 10 ms. Two cells move a Deployment's pod within lab-a instead (lab-a-node to lab-a-node2,
-// AdoptByReplicaSet) with lab-a's controller manager stalled or killed at the hand-over. Every cell checks:
+// AdoptByReplicaSet) with lab-a's controller manager stalled or killed at the hand-over. Three cells move it post-copy
+// (options.mode: postcopy), with a worker killed before and while the pages stream, and the source's page servers
+// killed while they do. Every cell checks:
 //   1. never twice: the two copies never tick at the same time;
 //   2. never lost: at the end one copy ticks, continuing from the value it was frozen at in the same process
-//      (restored, not restarted); or, only when the target could not be proven stopped, the source is held
-//      frozen and the failure says so;
+//      (restored, not restarted); or, only when the target could not be proven stopped (or, post-copy, it ran),
+//      the source is held frozen and the failure says so;
 //   3. bounded freeze where the cell sets options.maxFrozenSeconds.
 // The outcome table is written to docs/reliability.md. Run alone: npm run test:faults (the lab must be up).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -141,6 +143,21 @@ const cells: Cell[] = [
       return { heal: restart(killed), healAfterMs: 5000 };
     },
     outcomes: ['Succeeded', 'MigrationRolledBack'],
+  },
+  // Post-copy (options.mode: postcopy): the commit point is the target's creation, the pages stream after it.
+  { ...workerKilled('source node worker', 'podferry-node-lab-a-node', 'during the lazy checkpoint', 'Checkpointing', 2000), options: { mode: 'postcopy' } },
+  // The target's lazy-pages daemons outlive their worker: a new one learns how they ended.
+  { ...workerKilled('target node worker', 'podferry-node-lab-b-node', 'while the pages stream', 'WaitingReady', 2000, ['Succeeded']), options: { mode: 'postcopy' } },
+  {
+    // The window in which a failure is worse: the target runs without the pages the source still holds.
+    name: "the source's page servers killed (SIGKILL) while the pages stream",
+    options: { mode: 'postcopy' },
+    inject: async ({ phase }) => {
+      await phase('WaitingReady');
+      console.log(`page servers killed: ${killPageServers()}`);
+    },
+    // Every page may have arrived before the kill: committed. Otherwise the target dies, the source is held.
+    outcomes: ['MigrationFailed', 'Succeeded'],
   },
   {
     name: 'registry stalled (SIGSTOP) during push, maxFrozenSeconds 15',
@@ -431,7 +448,7 @@ async function runCell(cell: Cell): Promise<Row> {
   await sleep(1500); // the survivor keeps ticking under the probe's eyes
   const verdict = await probe.stop();
 
-  const held = outcome.type === 'MigrationFailed' && /stays frozen/.test(outcome.message);
+  const held = outcome.type === 'MigrationFailed' && /stays frozen|is held frozen/.test(outcome.message);
   if (!cell.outcomes.includes(outcome.type)) problems.push(`outcome ${outcome.type} (${outcome.message}) not one of ${cell.outcomes.join(', ')}`);
   if (verdict.twice.length > 0) problems.push(`both copies ran at once: ${JSON.stringify(verdict.twice.slice(0, 3))}`);
   if (!held && !verdict.running) problems.push('no copy runs at the end');
@@ -456,7 +473,9 @@ async function runCell(cell: Cell): Promise<Row> {
   return {
     cell: cell.name,
     outcome: rival ? `${outcome.type} + ${rivalOutcome!.type}` : outcome.type,
-    running: held ? 'none: source held frozen (target not provably stopped); source after `podferry resume`' : (verdict.running ?? 'none'),
+    running: held
+      ? `none: source held frozen (${/post-copy/.test(outcome.message) ? 'the post-copy target ran' : 'target not provably stopped'}); source after \`podferry resume\``
+      : (verdict.running ?? 'none'),
     frozenMs: verdict.frozenMs,
     leftovers,
     ok: problems.length === 0,
@@ -550,6 +569,14 @@ async function resumeHeld(migrationId: string, sourceIp: string, frozenAt: numbe
 }
 
 /** Flips bytes in the middle of the newest large blob in the checkpoint registry's storage (a checkpoint image's layer). */
+/** Post-copy's page servers on the source node, killed: each lazy dump's process group (runc and its CRIU). Returns how many. */
+function killPageServers(): number {
+  const found = spawnSync('pgrep', ['-f', '--', 'checkpoint --lazy-pages'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  const groups = new Set(found.map((pid) => spawnSync('ps', ['-o', 'pgid=', '-p', pid], { encoding: 'utf8' }).stdout.trim()).filter(Boolean));
+  for (const group of groups) process.kill(-Number(group), 'SIGKILL');
+  return groups.size;
+}
+
 function corruptNewestBlob(): void {
   const blobs = path.join(LAB_STATE, 'checkpoint-registry/docker/registry/v2/blobs/sha256');
   let newest: { file: string; mtime: number; size: number } | undefined;
