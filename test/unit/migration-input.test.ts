@@ -9,6 +9,7 @@ describe('migration input', () => {
       target: { cluster: 'lab-b' },
     });
     expect(input.options).toEqual({
+      mode: 'stop-and-copy',
       allowSecretsToOtherNamespace: false,
       checkpointVia: 'runtime',
       allowUnschedulableTargetNode: false,
@@ -35,6 +36,14 @@ describe('migration input', () => {
     expect(text).toContain('target.cluster: required');
     expect(text).toContain('options.parallel:');
     expect(text).toContain('options.cleanup.images:');
+  });
+
+  test('mode: postcopy is accepted; an unknown mode is refused, naming options.mode', () => {
+    const request = (mode: string) => ({ source: { cluster: 'lab-a', namespace: 'default', pod: 'sample' }, target: { cluster: 'lab-b', node: 'lab-b-node' }, options: { mode } });
+    expect(MigratePodInput.parse(request('postcopy')).options.mode).toBe('postcopy');
+    const result = MigratePodInput.safeParse(request('precopy'));
+    expect(result.success).toBe(false);
+    expect(describeIssues(result.error!)).toMatch(/^options\.mode: .*"stop-and-copy"\|"postcopy"/m);
   });
 
   test('refuses unknown keys such as credentials', () => {
