@@ -75,8 +75,9 @@ export function createPostCopyActivities(deps: PostCopyDeps) {
       runtime: runtimeName,
       pipeMaxSize,
       criuVersion: criu?.version,
-      containerAnnotations: containerdRunc(info, deps.containerd?.namespace ?? 'k8s.io')?.containerAnnotations ?? [],
-      transferIdentity: deps.credentials !== undefined && deps.containerd !== undefined,
+      containerAnnotations: containerdRunc(info, deps.containerd?.namespace ?? 'k8s.io')?.containerAnnotations,
+      transferIdentity: deps.credentials !== undefined,
+      containerdConfigured: deps.containerd !== undefined,
     });
   }
 

@@ -8,8 +8,8 @@ import path from 'node:path';
 
 const PID_FILE = 'process.pid';
 const EXIT_FILE = 'exit-status';
-/** Records the command's exit status once it ends (the shell's own, with the command's, in "$@"). */
-const RECORD_EXIT = '"$@"; echo $? > "$0"';
+/** Records the command's exit status once it ends, whole or not at all (written aside, then renamed). */
+const RECORD_EXIT = '"$@"; echo $? > "$0.new" && mv "$0.new" "$0"';
 
 export type ProcessEnd = { ended: false } | { ended: true; status: number | undefined };
 
@@ -49,12 +49,12 @@ export async function startDetached(options: StartOptions): Promise<number> {
 
 /** Whether the process started in `dir` has ended, and with which status (undefined: killed before it could say). */
 export async function processEnd(dir: string): Promise<ProcessEnd> {
-  const status = await readFile(path.join(dir, EXIT_FILE), 'utf8').catch(() => undefined);
-  if (status !== undefined) return { ended: true, status: Number(status.trim()) };
+  // Alive first: the shell records the status before it exits, so once it is gone the record is final.
   const pid = await recordedPid(dir);
   if (pid !== undefined && isAlive(pid)) return { ended: false };
+  const status = await readFile(path.join(dir, EXIT_FILE), 'utf8').catch(() => undefined);
   // Gone without recording a status: killed (or never started, when there is no pid either).
-  return { ended: true, status: undefined };
+  return { ended: true, status: status === undefined ? undefined : Number(status.trim()) };
 }
 
 /** Kills the process started in `dir` and everything it started (its process group). Gone already: nothing to do. */

@@ -21,10 +21,12 @@ export interface PostCopyFacts {
   pipeMaxSize: number | undefined;
   /** The CRIU version runc runs, as `criu --version` says it; undefined when it could not be run. */
   criuVersion: string | undefined;
-  /** The annotations containerd passes from a container's (checkpoint's) annotations to its spec. */
-  containerAnnotations: string[];
+  /** The annotations containerd passes from a container's (checkpoint's) annotations to its spec; undefined: its configuration could not be read. */
+  containerAnnotations: string[] | undefined;
   /** The node worker has a transfer identity (node.transfer.tls): the page stream is mutual TLS with it. */
   transferIdentity: boolean;
+  /** The node worker knows the node's containerd (node.containerd): it reads the checkpoint images from there. */
+  containerdConfigured: boolean;
 }
 
 export interface PostCopySupport {
@@ -45,13 +47,15 @@ export function postCopySupport(facts: PostCopyFacts): PostCopySupport {
   }
   if (facts.criuVersion === undefined) reasons.push('CRIU could not be run');
   else if (compareVersions(facts.criuVersion, POSTCOPY_MIN_CRIU).patch < 0) reasons.push(`CRIU ${facts.criuVersion} is older than ${POSTCOPY_MIN_CRIU}`);
-  if (facts.runtime === 'containerd' && !facts.containerAnnotations.includes(CRIU_CONFIG_ANNOTATION)) {
+  if (facts.runtime === 'containerd' && facts.containerAnnotations === undefined) reasons.push("containerd's CRI configuration (its verbose status) could not be read");
+  else if (facts.runtime === 'containerd' && !facts.containerAnnotations!.includes(CRIU_CONFIG_ANNOTATION)) {
     reasons.push(
       `containerd does not pass the annotation ${CRIU_CONFIG_ANNOTATION} to runc, which makes a restore lazy: add container_annotations = ["${CRIU_CONFIG_ANNOTATION}"] ` +
         'to its runc runtime ([plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]) and restart it',
     );
   }
   if (!facts.transferIdentity) reasons.push('the node worker has no transfer identity (node.transfer.tls), which the page stream is authenticated with');
+  if (facts.runtime === 'containerd' && !facts.containerdConfigured) reasons.push('the node worker has no node.containerd settings (it reads the checkpoint images from containerd)');
   return reasons.length === 0 ? { available: true } : { available: false, reason: reasons.join('; ') };
 }
 
@@ -64,13 +68,13 @@ export async function readPipeMaxSize(): Promise<number | undefined> {
 
 /** containerd's runc for its default runtime, and the annotations it passes, from its CRI configuration (CRI Status verbose `config`). */
 export function containerdRunc(info: Record<string, string>, namespace: string): { binary: string; root: string; containerAnnotations: string[] } | undefined {
-  let config: { containerd?: { defaultRuntimeName?: string; runtimes?: Record<string, RuntimeConfig> } };
+  let config: { containerd?: { defaultRuntimeName?: string; runtimes?: Record<string, RuntimeConfig> } } | null;
   try {
     config = JSON.parse(info.config ?? '') as typeof config;
   } catch {
     return undefined;
   }
-  const runtime = config.containerd?.runtimes?.[config.containerd.defaultRuntimeName ?? 'runc'];
+  const runtime = config?.containerd?.runtimes?.[config.containerd.defaultRuntimeName ?? 'runc'];
   if (!runtime) return undefined;
   // The runc shim's defaults (containerd v2.3.7, cmd/containerd-shim-runc-v2/process/init.go): runc, root /run/containerd/runc.
   const root = runtime.options?.Root || '/run/containerd/runc';

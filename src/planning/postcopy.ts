@@ -5,7 +5,7 @@ import type { MigrationStrategy } from '../api/migration.js';
 import type { PlanMigrationInput } from '../api/migration-plan.js';
 import type { Refusal } from '../kubernetes/eligibility.js';
 
-export interface PostCopyFacts {
+export interface PostCopyPlanFacts {
   strategy: MigrationStrategy;
   /** The source containers' runtime (from their container ids). */
   runtime: string;
@@ -18,7 +18,7 @@ export interface PostCopyFacts {
 const TYPE = 'PostCopyUnsupported';
 const INSTEAD = 'or move it stop-and-copy (options.mode: stop-and-copy, the default)';
 
-export function postCopyRefusal(request: PlanMigrationInput, facts: PostCopyFacts): Refusal | undefined {
+export function postCopyRefusal(request: PlanMigrationInput, facts: PostCopyPlanFacts): Refusal | undefined {
   if (request.mode !== 'postcopy') return undefined;
   const refuse = (why: string): Refusal => ({ type: TYPE, message: `post-copy: ${why}` });
   if (request.checkpointVia === 'kubelet') {

@@ -113,6 +113,11 @@ function workerKilled(who: string, worker: string, during: string, phase: Migrat
   };
 }
 
+/** The cell, moving the pod post-copy (options.mode: postcopy). */
+function postCopy(cell: Cell): Cell {
+  return { ...cell, name: `post-copy: ${cell.name}`, options: { ...cell.options, mode: 'postcopy' } };
+}
+
 const cells: Cell[] = [
   workerKilled('orchestrator worker', 'podferry-orchestrator', 'during freeze', 'Freezing', 5000),
   workerKilled('orchestrator worker', 'podferry-orchestrator', 'during checkpoint', 'Checkpointing', 5000),
@@ -145,20 +150,19 @@ const cells: Cell[] = [
     outcomes: ['Succeeded', 'MigrationRolledBack'],
   },
   // Post-copy (options.mode: postcopy): the commit point is the target's creation, the pages stream after it.
-  { ...workerKilled('source node worker', 'podferry-node-lab-a-node', 'during the lazy checkpoint', 'Checkpointing', 2000), options: { mode: 'postcopy' } },
+  postCopy(workerKilled('source node worker', 'podferry-node-lab-a-node', 'during the lazy checkpoint', 'Checkpointing', 2000)),
   // The target's lazy-pages daemons outlive their worker: a new one learns how they ended.
-  { ...workerKilled('target node worker', 'podferry-node-lab-b-node', 'while the pages stream', 'WaitingReady', 2000, ['Succeeded']), options: { mode: 'postcopy' } },
-  {
+  postCopy(workerKilled('target node worker', 'podferry-node-lab-b-node', 'while the pages stream', 'WaitingReady', 2000, ['Succeeded'])),
+  postCopy({
     // The window in which a failure is worse: the target runs without the pages the source still holds.
     name: "the source's page servers killed (SIGKILL) while the pages stream",
-    options: { mode: 'postcopy' },
     inject: async ({ phase }) => {
       await phase('WaitingReady');
       console.log(`page servers killed: ${killPageServers()}`);
     },
     // Every page may have arrived before the kill: committed. Otherwise the target dies, the source is held.
     outcomes: ['MigrationFailed', 'Succeeded'],
-  },
+  }),
   {
     name: 'registry stalled (SIGSTOP) during push, maxFrozenSeconds 15',
     options: { maxFrozenSeconds: 15 },

@@ -5,7 +5,7 @@ import { describe, expect, test } from '@jest/globals';
 import type { V1Node, V1NodeSystemInfo } from '@kubernetes/client-node';
 import type { PlanMigrationInput } from '../../src/api/migration-plan.js';
 import type { MigrationFacts } from '../../src/planning/migration.js';
-import { postCopyRefusal, type PostCopyFacts } from '../../src/planning/postcopy.js';
+import { postCopyRefusal, type PostCopyPlanFacts } from '../../src/planning/postcopy.js';
 import { sourcePod } from '../fixtures/source-pod.js';
 import { planOf, refusalsOf } from '../support/plan-decision.js';
 
@@ -21,14 +21,14 @@ function request(over: Partial<PlanMigrationInput> = {}): PlanMigrationInput {
 }
 
 /** What the plan knows of a standalone pod on a real containerd node moving to another cluster. */
-function movable(over: Partial<PostCopyFacts> = {}): PostCopyFacts {
+function movable(over: Partial<PostCopyPlanFacts> = {}): PostCopyPlanFacts {
   return { strategy: 'CreateThenDelete', runtime: 'containerd', owned: false, offloaded: false, ...over };
 }
 
 const STOP_AND_COPY = 'or move it stop-and-copy (options.mode: stop-and-copy, the default)';
 
 describe('postCopyRefusal', () => {
-  test.each<[string, PlanMigrationInput, PostCopyFacts, RegExp]>([
+  test.each<[string, PlanMigrationInput, PostCopyPlanFacts, RegExp]>([
     ['checkpointVia kubelet', request({ checkpointVia: 'kubelet' }), movable(), /cannot be lazy: use options\.checkpointVia: runtime \(the default\)/],
     ['a CRI-O source', request(), movable({ runtime: 'cri-o' }), /containerd nodes only; the pod runs on cri-o /],
     ['a source whose runtime is unknown', request(), movable({ runtime: '' }), /the pod runs on an unknown runtime /],

@@ -5,7 +5,7 @@ import { containerdRunc, POSTCOPY_PIPE_BYTES, postCopySupport, type PostCopyFact
 
 /** A node with everything post-copy needs (the tests take pieces away). */
 function capable(over: Partial<PostCopyFacts> = {}): PostCopyFacts {
-  return { runtime: 'containerd', pipeMaxSize: POSTCOPY_PIPE_BYTES, criuVersion: '4.2.1', containerAnnotations: ['org.criu.config'], transferIdentity: true, ...over };
+  return { runtime: 'containerd', pipeMaxSize: POSTCOPY_PIPE_BYTES, criuVersion: '4.2.1', containerAnnotations: ['org.criu.config'], transferIdentity: true, containerdConfigured: true, ...over };
 }
 
 describe('postCopySupport', () => {
@@ -13,6 +13,12 @@ describe('postCopySupport', () => {
     expect(postCopySupport(capable())).toEqual({ available: true });
     for (const criuVersion of ['4.2', '4.2.0', '4.3', '5.0']) expect(postCopySupport(capable({ criuVersion }))).toEqual({ available: true });
     expect(postCopySupport(capable({ pipeMaxSize: POSTCOPY_PIPE_BYTES * 2 }))).toEqual({ available: true });
+  });
+
+  test("containerd's configuration unreadable, or no node.containerd settings: each said as what it is", () => {
+    expect(postCopySupport(capable({ containerAnnotations: undefined }))).toEqual({ available: false, reason: expect.stringContaining("containerd's CRI configuration (its verbose status) could not be read") });
+    expect(postCopySupport(capable({ containerdConfigured: false }))).toEqual({ available: false, reason: expect.stringContaining('no node.containerd settings') });
+    expect(containerdRunc({ config: 'null' }, 'k8s.io')).toBeUndefined();
   });
 
   test('a runtime other than containerd (whose annotations are then not asked about)', () => {

@@ -133,13 +133,13 @@ describe('CriImages', () => {
     answers.set(IMAGE_SERVICE.pullImage.path, { response: { imageRef: 'sha256:abc' } });
     await expect(images.pull('registry.lab/app:1')).resolves.toBe('sha256:abc');
     // No credentials: the runtime's own registry configuration applies.
-    expect(calls).toEqual([{ path: IMAGE_SERVICE.pullImage.path, request: { image: { image: 'registry.lab/app:1' }, auth: null }, namespace: undefined }]);
+    expect(calls).toEqual([{ path: IMAGE_SERVICE.pullImage.path, request: { image: { image: 'registry.lab/app:1', userSpecifiedImage: '' }, auth: null }, namespace: undefined }]);
   });
 
   test('a pull with credentials sends them as the CRI AuthConfig', async () => {
     answers.set(IMAGE_SERVICE.pullImage.path, { response: { imageRef: 'sha256:abc' } });
     await images.pull('registry.lab/app:1', undefined, { auth: { username: 'podferry-pull', password: 'pull-s3cret' } });
-    expect(calls.map((c) => c.request)).toEqual([{ image: { image: 'registry.lab/app:1' }, auth: { username: 'podferry-pull', password: 'pull-s3cret' } }]);
+    expect(calls.map((c) => c.request)).toEqual([{ image: { image: 'registry.lab/app:1', userSpecifiedImage: '' }, auth: { username: 'podferry-pull', password: 'pull-s3cret' } }]);
   });
 
   test('status: the image id, or undefined when the runtime answers without an image', async () => {
@@ -192,7 +192,7 @@ describe("pullCheckpointImage: the node worker's pull ahead of the kubelet", () 
   test("authenticates with the registry's pull identity from the node worker's configuration", async () => {
     answers.set(IMAGE_SERVICE.pullImage.path, { response: { imageRef: 'sha256:abc' } });
     await new TestActivityEnvironment().run(() => transfer().pullCheckpointImage({ container: 'kv', ref }));
-    expect(calls.map((c) => c.request)).toEqual([{ image: { image: ref }, auth: pullCredentials }]);
+    expect(calls.map((c) => c.request)).toEqual([{ image: { image: ref, userSpecifiedImage: '' }, auth: pullCredentials }]);
   });
 
   test('sends the identity nowhere but the checkpoint repository: another image is refused before the runtime is asked', async () => {
