@@ -359,7 +359,7 @@ export async function migratePod(request: MigratePodRequest): Promise<MigrationR
       });
       // Post-copy: the pages stream from the target's start; a lost stream ends the wait for Ready too (the target's
       // processes die on the first page that cannot come).
-      const pagesArrived = state.postCopy ? awaitPages(plan, options.readyTimeoutSeconds, options.parallel) : undefined;
+      const pagesArrived = state.postCopy ? awaitPages(plan, options.readyTimeoutSeconds) : undefined;
       const ready = await (pagesArrived ? Promise.race([readyWait, pagesArrived.then(() => readyWait)]) : readyWait);
       // 6b. AdoptByReplicaSet: the copy gets its labels back; the ReplicaSet deletes the source (COMMIT) or the copy.
       const handedOverAt = handOver

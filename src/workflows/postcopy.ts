@@ -100,20 +100,21 @@ export async function startLazyPagesDaemons(
 
 /**
  * After the target's creation: every page of every container has reached the target (its daemons ended well), and the
- * source's page servers have ended (CRIU let the frozen processes go). Returns when the last page arrived.
+ * source's page servers have ended (CRIU let the frozen processes go). Returns when the last page arrived; fails as
+ * soon as one container's stream fails (the pages stream side by side, whatever options.parallel says).
  */
-export async function awaitPages(plan: MigrationPlan, timeoutSeconds: number, parallel: boolean): Promise<number> {
+export async function awaitPages(plan: MigrationPlan, timeoutSeconds: number): Promise<number> {
   const { sourceQueue, targetQueue } = nodes(plan);
   const target = proxyActivities<NodeWorkerActivities>({ ...podWait(timeoutSeconds), taskQueue: targetQueue });
   const source = proxyActivities<NodeWorkerActivities>({ ...podWait(timeoutSeconds), taskQueue: sourceQueue });
-  const containers = plan.containers.map((c) => c.name);
-  const arrived = await forEachContainer(containers, parallel, async (container) => {
-    const received = await target.awaitPagesReceived({ migrationId: plan.migrationId, container, timeoutSeconds });
-    await source.awaitPagesSent({ migrationId: plan.migrationId, container, timeoutSeconds });
-    return received.arrivedAt;
-  });
-  throwFirst(arrived.failures);
-  return Math.max(...Object.values(arrived.values as Record<string, number>));
+  const arrived = await Promise.all(
+    plan.containers.map(async ({ name: container }) => {
+      const received = await target.awaitPagesReceived({ migrationId: plan.migrationId, container, timeoutSeconds });
+      await source.awaitPagesSent({ migrationId: plan.migrationId, container, timeoutSeconds });
+      return received.arrivedAt;
+    }),
+  );
+  return Math.max(...arrived);
 }
 
 /**
