@@ -13,11 +13,11 @@ import { writeContainerdArchive } from '../node/containerd-archive.js';
 import { readContainerdBlob } from '../node/containerd-import.js';
 import type { CriRuntime } from '../node/cri-runtime.js';
 import { criuVersion } from '../node/criu-version.js';
-import { killDetached } from '../node/detached-process.js';
+import { killDetached, type ProcessEnd } from '../node/detached-process.js';
 import { imagesOf, lazyDumpEnd, LazyDumpFailed, startLazyDump, type PageServer } from '../node/lazy-dump.js';
 import { lazyPagesEnd, settleLazyRestoreConfig, startLazyPages as startDaemon, writeLazyRestoreConfig } from '../node/lazy-pages.js';
 import type { NodeCredentials } from '../node/node-identity.js';
-import type { PostCopyDirs } from '../node/postcopy-dirs.js';
+import type { PostCopyDir, PostCopyDirs } from '../node/postcopy-dirs.js';
 import { containerdRunc, CRIU_CONFIG_ANNOTATION, postCopySupport, readPipeMaxSize, type PostCopySupport } from '../node/postcopy-support.js';
 import { currentWorkflowId, sleep, whileHeartbeating } from './context.js';
 
@@ -128,13 +128,7 @@ export function createPostCopyActivities(deps: PostCopyDeps) {
 
   /** Resolves once the lazy dump ended having served every page; PagesNotSent when it ended otherwise. */
   async function awaitPagesSent(input: PagesInput): Promise<{ container: string }> {
-    const dir = await deps.dirs.container(input.migrationId, input.container, 'source');
-    await untilEnded(input, 'the source to have sent every page', async () => {
-      const end = await lazyDumpEnd(dir);
-      if (!end.ended) return false;
-      if (end.failure) throw ApplicationFailure.nonRetryable(`container ${input.container} on ${where}: ${end.failure}`, 'PagesNotSent');
-      return true;
-    });
+    await untilWellEnded(input, 'source', lazyDumpEnd, 'PagesNotSent');
     return { container: input.container };
   }
 
@@ -182,14 +176,20 @@ export function createPostCopyActivities(deps: PostCopyDeps) {
 
   /** Resolves once every page of the container has arrived (with the time it did); PagesNotReceived otherwise. */
   async function awaitPagesReceived(input: PagesInput): Promise<{ container: string; arrivedAt: number }> {
-    const dir = await deps.dirs.container(input.migrationId, input.container, 'target');
-    await untilEnded(input, 'every page to arrive', async () => {
-      const end = await lazyPagesEnd(dir);
+    await untilWellEnded(input, 'target', lazyPagesEnd, 'PagesNotReceived');
+    return { container: input.container, arrivedAt: Date.now() };
+  }
+
+  /** Polls until the container's process on this side (dump or daemon) ended; `failureType` when it ended otherwise than well. */
+  async function untilWellEnded(input: PagesInput, side: 'source' | 'target', endOf: (dir: PostCopyDir) => Promise<ProcessEnd & { failure?: string }>, failureType: string) {
+    const dir = await deps.dirs.container(input.migrationId, input.container, side);
+    const what = side === 'source' ? 'the source to have sent every page' : 'every page to arrive';
+    await untilEnded(input, what, async () => {
+      const end = await endOf(dir);
       if (!end.ended) return false;
-      if (end.failure) throw ApplicationFailure.nonRetryable(`container ${input.container} on ${where}: ${end.failure}`, 'PagesNotReceived');
+      if (end.failure) throw ApplicationFailure.nonRetryable(`container ${input.container} on ${where}: ${end.failure}`, failureType);
       return true;
     });
-    return { container: input.container, arrivedAt: Date.now() };
   }
 
   return {

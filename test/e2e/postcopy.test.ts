@@ -110,6 +110,14 @@ describe('post-copy failures', () => {
     await connection?.close();
   });
 
+  /** A fresh sample in lab-a holding a key, and its state before the move. */
+  async function sampleWithKey(value: string) {
+    const source = await deploySample(clusters, 'lab-a', { removeFrom: ['lab-b'] });
+    const ip = source.status!.podIP!;
+    await putSampleKey(ip, 'e2e', value);
+    return { ip, before: await readSampleState(ip) };
+  }
+
   async function migrate(): Promise<{ failure: unknown; workflowId: string }> {
     const handle = await startMigration(
       createTemporalClient(connection, config),
@@ -125,10 +133,7 @@ describe('post-copy failures', () => {
 
   test('before the target exists: rolled back, the source runs on with its state, nothing of post-copy left', async () => {
     fault = 'config';
-    const source = await deploySample(clusters, 'lab-a', { removeFrom: ['lab-b'] });
-    const ip = source.status!.podIP!;
-    await putSampleKey(ip, 'e2e', 'still here');
-    const before = await readSampleState(ip);
+    const { ip, before } = await sampleWithKey('still here');
 
     const { failure } = await migrate();
     expect(failure).toBeInstanceOf(WorkflowFailedError);
@@ -142,10 +147,7 @@ describe('post-copy failures', () => {
 
   test('once the target exists: the target is stopped, the source held frozen; podferry resume runs it from the freeze', async () => {
     fault = 'ready';
-    const source = await deploySample(clusters, 'lab-a', { removeFrom: ['lab-b'] });
-    const ip = source.status!.podIP!;
-    await putSampleKey(ip, 'e2e', 'held, then resumed');
-    const before = await readSampleState(ip);
+    const { ip, before } = await sampleWithKey('held, then resumed');
 
     const { failure, workflowId } = await migrate();
     expect(failure).toBeInstanceOf(WorkflowFailedError);
