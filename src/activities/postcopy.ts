@@ -15,7 +15,7 @@ import type { CriRuntime } from '../node/cri-runtime.js';
 import { criuVersion } from '../node/criu-version.js';
 import { killDetached, type ProcessEnd } from '../node/detached-process.js';
 import { imagesOf, lazyDumpEnd, LazyDumpFailed, startLazyDump, type PageServer } from '../node/lazy-dump.js';
-import { lazyPagesEnd, settleLazyRestoreConfig, startLazyPages as startDaemon, writeLazyRestoreConfig } from '../node/lazy-pages.js';
+import { killStrandedRestores, lazyPagesEnd, settleLazyRestoreConfig, startLazyPages as startDaemon, writeLazyRestoreConfig } from '../node/lazy-pages.js';
 import type { NodeCredentials } from '../node/node-identity.js';
 import type { PostCopyDir, PostCopyDirs } from '../node/postcopy-dirs.js';
 import { containerdRunc, CRIU_CONFIG_ANNOTATION, postCopySupport, readPipeMaxSize, type PostCopySupport } from '../node/postcopy-support.js';
@@ -144,6 +144,8 @@ export function createPostCopyActivities(deps: PostCopyDeps) {
    */
   async function endPostCopy(input: { migrationId: string; containers: string[]; restored: boolean }): Promise<void> {
     await stopPostCopyProcesses(input.migrationId);
+    // Without a restored container to keep, a restore still waiting on a daemon here cannot complete either.
+    if (!input.restored) for (const dir of await deps.dirs.containers(input.migrationId)) await killStrandedRestores(dir);
     for (const container of input.containers) {
       const config = await deps.dirs.restoreConfig(input.migrationId, container);
       if (await exists(config.local)) await settleLazyRestoreConfig(config, deps.hostRoot, input.restored);
@@ -176,7 +178,16 @@ export function createPostCopyActivities(deps: PostCopyDeps) {
 
   /** Resolves once every page of the container has arrived (with the time it did); PagesNotReceived otherwise. */
   async function awaitPagesReceived(input: PagesInput): Promise<{ container: string; arrivedAt: number }> {
-    await untilWellEnded(input, 'target', lazyPagesEnd, 'PagesNotReceived');
+    await untilWellEnded(
+      input,
+      'target',
+      async (dir) => {
+        const end = await lazyPagesEnd(dir);
+        if (end.failure) await killStrandedRestores(dir);
+        return end;
+      },
+      'PagesNotReceived',
+    );
     return { container: input.container, arrivedAt: Date.now() };
   }
 

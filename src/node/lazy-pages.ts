@@ -5,7 +5,7 @@
 // page faults and pulls the missing pages from the source's page server (mutual TLS, the transfer identities),
 // then the rest in the background, and exits once every page has arrived.
 import { spawn } from 'node:child_process';
-import { access, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { writeCriuConfig } from './criu-config.js';
@@ -80,6 +80,30 @@ export async function lazyPagesEnd(dir: PostCopyDir): Promise<ProcessEnd & { fai
   const end = await processEnd(dir.local);
   if (!end.ended || end.status === 0) return end;
   return { ...end, failure: await explain(dir, end.status === undefined ? 'criu lazy-pages was killed' : `criu lazy-pages exited with ${end.status}`) };
+}
+
+/**
+ * Kills the restores still using the container's directory (CRIU writes its restore log there): once the daemon has
+ * ended, a restore waiting on it cannot complete, and would hold the pod's deletion until the kubelet's runtime
+ * deadline, 2 min per container (measured in the fault matrix). Returns how many.
+ */
+export async function killStrandedRestores(dir: PostCopyDir): Promise<number> {
+  let killed = 0;
+  for (const pid of (await readdir('/proc')).filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)) {
+    const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+    for (const fd of fds) {
+      const file = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+      if (!file.startsWith(`${dir.host}/`)) continue;
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+        killed++;
+      } catch {
+        // gone already
+      }
+      break;
+    }
+  }
+  return killed;
 }
 
 /** The archive's checkpoint/ directory, into `images` (what the daemon reads: the process tree and the page maps). */
