@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { CheckpointArchives } from '../node/checkpoint-archives.js';
 import { PausedOnlyInContainerd, type ContainerdTasks } from '../node/containerd-tasks.js';
 import type { CriImages } from '../node/cri-images.js';
-import type { CrioAccess } from '../node/crio-runc.js';
+import type { CrioAccess } from '../node/runc.js';
 import type { CriRuntime } from '../node/cri-runtime.js';
 import { frozenBy, recordAfter, type FencedCall, type FencedCallName, type FrozenPodRecords } from '../node/frozen-pods.js';
 import { childCgroups, containerCgroupNames, findPodCgroup, freeze, freezerState, podPids, thaw, type PodCgroup } from '../node/pod-cgroup.js';

@@ -4,9 +4,6 @@
 // container's CRIU configuration), startLazyPages (the images from the received checkpoint image, the lazy-pages
 // daemon listening), awaitPagesReceived (the daemon ended: every page arrived). Both: describePostCopy (whether the
 // node can; the others check it first), endPostCopy (stop what still runs, remove the files).
-import { execFile } from 'node:child_process';
-import { access } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CheckpointArchives } from '../node/checkpoint-archives.js';
 import { writeContainerdArchive } from '../node/containerd-archive.js';
@@ -18,10 +15,10 @@ import { imagesOf, lazyDumpEnd, LazyDumpFailed, startLazyDump, type PageServer }
 import { killStrandedRestores, lazyPagesEnd, settleLazyRestoreConfig, startLazyPages as startDaemon, writeLazyRestoreConfig } from '../node/lazy-pages.js';
 import type { NodeCredentials } from '../node/node-identity.js';
 import type { PostCopyDir, PostCopyDirs } from '../node/postcopy-dirs.js';
-import { containerdRunc, CRIU_CONFIG_ANNOTATION, postCopySupport, readPipeMaxSize, type PostCopySupport } from '../node/postcopy-support.js';
+import { containerdRunc, CRIU_CONFIG_ANNOTATION, postCopySupport, readPipeMaxSize, type ContainerdRunc, type PostCopySupport } from '../node/postcopy-support.js';
+import { Runc } from '../node/runc.js';
 import { currentWorkflowId, sleep, whileHeartbeating } from './context.js';
 
-const run = promisify(execFile);
 const POLL_MS = 100;
 /** How long starting the page server or the daemon may take before it counts as failed. */
 const START_TIMEOUT_MS = 60_000;
@@ -66,36 +63,42 @@ export interface PagesInput {
 export function createPostCopyActivities(deps: PostCopyDeps) {
   const where = `node ${deps.nodeName}`;
 
-  /** What this node says of post-copy (describeRuntime reports it; every activity below refuses without it). */
-  async function describePostCopy(): Promise<PostCopySupport> {
+  /** The node's answer on post-copy, and containerd's runc as its configuration names it (read once for both). */
+  async function assess(): Promise<{ support: PostCopySupport; runc?: ContainerdRunc }> {
     const { runtime } = deps;
-    if (!runtime) return { available: false, reason: 'the node worker has no CRI socket (node.cri.address)' };
+    if (!runtime) return { support: { available: false, reason: 'the node worker has no CRI socket (node.cri.address)' } };
     const [{ runtimeName }, info, pipeMaxSize, criu] = await Promise.all([runtime.version(), runtime.statusInfo(), readPipeMaxSize(), criuVersion(undefined)]);
-    return postCopySupport({
+    const runc = containerdRunc(info, deps.containerd?.namespace ?? 'k8s.io');
+    const support = postCopySupport({
       runtime: runtimeName,
       pipeMaxSize,
       criuVersion: criu?.version,
-      containerAnnotations: containerdRunc(info, deps.containerd?.namespace ?? 'k8s.io')?.containerAnnotations,
+      containerAnnotations: runc?.containerAnnotations,
       transferIdentity: deps.credentials !== undefined,
       containerdConfigured: deps.containerd !== undefined,
     });
+    return { support, runc };
   }
 
-  async function requirePostCopy(): Promise<{ runtime: CriRuntime; credentials: NodeCredentials; containerd: NonNullable<PostCopyDeps['containerd']> }> {
-    const support = await describePostCopy();
-    if (!support.available || !deps.runtime || !deps.credentials || !deps.containerd) {
+  /** What this node says of post-copy (describeRuntime reports it; every activity below refuses without it). */
+  async function describePostCopy(): Promise<PostCopySupport> {
+    return (await assess()).support;
+  }
+
+  async function requirePostCopy() {
+    const { support, runc } = await assess();
+    if (!support.available || !deps.runtime || !deps.credentials || !deps.containerd || !runc) {
       throw ApplicationFailure.nonRetryable(`${where} cannot take part in a post-copy move: ${support.reason ?? 'not configured'}`, 'PostCopyUnavailable');
     }
-    return { runtime: deps.runtime, credentials: deps.credentials, containerd: deps.containerd };
+    return { runtime: deps.runtime, credentials: deps.credentials, containerd: deps.containerd, runc };
   }
 
   async function checkpointLazily(input: CheckpointLazilyInput): Promise<LazyCheckpoint> {
-    const { runtime, credentials, containerd } = await requirePostCopy();
+    const { runtime, credentials, runc } = await requirePostCopy();
     const ref = `container ${input.container} of pod ${input.namespace}/${input.pod} on ${where}`;
     const [id] = await runtime.requirePodContainers(input.podUid, [input.containerId], `${where} (checkpointing ${ref} lazily)`);
     const container = (await runtime.podContainers(input.podUid)).find((c) => c.id === id)!;
-    const runc = containerdRunc(await runtime.statusInfo(), containerd.namespace)!;
-    const state = await runcState(runc, id!);
+    const state = await new Runc({ runc: runc.binary, root: runc.root }).state(id!);
     if (state.status !== 'paused') {
       throw ApplicationFailure.nonRetryable(`checkpointing ${ref} lazily: it is ${state.status}, not paused (the pod freeze did not hold)`, 'ContainerNotPaused');
     }
@@ -145,11 +148,8 @@ export function createPostCopyActivities(deps: PostCopyDeps) {
   async function endPostCopy(input: { migrationId: string; containers: string[]; restored: boolean }): Promise<void> {
     await stopPostCopyProcesses(input.migrationId);
     // Without a restored container to keep, a restore still waiting on a daemon here cannot complete either.
-    if (!input.restored) for (const dir of await deps.dirs.containers(input.migrationId)) await killStrandedRestores(dir);
-    for (const container of input.containers) {
-      const config = await deps.dirs.restoreConfig(input.migrationId, container);
-      if (await exists(config.local)) await settleLazyRestoreConfig(config, deps.hostRoot, input.restored);
-    }
+    if (!input.restored) await killStrandedRestores(await deps.dirs.containers(input.migrationId));
+    for (const container of input.containers) await settleLazyRestoreConfig(await deps.dirs.restoreConfig(input.migrationId, container), deps.hostRoot, input.restored);
     await deps.dirs.remove(input.migrationId);
   }
 
@@ -183,7 +183,7 @@ export function createPostCopyActivities(deps: PostCopyDeps) {
       'target',
       async (dir) => {
         const end = await lazyPagesEnd(dir);
-        if (end.failure) await killStrandedRestores(dir);
+        if (end.failure) await killStrandedRestores([dir]);
         return end;
       },
       'PagesNotReceived',
@@ -224,17 +224,5 @@ async function untilEnded(input: PagesInput, what: string, ended: () => Promise<
       }
     },
     () => ({ waitingMs: Date.now() - started }),
-  );
-}
-
-async function runcState(runc: { binary: string; root: string }, id: string): Promise<{ status: string; bundle: string; pid: number }> {
-  const { stdout } = await run(runc.binary, ['--root', runc.root, 'state', id], { timeout: 30_000 });
-  return JSON.parse(stdout) as { status: string; bundle: string; pid: number };
-}
-
-function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
   );
 }

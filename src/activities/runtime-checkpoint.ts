@@ -8,7 +8,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { CheckpointArchives } from '../node/checkpoint-archives.js';
 import { checkpointCrioContainer, ContainerNotPaused } from '../node/crio-checkpoint.js';
-import type { CrioAccess } from '../node/crio-runc.js';
+import type { CrioAccess } from '../node/runc.js';
 import type { CriRuntime } from '../node/cri-runtime.js';
 import { runtimeOf } from '../node/runtime-id.js';
 import type { CheckpointContainerResult } from './kubelet.js';

@@ -5,7 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { RuntimeDescription } from '../api/runtime-description.js';
 import { readCrioConfig } from '../node/crio-config.js';
-import type { CrioAccess } from '../node/crio-runc.js';
+import type { CrioAccess } from '../node/runc.js';
 import type { CriRuntime } from '../node/cri-runtime.js';
 import { criuVersion } from '../node/criu-version.js';
 import { containerdRestore, crioRestore } from '../node/restore-settings.js';

@@ -129,7 +129,7 @@ export const NodeWorkerConfig = z
       .optional(),
     /**
      * On a CRI-O node the worker pauses, resumes and checkpoints containers with the OCI runtime CRI-O runs
-     * them with (runc; src/node/crio-runc.ts). By default it reads that runtime's binary, root and PATH (where
+     * them with (runc; src/node/runc.ts). By default it reads that runtime's binary, root and PATH (where
      * CRIU is) for CRI-O's default handler from CRI-O's own info endpoint on the CRI socket (GET /config);
      * these override it.
      */

@@ -1,8 +1,8 @@
-// What the node's checkpoint archive writers (CRI-O's format, containerd's format) share: tar runs, 0600 JSON
-// files, and the overlay whiteouts of a container's writable layer.
+// What the node's checkpoint file writers (CRI-O's archive, containerd's archive, post-copy's files) share: tar runs,
+// 0600 JSON files, whether a file is there, and the overlay whiteouts of a container's writable layer.
 import { execFile } from 'node:child_process';
 import type { Dirent } from 'node:fs';
-import { lstat, readdir, writeFile } from 'node:fs/promises';
+import { access, lstat, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -17,6 +17,13 @@ export async function tar(args: string[], signal?: AbortSignal): Promise<void> {
 
 export function writeJson(file: string, value: unknown): Promise<void> {
   return writeFile(file, JSON.stringify(value), { mode: 0o600 });
+}
+
+export function fileExists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** overlay's whiteouts (0/0 character devices) in the upper directory: files the container deleted, relative paths. */

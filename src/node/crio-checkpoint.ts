@@ -7,10 +7,10 @@
 // identity and base image, from CRI-O's annotations), bind.mounts, rootfs-diff.tar (the overlay's upper
 // directory) and deleted.files (its whiteouts), when there are any. CRI-O's copy of the container log is left
 // out: restore does not need it.
-import { access, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { findWhiteouts, tar, writeJson } from './archive-files.js';
-import type { CrioRunc } from './crio-runc.js';
+import { fileExists, findWhiteouts, tar, writeJson } from './archive-files.js';
+import type { Runc } from './runc.js';
 
 /** Mounts CRI-O sets up itself at restore: not listed in bind.mounts (as CRI-O leaves them out). */
 const RUNTIME_MOUNTS = new Set(['/dev', '/dev/shm', '/proc', '/run', '/run/.containerenv', '/run/secrets', '/sys']);
@@ -50,7 +50,7 @@ export class ContainerNotPaused extends Error {
  * Checkpoints a paused container into a CRI-O archive. Throws ContainerNotPaused when the container is not
  * paused before, or no longer paused after, the dump (then it may run: the caller must not go on).
  */
-export async function checkpointCrioContainer(runc: CrioRunc, input: CrioCheckpointInput): Promise<void> {
+export async function checkpointCrioContainer(runc: Runc, input: CrioCheckpointInput): Promise<void> {
   const before = await runc.state(input.id, input.signal);
   if (before.status !== 'paused') {
     throw new ContainerNotPaused(`container ${input.id} is ${before.status}, not paused: freeze the pod first (a checkpoint of a running container leaves it running)`);
@@ -101,7 +101,7 @@ async function writeArchive(work: string, bundle: string, input: CrioCheckpointI
     await writeJson(path.join(work, 'deleted.files'), whiteouts);
     members.push('deleted.files');
   }
-  for (const log of ['dump.log', 'stats-dump']) if (await exists(path.join(work, log))) members.push(log);
+  for (const log of ['dump.log', 'stats-dump']) if (await fileExists(path.join(work, log))) members.push(log);
 
   // Created 0600 before any byte is written: it holds the workload's memory.
   await writeFile(input.archive, '', { mode: 0o600 });
@@ -116,12 +116,5 @@ async function bindMounts(spec: OciSpec, onHost: (hostPath: string) => string) {
       const stats = await stat(onHost(m.source!));
       return { source: m.source, destination: m.destination, file_type: stats.isDirectory() ? 'directory' : 'file', permissions: stats.mode & 0o7777 };
     }),
-  );
-}
-
-function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
   );
 }

@@ -1,7 +1,7 @@
 // What the node worker needs to know of a CRI-O node's own configuration, read from CRI-O's info endpoint on
 // its CRI socket (GET /config: the configuration it runs with, as TOML): the OCI runtime of its default
 // handler (binary, state root, and the PATH it gives it, where runc finds CRIU). podferry pauses, resumes and checkpoints CRI-O's containers with that same
-// runc (src/node/crio-runc.ts), so it must be the runtime and root CRI-O itself uses.
+// runc (src/node/runc.ts), so it must be the runtime and root CRI-O itself uses.
 import http from 'node:http';
 
 export interface CrioSettings {

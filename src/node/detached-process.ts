@@ -57,6 +57,26 @@ export async function processEnd(dir: string): Promise<ProcessEnd> {
   return { ended: true, status: status === undefined ? undefined : Number(status.trim()) };
 }
 
+/**
+ * How the process started in `dir` ended; one that ended otherwise than with status 0 comes with why: `name` and how
+ * it ended, then the last error lines of its logs (files in `dir`), then where those logs are (`logsAt`).
+ */
+export async function processOutcome(dir: string, name: string, logs: string[], logsAt: string): Promise<ProcessEnd & { failure?: string }> {
+  const end = await processEnd(dir);
+  if (!end.ended || end.status === 0) return end;
+  return { ...end, failure: await explained(dir, end.status === undefined ? `${name} was killed` : `${name} exited with ${end.status}`, logs, logsAt) };
+}
+
+/** `what`, with the last error lines of each log (files in `dir`), and where the logs are. */
+export async function explained(dir: string, what: string, logs: string[], logsAt: string): Promise<string> {
+  const lines: string[] = [];
+  for (const log of logs) {
+    const text = await readFile(path.join(dir, log), 'utf8').catch(() => '');
+    lines.push(...text.split('\n').filter((line) => /error|fail/i.test(line) && !/DEPRECATION/.test(line)).slice(-5));
+  }
+  return `${what}${lines.length > 0 ? `: ${lines.join(' | ')}` : ''} (${logsAt})`;
+}
+
 /** Kills the process started in `dir` and everything it started (its process group). Gone already: nothing to do. */
 export async function killDetached(dir: string): Promise<void> {
   const pid = await recordedPid(dir);

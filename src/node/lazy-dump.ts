@@ -7,18 +7,20 @@
 // a lazy dump's page server, which would then listen on every address) and speaks mutual TLS with the node's
 // transfer identity: the page stream is the workload's memory.
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { killDetached, processEnd, startDetached, type ProcessEnd } from './detached-process.js';
+import { explained, killDetached, processOutcome, startDetached, type ProcessEnd } from './detached-process.js';
 import { writeCriuConfig } from './criu-config.js';
 import type { NodeTlsMaterial } from './node-identity.js';
 import type { PostCopyDir } from './postcopy-dirs.js';
 
 const run = promisify(execFile);
 const POLL_MS = 20;
+/** runc's output, then CRIU's log of the dump. */
+const DUMP_LOGS = ['runc.log', 'dump.log'];
 
 export interface PageServer {
   host: string;
@@ -92,10 +94,8 @@ export async function startLazyDump(input: LazyDumpInput): Promise<PageServer> {
 }
 
 /** How the lazy dump ended; a failure explained from runc's and CRIU's logs. */
-export async function lazyDumpEnd(dir: PostCopyDir): Promise<ProcessEnd & { failure?: string }> {
-  const end = await processEnd(dir.local);
-  if (!end.ended || end.status === 0) return end;
-  return { ...end, failure: await explain(dir, end.status === undefined ? 'runc was killed' : `runc exited with ${end.status}`) };
+export function lazyDumpEnd(dir: PostCopyDir): Promise<ProcessEnd & { failure?: string }> {
+  return processOutcome(dir.local, 'runc', DUMP_LOGS, logsAt(dir));
 }
 
 /** Stops a lazy dump still serving pages (CRIU then lets the processes go, in the freezer state it found). */
@@ -124,14 +124,12 @@ async function untilReady(reader: Awaited<ReturnType<typeof open>>, dir: PostCop
 }
 
 /** What went wrong, with the error lines of runc's output and CRIU's dump.log. */
-async function explain(dir: PostCopyDir, what: string): Promise<string> {
-  const errors = async (file: string) =>
-    (await readFile(path.join(dir.local, file), 'utf8').catch(() => ''))
-      .split('\n')
-      .filter((line) => /error|fail/i.test(line) && !/DEPRECATION/.test(line))
-      .slice(-5);
-  const lines = [...(await errors('runc.log')), ...(await errors('dump.log'))];
-  return `${what}${lines.length > 0 ? `: ${lines.join(' | ')}` : ''} (logs: ${dir.host}/runc.log and dump.log on the node)`;
+function explain(dir: PostCopyDir, what: string): Promise<string> {
+  return explained(dir.local, what, DUMP_LOGS, logsAt(dir));
+}
+
+function logsAt(dir: PostCopyDir): string {
+  return `logs: ${dir.host}/runc.log and dump.log on the node`;
 }
 
 /** The node's TLS material as files the CRIU this worker runs reads (0600, removed with the directory). */

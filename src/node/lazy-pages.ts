@@ -5,17 +5,20 @@
 // page faults and pulls the missing pages from the source's page server (mutual TLS, the transfer identities),
 // then the rest in the background, and exits once every page has arrived.
 import { spawn } from 'node:child_process';
-import { access, mkdir, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { writeCriuConfig } from './criu-config.js';
 import { lazyPageCount } from './criu-pagemap.js';
-import { processEnd, startDetached, type ProcessEnd } from './detached-process.js';
+import { fileExists } from './archive-files.js';
+import { explained, processEnd, processOutcome, startDetached, type ProcessEnd } from './detached-process.js';
 import { writeTlsFiles, type PageServer } from './lazy-dump.js';
 import type { NodeTlsMaterial } from './node-identity.js';
 import type { PostCopyDir } from './postcopy-dirs.js';
 
 const SOCKET = 'lazy-pages.socket';
+/** The daemon's output, then its log. */
+const DAEMON_LOGS = ['criu.out', 'lazy-pages.log'];
 const POLL_MS = 20;
 /** The page size of the nodes podferry runs on (x86-64, and arm64 with 4 KiB pages). */
 const PAGE_BYTES = 4096;
@@ -28,8 +31,12 @@ export async function writeLazyRestoreConfig(dir: PostCopyDir, config: PostCopyD
   await writeCriuConfig(config.local, hostRoot, ['lazy-pages', `work-dir ${dir.host}`]);
 }
 
-/** After the move: the restored container's later checkpoints read the node's options alone; without a restored container the file goes. */
+/**
+ * After the move, where the file was written (the target node): the restored container's later checkpoints read the
+ * node's options alone; without a restored container the file goes.
+ */
 export async function settleLazyRestoreConfig(config: PostCopyDir, hostRoot: string, restored: boolean): Promise<void> {
+  if (!(await fileExists(config.local))) return;
   if (restored) await writeCriuConfig(config.local, hostRoot, []);
   else await rm(config.local, { force: true });
 }
@@ -65,35 +72,38 @@ export async function startLazyPages(input: LazyPagesInput): Promise<{ lazyPageB
     logFile: path.join(dir.local, 'criu.out'),
   });
   const deadline = Date.now() + input.timeoutMs;
-  while (!(await exists(path.join(dir.local, SOCKET)))) {
+  while (!(await fileExists(path.join(dir.local, SOCKET)))) {
     input.signal?.throwIfAborted();
     const end = await processEnd(dir.local);
-    if (end.ended) throw new Error(await explain(dir, `criu lazy-pages ended before it listened (${end.status ?? 'killed'})`));
-    if (Date.now() > deadline) throw new Error(await explain(dir, `criu lazy-pages did not listen within ${input.timeoutMs} ms`));
+    if (end.ended) throw new Error(await explained(dir.local, `criu lazy-pages ended before it listened (${end.status ?? 'killed'})`, DAEMON_LOGS, logsAt(dir)));
+    if (Date.now() > deadline) throw new Error(await explained(dir.local, `criu lazy-pages did not listen within ${input.timeoutMs} ms`, DAEMON_LOGS, logsAt(dir)));
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
   return { lazyPageBytes };
 }
 
 /** How the daemon ended (status 0: every page arrived); a failure explained from its log. */
-export async function lazyPagesEnd(dir: PostCopyDir): Promise<ProcessEnd & { failure?: string }> {
-  const end = await processEnd(dir.local);
-  if (!end.ended || end.status === 0) return end;
-  return { ...end, failure: await explain(dir, end.status === undefined ? 'criu lazy-pages was killed' : `criu lazy-pages exited with ${end.status}`) };
+export function lazyPagesEnd(dir: PostCopyDir): Promise<ProcessEnd & { failure?: string }> {
+  return processOutcome(dir.local, 'criu lazy-pages', DAEMON_LOGS, logsAt(dir));
+}
+
+function logsAt(dir: PostCopyDir): string {
+  return `log: ${dir.host}/lazy-pages.log on the node`;
 }
 
 /**
- * Kills the restores still using the container's directory (CRIU writes its restore log there): once the daemon has
+ * Kills the restores still using the containers' directories (CRIU writes its restore log there): once the daemon has
  * ended, a restore waiting on it cannot complete, and would hold the pod's deletion until the kubelet's runtime
- * deadline, 2 min per container (measured in the fault matrix). Returns how many.
+ * deadline, 2 min per container (measured in the fault matrix). One pass over the node's processes. Returns how many.
  */
-export async function killStrandedRestores(dir: PostCopyDir): Promise<number> {
+export async function killStrandedRestores(dirs: PostCopyDir[]): Promise<number> {
+  if (dirs.length === 0) return 0;
   let killed = 0;
   for (const pid of (await readdir('/proc')).filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)) {
     const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
     for (const fd of fds) {
       const file = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
-      if (!file.startsWith(`${dir.host}/`)) continue;
+      if (!dirs.some((dir) => file.startsWith(`${dir.host}/`))) continue;
       try {
         process.kill(Number(pid), 'SIGKILL');
         killed++;
@@ -126,18 +136,4 @@ async function lazyBytes(images: string): Promise<number> {
   let pages = 0;
   for (const name of await readdir(images)) if (/^pagemap-\d+\.img$/.test(name)) pages += lazyPageCount(await readFile(path.join(images, name)));
   return pages * PAGE_BYTES;
-}
-
-async function explain(dir: PostCopyDir, what: string): Promise<string> {
-  const log = await readFile(path.join(dir.local, 'lazy-pages.log'), 'utf8').catch(() => '');
-  const out = await readFile(path.join(dir.local, 'criu.out'), 'utf8').catch(() => '');
-  const lines = [...out.split('\n'), ...log.split('\n')].filter((line) => /error|fail/i.test(line)).slice(-5);
-  return `${what}${lines.length > 0 ? `: ${lines.join(' | ')}` : ''} (log: ${dir.host}/lazy-pages.log on the node)`;
-}
-
-function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  );
 }

@@ -23,6 +23,11 @@ function migrationKey(migrationId: string): string {
   return createHash('sha256').update(migrationId).digest('hex').slice(0, 24);
 }
 
+/** Container names become path parts: only what Kubernetes allows (no slash, no dots). */
+function requireContainerName(container: string): void {
+  if (!DNS1123_LABEL.test(container)) throw new Error(`container name ${JSON.stringify(container)} is not a DNS-1123 label`);
+}
+
 export class PostCopyDirs {
   private readonly hostRoot: string;
   private readonly hostDir: string;
@@ -38,7 +43,7 @@ export class PostCopyDirs {
    * both here), made if missing.
    */
   async container(migrationId: string, container: string, side: 'source' | 'target'): Promise<PostCopyDir> {
-    if (!DNS1123_LABEL.test(container)) throw new Error(`container name ${JSON.stringify(container)} is not a DNS-1123 label`);
+    requireContainerName(container);
     const host = path.posix.join(this.migrationHostDir(migrationId), `${side}-${container}`);
     const dir = { host, local: this.onHost(host) };
     await mkdir(dir.local, { recursive: true, mode: 0o700 });
@@ -50,7 +55,7 @@ export class PostCopyDirs {
    * directory, since the restored container names it for life.
    */
   async restoreConfig(migrationId: string, container: string): Promise<PostCopyDir> {
-    if (!DNS1123_LABEL.test(container)) throw new Error(`container name ${JSON.stringify(container)} is not a DNS-1123 label`);
+    requireContainerName(container);
     const host = path.posix.join(this.hostDir, 'restored', `${migrationKey(migrationId)}-${container}.conf`);
     await mkdir(path.dirname(this.onHost(host)), { recursive: true, mode: 0o700 });
     return { host, local: this.onHost(host) };

@@ -67,7 +67,14 @@ export async function readPipeMaxSize(): Promise<number | undefined> {
 }
 
 /** containerd's runc for its default runtime, and the annotations it passes, from its CRI configuration (CRI Status verbose `config`). */
-export function containerdRunc(info: Record<string, string>, namespace: string): { binary: string; root: string; containerAnnotations: string[] } | undefined {
+export interface ContainerdRunc {
+  binary: string;
+  /** runc's state root for the namespace's containers. */
+  root: string;
+  containerAnnotations: string[];
+}
+
+export function containerdRunc(info: Record<string, string>, namespace: string): ContainerdRunc | undefined {
   let config: { containerd?: { defaultRuntimeName?: string; runtimes?: Record<string, RuntimeConfig> } } | null;
   try {
     config = JSON.parse(info.config ?? '') as typeof config;

@@ -25,7 +25,7 @@ import { NodeCredentials, readTransferCa } from '../node/node-identity.js';
 import { CriImages } from '../node/cri-images.js';
 import { CriRuntime } from '../node/cri-runtime.js';
 import { readCrioSettings } from '../node/crio-config.js';
-import { CrioRunc, type CrioAccess } from '../node/crio-runc.js';
+import { Runc, type CrioAccess } from '../node/runc.js';
 import { createFrozenPodSweeper, describeWithTemporal } from '../node/frozen-pod-sweeper.js';
 import { FrozenPodRecords, frozenPodsDir } from '../node/frozen-pods.js';
 import { PostCopyDirs } from '../node/postcopy-dirs.js';
@@ -114,7 +114,7 @@ function crioAccess(criRuntime: CriRuntime, criAddress: string, overrides: NodeW
   return () => {
     found ??= crioSettings().then((settings) => {
       const path = overrides?.criu ? [dirname(overrides.criu), settings.path ?? process.env.PATH].filter(Boolean).join(':') : settings.path;
-      const runc = new CrioRunc({ runc: overrides?.runc ?? settings.runtimePath, root: overrides?.runtimeRoot ?? settings.runtimeRoot, path });
+      const runc = new Runc({ runc: overrides?.runc ?? settings.runtimePath, root: overrides?.runtimeRoot ?? settings.runtimeRoot, path });
       return { runc, settings };
     });
     found.catch(() => (found = undefined));

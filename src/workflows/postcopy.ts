@@ -23,10 +23,8 @@ import type { NodeWorkerActivities } from '../worker/node.js';
 
 /** The node calls of a post-copy move. */
 function nodes(plan: MigrationPlan) {
-  const source = sourceExecution(plan);
-  const sourceQueue = nodeTaskQueue(source.cluster, source.node);
-  const targetQueue = nodeTaskQueue(targetExecution(plan).cluster, targetExecution(plan).node!);
-  return { sourceQueue, targetQueue };
+  const [source, target] = [sourceExecution(plan), targetExecution(plan)];
+  return { sourceQueue: nodeTaskQueue(source.cluster, source.node), targetQueue: nodeTaskQueue(target.cluster, target.node!) };
 }
 
 /**

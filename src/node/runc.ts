@@ -1,4 +1,5 @@
-// CRI-O's containers as their OCI runtime (runc) knows them: state, pause, resume, checkpoint. On a CRI-O node
+// Containers as their OCI runtime (runc) knows them, under a runtime's state root: state, pause, resume, checkpoint.
+// containerd's are read here for post-copy's lazy dump (src/activities/postcopy.ts). On a CRI-O node
 // the node worker pauses and checkpoints containers with runc itself, not through CRI-O: CRI-O's
 // CheckpointContainer runs `runc pause` first (refused for a container already paused, and a container must
 // be paused to hand the pod freeze over to it) and `runc resume`s it afterwards (the workload would run
@@ -10,10 +11,10 @@ import type { CrioSettings } from './crio-config.js';
 
 const run = promisify(execFile);
 
-export interface CrioRuncOptions {
-  /** The runtime binary of CRI-O's handler. */
+export interface RuncOptions {
+  /** The runtime binary (CRI-O's handler's runtime_path, containerd's runc BinaryName). */
   runc: string;
-  /** runc's state root for CRI-O's containers (the handler's runtime_root). */
+  /** runc's state root for the runtime's containers (CRI-O's runtime_root, containerd's Root/<namespace>). */
   root: string;
   /** PATH for runc (where it finds CRIU); default: the worker's. */
   path?: string;
@@ -25,13 +26,15 @@ export interface RuncState {
   status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
   /** The OCI bundle: config.json (the spec) is there. */
   bundle: string;
+  /** The container's init process. */
+  pid: number;
   annotations?: Record<string, string>;
 }
 
-export class CrioRunc {
-  readonly options: CrioRuncOptions;
+export class Runc {
+  readonly options: RuncOptions;
 
-  constructor(options: CrioRuncOptions) {
+  constructor(options: RuncOptions) {
     this.options = options;
   }
 
@@ -81,4 +84,4 @@ export class CrioRunc {
 }
 
 /** A CRI-O node's runc and settings, looked up once on first use (src/worker/node.ts). */
-export type CrioAccess = () => Promise<{ runc: CrioRunc; settings: CrioSettings }>;
+export type CrioAccess = () => Promise<{ runc: Runc; settings: CrioSettings }>;
